@@ -1,0 +1,134 @@
+"""Binary classification metrics with their uncertainty, and the operating threshold.
+
+Positive class = tumour (label 1). Every function takes true labels and the predicted
+tumour probability, so models of any kind (CNN, forest, majority) are scored alike.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from . import config
+
+#: The names under which every model's test figures are stored in metrics.json.
+METRIC_NAMES = ("n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "brier")
+
+
+def confusion(y_true, y_pred) -> dict[str, int]:
+    y_true = np.asarray(y_true).astype(int)
+    y_pred = np.asarray(y_pred).astype(int)
+    return {
+        "tn": int(((y_true == 0) & (y_pred == 0)).sum()),
+        "fp": int(((y_true == 0) & (y_pred == 1)).sum()),
+        "fn": int(((y_true == 1) & (y_pred == 0)).sum()),
+        "tp": int(((y_true == 1) & (y_pred == 1)).sum()),
+    }
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    return float(numerator / denominator) if denominator else float("nan")
+
+
+def wilson_interval(successes: int, total: int, z: float = 1.959964) -> list[float]:
+    """95% Wilson score interval for a proportion; sensible at 0% and 100%."""
+    if total == 0:
+        return [float("nan"), float("nan")]
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def bootstrap_auc_interval(y_true, probability, n_boot: int = 2000, seed: int = config.SEED) -> list[float]:
+    """95% percentile bootstrap interval of ROC AUC, resampling scans with replacement."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        sample = rng.integers(0, len(y_true), len(y_true))
+        if y_true[sample].min() == y_true[sample].max():
+            continue  # a resample with one class has no AUC
+        values.append(roc_auc_score(y_true[sample], probability[sample]))
+    if not values:
+        return [float("nan"), float("nan")]
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [float(low), float(high)]
+
+
+def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = True) -> dict:
+    """Accuracy, sensitivity, specificity, precision, F1, ROC AUC, Brier and confusion.
+
+    A scan is called tumour when its tumour probability is >= `threshold`. With `with_ci`,
+    `ci95` holds Wilson intervals for the proportions and a bootstrap interval for AUC.
+    """
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    if y_true.shape != probability.shape:
+        raise ValueError(f"labels {y_true.shape} and probabilities {probability.shape} differ in shape")
+    y_pred = (probability >= threshold).astype(int)
+    counts = confusion(y_true, y_pred)
+    tn, fp, fn, tp = counts["tn"], counts["fp"], counts["fn"], counts["tp"]
+    precision = _ratio(tp, tp + fp)
+    sensitivity = _ratio(tp, tp + fn)
+    both_classes = 0 < y_true.sum() < len(y_true)
+    result = {
+        "n": int(len(y_true)),
+        "accuracy": _ratio(tp + tn, len(y_true)),
+        "sensitivity": sensitivity,
+        "specificity": _ratio(tn, tn + fp),
+        "precision": precision,
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "roc_auc": float(roc_auc_score(y_true, probability)) if both_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y_true, probability)) if both_classes else float("nan"),
+        "brier": float(np.mean((probability - y_true) ** 2)),
+        "threshold": float(threshold),
+        "confusion": counts,
+        "missed_tumours": fn,
+    }
+    if with_ci:
+        result["ci95"] = {
+            "accuracy": wilson_interval(tp + tn, len(y_true)),
+            "sensitivity": wilson_interval(tp, tp + fn),
+            "specificity": wilson_interval(tn, tn + fp),
+            "roc_auc": bootstrap_auc_interval(y_true, probability),
+        }
+    return result
+
+
+def choose_threshold(y_val, probability_val, min_sensitivity: float = 0.99, ceiling: float = 0.5) -> float:
+    """Operating threshold for high sensitivity, chosen on validation data only.
+
+    The highest threshold (so the fewest false alarms) whose validation sensitivity is at
+    least `min_sensitivity`, but never above `ceiling`: a screening model should not call
+    a scan healthy while it still gives the tumour class the majority of its probability.
+    """
+    y_val = np.asarray(y_val).astype(int)
+    probability_val = np.asarray(probability_val, dtype=float)
+    tumour_scores = np.sort(probability_val[y_val == 1])
+    if len(tumour_scores) == 0:
+        raise ValueError("validation data hold no tumour scan; cannot set a sensitivity threshold")
+    # Calling every score >= t positive keeps sensitivity >= target while t is at most the
+    # k-th smallest tumour score, k = number of tumours we may miss.
+    allowed_misses = int(math.floor((1 - min_sensitivity) * len(tumour_scores) + 1e-9))
+    threshold = float(tumour_scores[allowed_misses])
+    return float(min(threshold, ceiling))
+
+
+def reliability_bins(y_true, probability, n_bins: int = 10) -> dict[str, list]:
+    """Mean predicted tumour probability vs observed tumour rate in equal-width bins."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(probability, edges[1:-1]), 0, n_bins - 1)
+    mean_predicted, observed, counts = [], [], []
+    for b in range(n_bins):
+        members = which == b
+        counts.append(int(members.sum()))
+        mean_predicted.append(float(probability[members].mean()) if members.any() else float("nan"))
+        observed.append(float(y_true[members].mean()) if members.any() else float("nan"))
+    return {"edges": edges.tolist(), "mean_predicted": mean_predicted, "observed": observed, "count": counts}

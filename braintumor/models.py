@@ -1,0 +1,244 @@
+"""Model builders, training loop, prediction and safe saving/loading.
+
+Every model takes raw grey scans shaped (N, 240, 240, 1) with values 0..255 and returns
+(N, 2) softmax probabilities [no tumour, tumour]. Resizing and rescaling are layers inside
+the model, so a saved model cannot be fed wrongly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+# Quieter TensorFlow start-up; set before TensorFlow is first imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+from keras import layers, regularizers  # noqa: E402
+
+
+def set_determinism(seed: int = config.SEED) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def _inputs_and_preprocessing(resolution: int):
+    inputs = keras.Input(shape=(config.IMAGE_SIZE, config.IMAGE_SIZE, 1), name="scan")
+    x = inputs
+    if resolution != config.IMAGE_SIZE:
+        x = layers.Resizing(resolution, resolution, interpolation="bilinear", name="resize")(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    return inputs, x
+
+
+def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.SEED) -> keras.Model:
+    """The seed architecture, as the user described it.
+
+    Conv 32 3x3 ReLU + MaxPool 2x2, Conv 64 3x3 ReLU + MaxPool 2x2, Flatten, Dense 128 ReLU,
+    Dense 64 ReLU, Dense 2 softmax; L2 on the dense layers.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs, x = _inputs_and_preprocessing(resolution)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", kernel_regularizer=regularizers.l2(l2), name="dense128")(x)
+    x = layers.Dense(64, activation="relu", kernel_regularizer=regularizers.l2(l2), name="dense64")(x)
+    outputs = layers.Dense(2, activation="softmax", kernel_regularizer=regularizers.l2(l2), name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=f"reference_cnn_{resolution}")
+
+
+def build_improved_cnn(
+    resolution: int = 128,
+    widths: tuple[int, ...] = (32, 64, 128, 256),
+    convs_per_block: int = 2,
+    l2: float = 1e-4,
+    dropout: float = 0.3,
+    augment: bool = True,
+    seed: int = config.SEED,
+) -> keras.Model:
+    """A small VGG-style network: conv-BN-ReLU blocks, global average pooling, softmax.
+
+    Augmentation (flips, small rotations, shifts and zooms) is a stack of layers that is
+    active only in training, so the saved model is the same function at inference.
+    """
+    keras.utils.set_random_seed(seed)
+    inputs, x = _inputs_and_preprocessing(resolution)
+    if augment:
+        x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(x)
+        x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="augment_rotate")(x)
+        x = layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed, name="augment_shift")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant", seed=seed, name="augment_zoom")(x)
+    for block, width in enumerate(widths, start=1):
+        for conv in range(1, convs_per_block + 1):
+            x = layers.Conv2D(
+                width, 3, padding="same", use_bias=False,
+                kernel_regularizer=regularizers.l2(l2), name=f"block{block}_conv{conv}",
+            )(x)
+            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        if block < len(widths):
+            x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(2, activation="softmax", kernel_regularizer=regularizers.l2(l2), name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=f"improved_cnn_{resolution}")
+
+
+@dataclass
+class TrainResult:
+    history: dict[str, list[float]]
+    epochs_run: int
+    best_epoch: int
+    seconds: float
+    seconds_per_epoch: float
+    config: dict = field(default_factory=dict)
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.durations = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.durations.append(time.perf_counter() - self._start)
+
+
+def _dataset(images, labels, batch_size: int, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices((images, labels.astype("int32")))
+    if shuffle:
+        data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(2)
+
+
+def train(
+    model: keras.Model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    max_epochs: int = 20,
+    patience: int = 3,
+    start_from_epoch: int = 0,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    cosine_decay: bool = False,
+    class_weight: dict | None = None,
+    seed: int = config.SEED,
+    verbose: int = 0,
+) -> TrainResult:
+    """Adam + sparse cross-entropy, early stopping on validation loss, best weights restored.
+
+    `start_from_epoch` makes early stopping ignore the first epochs, whose validation loss
+    is erratic while batch-norm statistics settle. Images stay uint8 until the model's own
+    rescaling layer, which keeps memory low.
+    """
+    set_determinism(seed)
+    steps_per_epoch = int(np.ceil(len(y_train) / batch_size))
+    schedule = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max_epochs * steps_per_epoch, alpha=0.05)
+        if cosine_decay
+        else learning_rate
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=start_from_epoch
+    )
+    timer = _EpochTimer()
+    start = time.perf_counter()
+    fitted = model.fit(
+        _dataset(x_train, y_train, batch_size, shuffle=True, seed=seed),
+        validation_data=_dataset(x_val, y_val, 128, shuffle=False, seed=seed),
+        epochs=max_epochs,
+        callbacks=[stopper, timer],
+        class_weight=class_weight,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    val_loss = history["val_loss"]
+    eligible = range(min(start_from_epoch, len(val_loss) - 1), len(val_loss))
+    best_epoch = min(eligible, key=lambda i: val_loss[i]) + 1
+    return TrainResult(
+        history=history,
+        epochs_run=len(val_loss),
+        best_epoch=best_epoch,
+        seconds=seconds,
+        seconds_per_epoch=float(np.mean(timer.durations)),
+        config={
+            "max_epochs": max_epochs,
+            "patience": patience,
+            "start_from_epoch": start_from_epoch,
+            "batch_size": batch_size,
+            "learning_rate": learning_rate,
+            "cosine_decay": cosine_decay,
+            "class_weight": class_weight,
+            "seed": seed,
+        },
+    )
+
+
+def predict_tumour_probability(model: keras.Model, images: np.ndarray, batch_size: int = 128) -> np.ndarray:
+    """Tumour probability (column 1 of the softmax) for raw uint8 scans (N, 240, 240, 1)."""
+    probabilities = model.predict(images, batch_size=batch_size, verbose=0)
+    return np.asarray(probabilities[:, 1], dtype=float)
+
+
+def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
+    """Save weights and architecture without optimizer state (smaller file), atomically.
+
+    The file is the native `.keras` format and loads with `safe_mode=True`.
+    """
+    from .data import atomic_write
+
+    inference_model = keras.models.clone_model(model)
+    inference_model.set_weights(model.get_weights())
+    atomic_write(Path(path), lambda tmp: inference_model.save(tmp))
+
+
+def load_model(path: str | os.PathLike = config.MODEL_PATH) -> keras.Model:
+    """Load a `.keras` model in safe mode (no arbitrary code), uncompiled."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file '{path}' does not exist; train it with `make train`.")
+    return keras.models.load_model(path, compile=False, safe_mode=True)
+
+
+def count_parameters(model: keras.Model) -> int:
+    return int(model.count_params())
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import PIL
+    import sklearn
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "pillow": PIL.__version__,
+    }
