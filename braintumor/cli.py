@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import config
 from .data import DataError
+from .predict import DEFAULT_BATCH_SIZE, PredictError, finite_float, positive_int, run
 
 
 def _prepare(args) -> int:
@@ -19,6 +20,16 @@ def _prepare(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    model_path = Path(args.model) if args.model else config.REPO_ROOT / config.MODEL_PATH
+    gradcam_dir = Path(args.gradcam) if args.gradcam else None
+    try:
+        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size)
+    except PredictError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintumor", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -28,6 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--out", default=str(config.NPZ_PATH), help="packed arrays (default: %(default)s)")
     prep.add_argument("--splits", default=str(config.SPLITS_PATH), help="split table (default: %(default)s)")
     prep.set_defaults(handler=_prepare)
+
+    pred = commands.add_parser(
+        "predict",
+        help="tumour probability of scans (image files or folders of them)",
+        description="Print, per image, the tumour probability and the label; exit status 1 if any "
+        "input could not be read (its line says why), 2 if the model cannot be loaded.",
+    )
+    pred.add_argument("paths", nargs="+", metavar="PATH", help="image file (JPEG, PNG, BMP, TIFF) or folder")
+    pred.add_argument(
+        "--model", metavar="FILE", default=None, help=f"model file (default: {config.MODEL_PATH} in the repository)"
+    )
+    pred.add_argument(
+        "--threshold", metavar="T", type=finite_float, default=None,
+        help=f"label 1 (tumour) iff probability >= T (default: 'threshold' in {config.METRICS_PATH.name} "
+        "beside the model, else 0.5)",
+    )
+    pred.add_argument("--json", action="store_true", help="one JSON object per line: file, probability, label")
+    pred.add_argument("--gradcam", metavar="DIR", help="write DIR/<name>_gradcam.png heat-map overlays")
+    pred.add_argument(
+        "--batch-size", metavar="N", type=positive_int, default=DEFAULT_BATCH_SIZE,
+        help="images per batch (default: %(default)s)",
+    )
+    pred.set_defaults(handler=_predict)
     return parser
 
 

@@ -61,8 +61,8 @@ def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = conf
 
 def build_improved_cnn(
     resolution: int = 128,
-    widths: tuple[int, ...] = (32, 64, 128, 256),
-    convs_per_block: int = 2,
+    widths: tuple[int, ...] = (16, 32, 64, 128),
+    convs_per_block: int | tuple[int, ...] = 1,
     l2: float = 1e-4,
     dropout: float = 0.3,
     augment: bool = True,
@@ -80,8 +80,10 @@ def build_improved_cnn(
         x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="augment_rotate")(x)
         x = layers.RandomTranslation(0.06, 0.06, fill_mode="constant", seed=seed, name="augment_shift")(x)
         x = layers.RandomZoom(0.1, fill_mode="constant", seed=seed, name="augment_zoom")(x)
-    for block, width in enumerate(widths, start=1):
-        for conv in range(1, convs_per_block + 1):
+    if isinstance(convs_per_block, int):
+        convs_per_block = (convs_per_block,) * len(widths)
+    for block, (width, n_convs) in enumerate(zip(widths, convs_per_block), start=1):
+        for conv in range(1, n_convs + 1):
             x = layers.Conv2D(
                 width, 3, padding="same", use_bias=False,
                 kernel_regularizer=regularizers.l2(l2), name=f"block{block}_conv{conv}",
@@ -171,6 +173,7 @@ def train(
         epochs=max_epochs,
         callbacks=[stopper, timer],
         class_weight=class_weight,
+        shuffle=False,  # the tf.data pipeline shuffles, with its own seed
         verbose=verbose,
     )
     seconds = time.perf_counter() - start

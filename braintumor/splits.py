@@ -108,3 +108,12 @@ def split_masks(names, splits_path: str | os.PathLike = config.SPLITS_PATH) -> d
         )
     column = np.array([assignment[str(name)] for name in names])
     return {name: column == name for name in SPLIT_NAMES}
+
+
+def split_arrays(dataset, splits_path: str | os.PathLike = config.SPLITS_PATH) -> dict[str, dict[str, np.ndarray]]:
+    """{'train'|'val'|'test': {'images', 'labels', 'names'}} views of a loaded `Dataset`."""
+    masks = split_masks(dataset.names, splits_path)
+    return {
+        name: {"images": dataset.images[mask], "labels": dataset.labels[mask], "names": dataset.names[mask]}
+        for name, mask in masks.items()
+    }

@@ -1,0 +1,55 @@
+# One target per step. The raw data are read from $BRAIN_TUMOR_DATA, else data/raw/.
+#   make reproduce   install, then run the three notebooks top to bottom on the real data
+#   make test        install, then unit tests + the notebooks re-executed and checked by nbval
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NOTEBOOKS := data_prep.ipynb model.ipynb erroranalysis.ipynb
+# TensorFlow's C++ start-up chatter would otherwise land in notebook outputs.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+EXECUTE := $(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600
+
+.PHONY: venv data study train evaluate reproduce test unit cv bench clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $@
+
+data: venv                      ## validate the raw data, write data/image_data.npz and data/splits.csv
+	$(PY) -m braintumor prepare
+
+study: venv data                ## resolution study (slow, run once; its JSON is committed)
+	$(PY) scripts/resolution_study.py --model reference --resolutions 64 96 112 128
+	$(PY) scripts/resolution_study.py --model improved --resolutions 96 128 160
+
+train: venv                     ## train and evaluate every model (model.ipynb)
+	$(EXECUTE) model.ipynb
+
+evaluate: venv                  ## error analysis and reports (erroranalysis.ipynb)
+	$(EXECUTE) erroranalysis.ipynb
+
+reproduce: venv                 ## the whole pipeline, notebooks top to bottom
+	$(EXECUTE) $(NOTEBOOKS)
+
+unit: venv                      ## unit tests only (no real data needed)
+	$(PY) -m pytest tests
+
+# pytest runs its arguments in the order given: the notebooks feed each other.
+test: venv                      ## unit tests, then nbval re-executes the notebooks in order
+	$(PY) -m pytest tests --nbval $(NOTEBOOKS) --nbval-sanitize-with .ci/nbval_sanitize.cfg --nbval-cell-timeout 3600
+
+cv: venv data                   ## grouped 5-fold cross-validation (slow; JSON committed)
+	$(PY) scripts/cross_validate.py
+
+bench: venv                     ## speed and memory figures of this machine
+	$(PY) bench/benchmark.py
+
+clean:
+	rm -f data/image_data.npz
