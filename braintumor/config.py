@@ -34,3 +34,7 @@ CLASS_NAMES = ("no tumour", "tumour")
 #: Fractions of the data in each split (test, validation); the rest is train.
 TEST_FRACTION = 0.20
 VAL_FRACTION = 0.16
+
+#: Checksum of the Kaggle release this repository was built on (sha256 over every image's
+#: sha256 and label, in CSV order; see `braintumor.data.dataset_fingerprint`).
+KAGGLE_FINGERPRINT = "f8c1efea15c364ac24290f818fb8a4f79bee11bf303f4bb362800556419eea9f"

@@ -245,3 +245,15 @@ def library_versions() -> dict[str, str]:
         "scikit-learn": sklearn.__version__,
         "pillow": PIL.__version__,
     }
+
+
+def choose_resolution(rows: list[dict], max_megabytes: float) -> dict:
+    """The study row with the best validation accuracy among models small enough to ship.
+
+    Ties go to the smaller (faster) resolution. Rows come from the resolution study, which
+    uses only train and validation data.
+    """
+    eligible = [row for row in rows if row["model_megabytes"] <= max_megabytes]
+    if not eligible:
+        raise ValueError(f"no studied resolution gives a model of at most {max_megabytes} MB")
+    return max(eligible, key=lambda row: (row["val_accuracy"], -row["resolution"]))

@@ -15,3 +15,7 @@ RECIPES = {
         "cosine_decay": True,
     },
 }
+
+#: The shipped model's architecture (arguments of `build_improved_cnn`), the winner of
+#: `scripts/improved_search.py` on the validation rows (`model/improved_search.json`).
+IMPROVED_ARCHITECTURE = {"resolution": 128, "widths": (16, 32, 64, 128), "convs_per_block": 1}

@@ -1,0 +1,109 @@
+"""Grad-CAM heat maps: which part of a scan drove the tumour score.
+
+Used by `braintumor predict --gradcam DIR` and by `erroranalysis.ipynb` to look at
+misclassified scans. Works on any model of the package's contract (raw grey scans
+(N, 240, 240, 1), 0..255, softmax [no tumour, tumour]).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from . import config
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+
+def last_conv_layer_name(model: keras.Model) -> str:
+    """The last Conv2D layer, else the last layer with a 4-D (feature map) output."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.Conv2D):
+            return layer.name
+    for layer in reversed(model.layers):
+        if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4:
+            return layer.name
+    raise ValueError(f"model '{model.name}' has no layer with a 4-D output to take Grad-CAM from")
+
+
+def _score_model(model: keras.Model, layer_name: str):
+    """Sub-model to (feature maps, class scores), with the scores taken before the softmax.
+
+    Gradients of a softmax probability vanish once it rounds to 1.0 in float32 (a confident
+    model), which would give blank maps; the pre-softmax logits do not saturate.
+    """
+    features = model.get_layer(layer_name).output
+    head = model.layers[-1]
+    if isinstance(head, keras.layers.Dense) and head.activation is keras.activations.softmax:
+        sub_model = keras.Model(model.inputs, [features, head.input])
+
+        def scores(penultimate):
+            logits = keras.ops.matmul(penultimate, head.kernel)
+            return logits + head.bias if head.use_bias else logits
+
+        return sub_model, scores
+    return keras.Model(model.inputs, [features, model.outputs[0]]), lambda outputs: outputs
+
+
+def gradcam(model: keras.Model, images, class_index: int = 1, layer_name: str | None = None) -> np.ndarray:
+    """Grad-CAM of `class_index` (1 = tumour) for scans (N, 240, 240[, 1]), values 0..255.
+
+    Returns heat maps (N, 240, 240) in 0..1, each scaled by its own maximum (all zeros where
+    nothing speaks for the class). The model runs with training=False, so augmentation and
+    dropout layers are inactive.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    sub_model, scores = _score_model(model, layer_name or last_conv_layer_name(model))
+    inputs = tf.convert_to_tensor(images)
+    with tf.GradientTape() as tape:
+        feature_maps, head_inputs = sub_model(inputs, training=False)
+        class_scores = scores(head_inputs)[:, class_index]
+    gradients = tape.gradient(class_scores, feature_maps)
+    channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(channel_weights * feature_maps, axis=-1))
+    peaks = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
+    cams = tf.math.divide_no_nan(cams, peaks)
+    size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
+    heatmaps = tf.image.resize(cams[..., tf.newaxis], size, method="bilinear")[..., 0]
+    return np.clip(heatmaps.numpy(), 0.0, 1.0)
+
+
+def jet(values: np.ndarray) -> np.ndarray:
+    """The 'jet' colour map (blue, cyan, yellow, red) as RGB floats in 0..1, without matplotlib."""
+    values = np.clip(np.asarray(values, dtype=np.float32), 0.0, 1.0)[..., np.newaxis]
+    centres = np.array([3.0, 2.0, 1.0], dtype=np.float32)  # red, green, blue peaks at 4*v
+    return np.clip(1.5 - np.abs(4.0 * values - centres), 0.0, 1.0)
+
+
+def overlay(image, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
+    """Blend the jet-coloured heat map over a grey uint8 scan; returns RGB uint8 (H, W, 3)."""
+    grey = np.asarray(image)
+    if grey.ndim == 3:
+        grey = grey[..., 0]
+    if grey.shape != heatmap.shape:
+        raise ValueError(f"scan {grey.shape} and heat map {heatmap.shape} differ in size")
+    scan_rgb = np.repeat(grey[..., np.newaxis].astype(np.float32) / 255.0, 3, axis=-1)
+    blended = (1.0 - alpha) * scan_rgb + alpha * jet(heatmap)
+    return np.rint(blended * 255.0).astype(np.uint8)
+
+
+def save_overlay(path, image, heatmap: np.ndarray, title: str | None = None) -> None:
+    """Write the overlay as a PNG, atomically; an optional title goes in a band on top."""
+    from .data import atomic_write
+
+    picture = Image.fromarray(overlay(image, heatmap))
+    if title:
+        band_height = 18
+        titled = Image.new("RGB", (picture.width, picture.height + band_height), "white")
+        titled.paste(picture, (0, band_height))
+        ImageDraw.Draw(titled).text((4, 3), title, fill="black")
+        picture = titled
+    atomic_write(Path(path), lambda tmp: picture.save(tmp, format="PNG"))

@@ -1,0 +1,329 @@
+"""`braintumor predict`: tumour probability for scans given as files or folders.
+
+Images of any size and common mode are turned into the model's input (240x240 grey,
+0..255); 16-bit grey images (and 32-bit integer ones, clipped) are divided by 257, so an
+absolute intensity maps to the same 8-bit value whatever else is in the image. Scans run through the model in batches, and a
+bad file becomes an error line instead of stopping the run. TensorFlow is imported only
+once there is something to predict, so `--help` and argument errors stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from . import config
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_BATCH_SIZE = 64
+#: A progress bar is worth its noise only for runs that take a while.
+PROGRESS_MIN_IMAGES = 100
+
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+class PredictError(Exception):
+    """The run cannot start (model or output folder unusable); the message says why."""
+
+
+class ImageReadError(Exception):
+    """One input file cannot be used as a scan; the message says why."""
+
+
+@dataclass
+class Result:
+    """One input: its tumour probability and label, or why it has none."""
+
+    file: str
+    probability: float | None = None
+    label: int | None = None
+    error: str | None = None
+
+    def as_json(self) -> str:
+        if self.error is not None:
+            return json.dumps({"file": self.file, "error": self.error})
+        return json.dumps({"file": self.file, "probability": round(self.probability, 6), "label": self.label})
+
+    def as_text(self) -> str:
+        if self.error is not None:
+            return f"{self.file}\terror: {self.error}"
+        return f"{self.file}\t{self.probability:.3f}\t{config.CLASS_NAMES[self.label]}"
+
+
+# --------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------
+
+
+def expand_paths(paths) -> list[tuple[Path, str | None]]:
+    """Files to predict, in the given order, a folder's images sorted by name.
+
+    Each entry is (path, error); a missing path or a folder without images keeps its place
+    as an error so that it is reported in order with the rest.
+    """
+    entries: list[tuple[Path, str | None]] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            images = sorted(
+                child for child in path.iterdir()
+                if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not images:
+                suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+                entries.append((path, f"folder holds no images (looked for {suffixes})"))
+            entries.extend((image, None) for image in images)
+        elif path.exists():
+            entries.append((path, None))
+        else:
+            entries.append((path, "no such file or folder"))
+    return entries
+
+
+def _to_grey(image: Image.Image) -> Image.Image:
+    if image.mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image).astype(np.float64) / 257.0
+        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        # Transparent parts carry no tissue: show them as the black background of a scan.
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+    return image.convert("L")
+
+
+def read_scan(path) -> np.ndarray:
+    """Read one image file as the model's input: (240, 240) uint8 grey, bilinear resize.
+
+    Raises `ImageReadError` with a readable reason for missing, non-image or corrupt files.
+    """
+    size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            grey = _to_grey(image)
+        if grey.size != size:
+            grey = grey.resize(size, Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.uint8)
+    except FileNotFoundError:
+        raise ImageReadError("no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError("is a folder, not an image") from None
+    except PermissionError:
+        raise ImageReadError("permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError("not an image (unknown or unsupported format)") from None
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for broken files
+        raise ImageReadError(f"corrupt or unreadable image ({type(error).__name__}: {error})") from None
+
+
+# --------------------------------------------------------------------------------------
+# Model and threshold
+# --------------------------------------------------------------------------------------
+
+
+def default_threshold(model_path: Path) -> tuple[float, str | None]:
+    """The decision threshold tuned for the model: `threshold` in metrics.json beside it.
+
+    Returns (threshold, note); the note says why 0.5 is used instead, when it is.
+    """
+    metrics_path = Path(model_path).parent / config.METRICS_PATH.name
+    try:
+        threshold = json.loads(metrics_path.read_text(encoding="utf-8"))["threshold"]
+    except FileNotFoundError:
+        reason = "it does not exist"
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        reason = f"no readable 'threshold' in it ({type(error).__name__}: {error})"
+    else:
+        if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0.0 <= threshold <= 1.0:
+            return float(threshold), None
+        reason = f"its 'threshold' {threshold!r} is not a number in 0..1"
+    return DEFAULT_THRESHOLD, f"no threshold from '{metrics_path}' ({reason}); using {DEFAULT_THRESHOLD}"
+
+
+#: Keras imports these when installed, only for features `predict` never uses (pandas
+#: inputs, scikit-learn wrappers, image galleries); they add 1-2 s to every start.
+_UNUSED_BY_KERAS_HERE = ("pandas", "sklearn", "matplotlib")
+
+
+def _import_models_lean():
+    """Import `.models` (and so Keras) with Keras's optional extras hidden, then unhide them."""
+    hidden = [] if "keras" in sys.modules else [name for name in _UNUSED_BY_KERAS_HERE if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # makes `import name` fail, which Keras handles
+    try:
+        from . import models
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    return models
+
+
+def load_checked_model(model_path: Path):
+    """Load the model in safe mode and check it follows the package's input/output contract."""
+    load_model = _import_models_lean().load_model
+
+    try:
+        model = load_model(model_path)
+    except FileNotFoundError as error:
+        raise PredictError(str(error)) from None
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file
+        raise PredictError(f"cannot load model '{model_path}' ({type(error).__name__}: {error})") from None
+    expected_input = (None, config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
+    if tuple(model.input_shape) != expected_input or tuple(model.output_shape) != (None, 2):
+        raise PredictError(
+            f"model '{model_path}' maps {model.input_shape} to {model.output_shape}; expected "
+            f"{expected_input} grey scans to (None, 2) probabilities."
+        )
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# Prediction
+# --------------------------------------------------------------------------------------
+
+
+class _OverlayNames:
+    """`<stem>_gradcam.png` in the folder, numbered when two inputs share a stem."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.used: set[str] = set()
+
+    def next_path(self, image_path: Path) -> Path:
+        name, number = f"{image_path.stem}_gradcam.png", 1
+        while name in self.used:
+            number += 1
+            name = f"{image_path.stem}_{number}_gradcam.png"
+        self.used.add(name)
+        return self.folder / name
+
+
+def predict_entries(
+    model,
+    entries: list[tuple[Path, str | None]],
+    threshold: float = DEFAULT_THRESHOLD,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    gradcam_dir: Path | None = None,
+) -> Iterator[Result]:
+    """Yield one `Result` per entry of `expand_paths`, in order, predicting `batch_size` at a time.
+
+    label is 1 (tumour) iff probability >= threshold. With `gradcam_dir`, a Grad-CAM
+    overlay of the tumour class is written there for every scan that was predicted.
+    """
+    overlay_names = _OverlayNames(Path(gradcam_dir)) if gradcam_dir is not None else None
+    for start in range(0, len(entries), batch_size):
+        results, scans, scan_results = [], [], []
+        for path, error in entries[start:start + batch_size]:
+            result = Result(file=str(path), error=error)
+            if error is None:
+                try:
+                    scans.append(read_scan(path))
+                    scan_results.append(result)
+                except ImageReadError as read_error:
+                    result.error = str(read_error)
+            results.append(result)
+        if scans:
+            batch = np.stack(scans)[..., np.newaxis].astype(np.float32)
+            probabilities = np.asarray(model.predict_on_batch(batch))[:, 1]
+            for result, probability in zip(scan_results, probabilities):
+                result.probability = float(probability)
+                result.label = int(probability >= threshold)
+            if overlay_names is not None:
+                _write_overlays(model, batch, scan_results, overlay_names)
+        yield from results
+
+
+def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _OverlayNames) -> None:
+    from .gradcam import gradcam, save_overlay
+
+    heatmaps = gradcam(model, batch, class_index=1)
+    for scan, heatmap, result in zip(batch[..., 0].astype(np.uint8), heatmaps, results):
+        target = names.next_path(Path(result.file))
+        try:
+            save_overlay(target, scan, heatmap, title=f"P(tumour) = {result.probability:.3f}")
+        except OSError as error:
+            raise PredictError(f"cannot write Grad-CAM overlay '{target}' ({error})") from None
+
+
+def run(
+    paths,
+    model_path: Path,
+    threshold: float | None = None,
+    as_json: bool = False,
+    gradcam_dir: Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> int:
+    """The `predict` command: print one line per input; 1 if any input failed, else 0.
+
+    Results go to stdout; error lines go to stdout as JSON with --json (one stream to
+    parse), else to stderr. Raises `PredictError` when nothing can be predicted at all.
+    """
+    if gradcam_dir is not None:
+        gradcam_dir = Path(gradcam_dir)
+        try:
+            gradcam_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise PredictError(f"cannot create the Grad-CAM folder '{gradcam_dir}' ({error})") from None
+    if threshold is None:
+        threshold, note = default_threshold(model_path)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+    model = load_checked_model(model_path)
+
+    entries = expand_paths(paths)
+    results = predict_entries(model, entries, threshold, batch_size, gradcam_dir)
+    progress = None
+    if sys.stderr.isatty() and len(entries) > PROGRESS_MIN_IMAGES:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(entries), unit="image", file=sys.stderr)
+    failed = 0
+    try:
+        for result in results:
+            failed += result.error is not None
+            if as_json:
+                print(result.as_json())
+            elif result.error is None:
+                print(result.as_text())
+            elif progress is not None:
+                progress.write(result.as_text(), file=sys.stderr)
+            else:
+                print(result.as_text(), file=sys.stderr)
+            if progress is not None:
+                progress.update()
+    finally:
+        if progress is not None:
+            progress.close()
+    return 1 if failed else 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a real number (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value

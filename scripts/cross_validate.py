@@ -1,0 +1,91 @@
+"""Stratified, grouped 5-fold cross-validation of the improved CNN and the image-feature forest.
+
+Runs over the train and validation rows only (the test rows stay unseen). Groups are the
+byte-identical duplicate groups, so copies never straddle folds. Within each fold the
+CNN's early stopping and threshold use an inner validation slice of the training folds,
+exactly as `model.ipynb` uses the validation rows. Results go to `model/cv_results.json`
+after every fold, so an interrupted run resumes where it stopped.
+
+    python scripts/cross_validate.py          (make cv; about 5 x the shipped model's training time)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from braintumor import config  # noqa: E402
+from braintumor.data import load_npz  # noqa: E402
+from braintumor.evaluation import write_json  # noqa: E402
+from braintumor.features import forest_probability, image_features, train_forest  # noqa: E402
+from braintumor.metrics import binary_metrics, choose_threshold  # noqa: E402
+from braintumor.models import build_improved_cnn, library_versions, predict_tumour_probability, train  # noqa: E402
+from braintumor.splits import group_ids, grouped_stratified_split, split_masks  # noqa: E402
+from braintumor.training_recipes import IMPROVED_ARCHITECTURE, RECIPES  # noqa: E402
+
+FOLDS = 5
+SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
+
+
+def summarise(folds: list[dict]) -> dict:
+    return {
+        metric: {"mean": float(np.mean([f[metric] for f in folds])), "std": float(np.std([f[metric] for f in folds], ddof=1))}
+        for metric in SUMMARY_METRICS
+    }
+
+
+def main() -> int:
+    dataset = load_npz()
+    masks = split_masks(dataset.names)
+    pool = np.flatnonzero(masks["train"] | masks["val"])
+    labels = dataset.labels[pool]
+    groups = group_ids(dataset.names, dataset.duplicate_groups)[pool]
+    setup = {"architecture": IMPROVED_ARCHITECTURE, "recipe": RECIPES["improved"], "seed": config.SEED}
+    previous = json.loads(config.CV_PATH.read_text()) if config.CV_PATH.is_file() else {}
+    resume = previous if previous.get("setup") == json.loads(json.dumps(setup)) else {}
+    results = {
+        "folds": FOLDS,
+        "n_images": int(len(pool)),
+        "file": str(config.CV_PATH),
+        "setup": setup,
+        "versions": library_versions(),
+        "models": resume.get("models", {"improved_cnn": {"folds": []}, "forest_image_features": {"folds": []}}),
+    }
+    features = image_features(dataset.images[pool, ..., 0])
+    splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=config.SEED)
+    for fold, (train_part, held_out) in enumerate(splitter.split(np.zeros(len(pool)), labels, groups)):
+        if fold < len(results["models"]["improved_cnn"]["folds"]):
+            print(f"fold {fold + 1}: already done, kept")
+            continue
+        inner = grouped_stratified_split(labels[train_part], groups[train_part], test_fraction=0.0,
+                                         val_fraction=0.2, seed=config.SEED + fold)
+        fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
+        x, y = dataset.images[pool], labels
+        model = build_improved_cnn(**IMPROVED_ARCHITECTURE)
+        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **RECIPES["improved"])
+        threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]))
+        cnn = binary_metrics(y[held_out], predict_tumour_probability(model, x[held_out]), threshold, with_ci=False)
+        cnn.update(fold=fold + 1, epochs_run=fitted.epochs_run, train_seconds=round(fitted.seconds, 1))
+        started = time.perf_counter()
+        forest, _ = train_forest(features[train_part], y[train_part], seed=config.SEED)
+        trees = binary_metrics(y[held_out], forest_probability(forest, features[held_out]), 0.5, with_ci=False)
+        trees.update(fold=fold + 1, train_seconds=round(time.perf_counter() - started, 1))
+        for key, entry in (("improved_cnn", cnn), ("forest_image_features", trees)):
+            results["models"][key]["folds"].append(entry)
+            results["models"][key]["summary"] = summarise(results["models"][key]["folds"]) if fold else None
+        print(f"fold {fold + 1}: CNN accuracy {cnn['accuracy']:.4f} sensitivity {cnn['sensitivity']:.4f} "
+              f"({fitted.seconds:.0f} s); forest accuracy {trees['accuracy']:.4f}", flush=True)
+        write_json(config.CV_PATH, results)
+    print(json.dumps({key: value["summary"] for key, value in results["models"].items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

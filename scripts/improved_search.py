@@ -1,0 +1,61 @@
+"""Search for the improved CNN: train candidate architectures/recipes, score validation.
+
+Each candidate is trained on the train rows and scored on the validation rows only; the
+rows are appended to `model/improved_search.json` (committed and shown in model.ipynb).
+The winner is written by hand into `braintumor/training_recipes.py` as
+IMPROVED_ARCHITECTURE / RECIPES["improved"], with this file as the evidence.
+
+    python scripts/improved_search.py '[{"name": "c1", "arch": {"resolution": 128}}]'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from braintumor import config  # noqa: E402
+from braintumor.data import atomic_write, load_npz  # noqa: E402
+from braintumor.models import build_improved_cnn, library_versions, train  # noqa: E402
+from braintumor.splits import split_arrays  # noqa: E402
+from braintumor.training_recipes import RECIPES  # noqa: E402
+
+OUT = config.MODEL_DIR / "improved_search.json"
+
+
+def main() -> int:
+    candidates = json.loads(sys.argv[1])
+    data = split_arrays(load_npz())
+    train_split, val_split = data["train"], data["val"]
+    for candidate in candidates:
+        architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in candidate.get("arch", {}).items()}
+        recipe = {**RECIPES["improved"], **candidate.get("recipe", {})}
+        model = build_improved_cnn(**architecture)
+        result = train(model, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
+                       **recipe)
+        best = result.best_epoch - 1
+        row = {
+            "name": candidate["name"],
+            "architecture": architecture,
+            "recipe": recipe,
+            "parameters": int(model.count_params()),
+            "val_accuracy": round(result.history["val_accuracy"][best], 4),
+            "val_loss": round(result.history["val_loss"][best], 4),
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "seconds_per_epoch": round(result.seconds_per_epoch, 1),
+            "seconds": round(result.seconds, 1),
+            "val_accuracy_by_epoch": [round(v, 4) for v in result.history["val_accuracy"]],
+        }
+        print(json.dumps(row), flush=True)
+        search = json.loads(OUT.read_text()) if OUT.is_file() else {"rows": []}
+        search["rows"] = [r for r in search["rows"] if r["name"] != row["name"]] + [row]
+        search["versions"] = library_versions()
+        atomic_write(OUT, lambda tmp: tmp.write_text(json.dumps(search, indent=2) + "\n"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Classification metrics, their intervals, the operating threshold and calibration bins."""
+
+import functools
+import math
+
+import numpy as np
+import pytest
+
+from braintumor import metrics
+
+
+def test_confusion_counts_each_cell():
+    y_true = [0, 0, 0, 1, 1, 1, 1]
+    y_pred = [0, 1, 1, 0, 1, 1, 1]
+    assert metrics.confusion(y_true, y_pred) == {"tn": 1, "fp": 2, "fn": 1, "tp": 3}
+
+
+def test_perfect_classifier(monkeypatch):
+    # 2000 bootstrap resamples take seconds; 100 show the same thing here
+    fast = functools.partial(metrics.bootstrap_auc_interval, n_boot=100)
+    monkeypatch.setattr(metrics, "bootstrap_auc_interval", fast)
+    y_true = np.array([0, 1] * 20)
+    result = metrics.binary_metrics(y_true, y_true.astype(float))
+    for name in ("accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "pr_auc"):
+        assert result[name] == 1.0, name
+    assert result["brier"] == 0.0
+    assert result["missed_tumours"] == 0
+    assert result["confusion"] == {"tn": 20, "fp": 0, "fn": 0, "tp": 20}
+    assert result["ci95"]["accuracy"][0] < 1.0  # 40 scans do not prove 100%
+    assert result["ci95"]["accuracy"][1] == pytest.approx(1.0)
+    assert result["ci95"]["roc_auc"] == [1.0, 1.0]
+
+
+def test_inverted_classifier():
+    y_true = np.array([0, 1] * 20)
+    result = metrics.binary_metrics(y_true, 1.0 - y_true, with_ci=False)
+    assert result["accuracy"] == 0.0 and result["sensitivity"] == 0.0 and result["specificity"] == 0.0
+    assert result["roc_auc"] == 0.0
+    assert result["brier"] == 1.0
+    assert result["missed_tumours"] == 20
+
+
+def test_threshold_is_inclusive():
+    result = metrics.binary_metrics([0, 1], [0.3, 0.3], threshold=0.3, with_ci=False)
+    assert result["confusion"] == {"tn": 0, "fp": 1, "fn": 0, "tp": 1}
+    assert "ci95" not in result
+
+
+def test_known_mixed_case():
+    y_true = [0, 0, 0, 0, 1, 1, 1, 1]
+    probability = [0.1, 0.2, 0.6, 0.3, 0.9, 0.4, 0.8, 0.7]
+    result = metrics.binary_metrics(y_true, probability, with_ci=False)
+    assert result["confusion"] == {"tn": 3, "fp": 1, "fn": 1, "tp": 3}
+    assert result["accuracy"] == 0.75 and result["sensitivity"] == 0.75 and result["specificity"] == 0.75
+    assert result["precision"] == 0.75 and result["f1"] == 0.75
+    assert result["roc_auc"] == pytest.approx(15 / 16)  # 15 of 16 tumour/healthy pairs ranked right
+    assert result["brier"] == pytest.approx(np.mean((np.array(probability) - y_true) ** 2))
+
+
+def test_one_class_gives_nan_auc_not_an_error():
+    result = metrics.binary_metrics([1, 1, 1], [0.9, 0.8, 0.2], with_ci=False)
+    assert math.isnan(result["roc_auc"]) and math.isnan(result["specificity"])
+    assert result["sensitivity"] == pytest.approx(2 / 3)
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shape"):
+        metrics.binary_metrics([0, 1], [0.5])
+
+
+@pytest.mark.parametrize(
+    "successes, total, expected",
+    [
+        (0, 10, [0.0, 0.27753]),
+        (10, 10, [0.72247, 1.0]),
+        (50, 100, [0.40383, 0.59617]),
+        (1, 3, [0.06149, 0.79234]),
+    ],
+)
+def test_wilson_interval_known_values(successes, total, expected):
+    assert metrics.wilson_interval(successes, total) == pytest.approx(expected, abs=1e-5)
+
+
+def test_wilson_interval_of_nothing_is_nan():
+    assert all(math.isnan(v) for v in metrics.wilson_interval(0, 0))
+
+
+def test_bootstrap_auc_interval_brackets_the_estimate_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    y_true = np.array([0, 1] * 50)
+    probability = np.clip(y_true * 0.3 + rng.random(100) * 0.7, 0, 1)
+    low, high = metrics.bootstrap_auc_interval(y_true, probability, n_boot=300)
+    estimate = metrics.binary_metrics(y_true, probability, with_ci=False)["roc_auc"]
+    assert low < estimate < high
+    assert [low, high] == metrics.bootstrap_auc_interval(y_true, probability, n_boot=300)
+
+
+def test_choose_threshold_keeps_the_sensitivity_target():
+    rng = np.random.default_rng(1)
+    tumour = rng.random(200) * 0.6 + 0.1
+    y_val = np.r_[np.ones(200), np.zeros(100)]
+    probability = np.r_[tumour, rng.random(100) * 0.1]
+    threshold = metrics.choose_threshold(y_val, probability, min_sensitivity=0.99, ceiling=1.0)
+    assert threshold == np.sort(tumour)[2]  # 1% of 200: two tumours may be missed
+    assert np.mean(tumour >= threshold) >= 0.99
+    assert np.mean(tumour >= np.nextafter(threshold, 1)) < 0.99  # the highest such threshold
+
+
+def test_choose_threshold_full_sensitivity_takes_the_lowest_tumour_score():
+    assert metrics.choose_threshold([1, 1, 0], [0.3, 0.4, 0.1], min_sensitivity=1.0) == 0.3
+
+
+def test_choose_threshold_never_exceeds_the_ceiling():
+    y_val = [1, 1, 1, 0]
+    assert metrics.choose_threshold(y_val, [0.9, 0.95, 0.99, 0.1]) == 0.5
+    assert metrics.choose_threshold(y_val, [0.9, 0.95, 0.99, 0.1], ceiling=0.8) == 0.8
+
+
+def test_choose_threshold_needs_a_tumour():
+    with pytest.raises(ValueError, match="no tumour"):
+        metrics.choose_threshold([0, 0], [0.1, 0.2])
+
+
+def test_reliability_bins():
+    y_true = [0, 0, 1, 1, 1]
+    probability = [0.0, 0.05, 0.55, 0.95, 1.0]
+    bins = metrics.reliability_bins(y_true, probability, n_bins=10)
+    assert bins["edges"] == pytest.approx(np.linspace(0, 1, 11))
+    assert bins["count"] == [2, 0, 0, 0, 0, 1, 0, 0, 0, 2]  # 1.0 falls in the last bin
+    assert bins["mean_predicted"][0] == pytest.approx(0.025)
+    assert bins["observed"][0] == 0.0 and bins["observed"][9] == 1.0
+    assert math.isnan(bins["mean_predicted"][1]) and math.isnan(bins["observed"][1])
+    assert bins["mean_predicted"][9] == pytest.approx(0.975)
+
+
+def test_reliability_bin_edges_are_half_open():
+    bins = metrics.reliability_bins([0, 1], [0.1, 0.2], n_bins=10)
+    assert bins["count"][1] == 1 and bins["count"][2] == 1  # 0.1 in [0.1, 0.2), 0.2 in [0.2, 0.3)

@@ -1,0 +1,269 @@
+"""`braintumor predict`: every input kind, output formats, threshold, bad files, Grad-CAM.
+
+The model is a tiny untrained CNN built once per module: the tests check the command's
+plumbing, not the model's accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from braintumor import config
+from braintumor.cli import main
+from braintumor.predict import ImageReadError, read_scan
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    from braintumor.models import build_improved_cnn, save_for_inference
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    save_for_inference(build_improved_cnn(resolution=64, widths=(8, 16), convs_per_block=1), path)
+    return path
+
+
+def _noise(shape, seed=0, high=256, dtype=np.uint8):
+    return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
+
+
+def make_every_kind(folder):
+    """One file per supported input kind; returns their paths, sorted by name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_noise((240, 240), 1)).save(folder / "a_grey.jpg")
+    Image.fromarray(_noise((240, 240, 3), 2)).save(folder / "b_rgb.jpg")
+    Image.fromarray(_noise((240, 240, 4), 3)).save(folder / "c_rgba.png")
+    Image.fromarray(_noise((240, 240), 4)).convert("P").save(folder / "d_palette.png")
+    Image.fromarray(_noise((240, 240), 5, high=65536, dtype=np.uint16)).save(folder / "e_grey16.png")
+    Image.fromarray(_noise((200, 300), 6)).save(folder / "f_odd size 300x200.png")
+    Image.fromarray(_noise((240, 240, 2), 7)).convert("LA").save(folder / "g_grey_alpha.png")
+    Image.fromarray(_noise((240, 240), 8)).save(folder / "h_bitmap.bmp")
+    Image.fromarray(_noise((240, 240), 9)).save(folder / "i_tiff.tif")
+    return sorted(folder.iterdir())
+
+
+# --------------------------------------------------------------------------------------
+# Reading one file
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        (Image.new("L", (240, 240), 100), 100),
+        (Image.new("RGB", (240, 240), (100, 100, 100)), 100),
+        (Image.new("RGBA", (240, 240), (255, 255, 255, 0)), 0),  # transparent: black background
+        (Image.new("RGBA", (240, 240), (200, 200, 200, 255)), 200),
+        (Image.new("LA", (240, 240), (90, 255)), 90),
+        (Image.new("L", (240, 240), 60).convert("P"), 60),
+        (Image.fromarray(np.full((240, 240), 257 * 100, dtype=np.uint16)), 100),  # I;16: / 257
+        (Image.fromarray(np.full((240, 240), 65535, dtype=np.uint16)), 255),
+        (Image.new("L", (300, 200), 77), 77),  # odd size: resized to 240x240
+    ],
+    ids=["grey", "rgb", "rgba-transparent", "rgba-opaque", "la", "palette", "16bit", "16bit-max", "300x200"],
+)
+def test_read_scan_maps_each_mode_to_240_grey(tmp_path, image, expected):
+    path = tmp_path / "scan.png"
+    image.save(path)
+    scan = read_scan(path)
+    assert scan.shape == (config.IMAGE_SIZE, config.IMAGE_SIZE)
+    assert scan.dtype == np.uint8
+    assert np.all(scan == expected)
+
+
+def test_read_scan_explains_unusable_files(tmp_path):
+    (tmp_path / "x.jpg").write_text("not an image")
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "whole.jpg")
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "whole.jpg").read_bytes()[:2000])
+    with pytest.raises(ImageReadError, match="not an image"):
+        read_scan(tmp_path / "x.jpg")
+    with pytest.raises(ImageReadError, match="corrupt"):
+        read_scan(tmp_path / "cut.jpg")
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_scan(tmp_path / "missing.png")
+
+
+# --------------------------------------------------------------------------------------
+# The command, in-process
+# --------------------------------------------------------------------------------------
+
+
+def test_predicts_every_input_kind_and_folders(tmp_path, model_path, capsys):
+    files = make_every_kind(tmp_path / "scans")
+    single = tmp_path / "name with spaces.png"
+    Image.fromarray(_noise((240, 240), 10)).save(single)
+
+    status = main(["predict", str(single), str(tmp_path / "scans"), "--model", str(model_path)])
+    out, err = capsys.readouterr()
+
+    assert status == 0
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [line[0] for line in lines] == [str(single)] + [str(path) for path in files]
+    for _, probability, label in lines:
+        assert 0.0 <= float(probability) <= 1.0
+        assert label in config.CLASS_NAMES
+    assert "no threshold" in err and "0.5" in err  # no metrics.json beside the model
+
+
+def test_json_lines_have_file_probability_and_label(tmp_path, model_path, capsys):
+    files = make_every_kind(tmp_path)
+
+    status = main(["predict", *map(str, files), "--model", str(model_path), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 0
+    assert [record["file"] for record in records] == [str(path) for path in files]
+    for record in records:
+        assert set(record) == {"file", "probability", "label"}
+        assert 0.0 <= record["probability"] <= 1.0
+        assert record["label"] == int(record["probability"] >= 0.5)
+
+
+@pytest.mark.parametrize(("threshold", "label"), [("0.0", 1), ("1.01", 0)])
+def test_threshold_flag_sets_the_labels(tmp_path, model_path, capsys, threshold, label):
+    files = make_every_kind(tmp_path)
+
+    main(["predict", str(tmp_path), "--model", str(model_path), "--json", "--threshold", threshold])
+    out, err = capsys.readouterr()
+
+    assert [json.loads(line)["label"] for line in out.splitlines()] == [label] * len(files)
+    assert "no threshold" not in err
+
+
+def test_default_threshold_comes_from_metrics_json_beside_the_model(tmp_path, model_path, capsys):
+    model_copy = tmp_path / "model" / "braintumor.keras"
+    model_copy.parent.mkdir()
+    shutil.copy(model_path, model_copy)
+    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.0}))
+    files = make_every_kind(tmp_path / "scans")
+
+    main(["predict", str(tmp_path / "scans"), "--model", str(model_copy), "--json"])
+    out, err = capsys.readouterr()
+
+    assert [json.loads(line)["label"] for line in out.splitlines()] == [1] * len(files)
+    assert "no threshold" not in err
+
+
+def test_batches_give_the_same_results_in_the_same_order(tmp_path, model_path, capsys):
+    make_every_kind(tmp_path)
+
+    main(["predict", str(tmp_path), "--model", str(model_path), "--json"])
+    whole = capsys.readouterr().out
+    main(["predict", str(tmp_path), "--model", str(model_path), "--json", "--batch-size", "2"])
+    in_pairs = capsys.readouterr().out
+
+    whole_records = [json.loads(line) for line in whole.splitlines()]
+    pair_records = [json.loads(line) for line in in_pairs.splitlines()]
+    assert [r["file"] for r in pair_records] == [r["file"] for r in whole_records]
+    np.testing.assert_allclose(
+        [r["probability"] for r in pair_records], [r["probability"] for r in whole_records], atol=1e-5
+    )
+
+
+def _bad_and_good_inputs(folder):
+    folder.mkdir()
+    good = folder / "good.png"
+    Image.fromarray(_noise((240, 240))).save(good)
+    text = folder / "x.jpg"
+    text.write_text("this is text, not a JPEG")
+    whole = folder / "whole.jpg"
+    Image.fromarray(_noise((240, 240), 3)).save(whole)
+    truncated = folder / "truncated.jpg"
+    truncated.write_bytes(whole.read_bytes()[:1500])
+    whole.unlink()
+    empty = folder / "empty folder"
+    empty.mkdir()
+    missing = folder / "missing.png"
+    return good, {text: "not an image", truncated: "corrupt", empty: "no images", missing: "no such file"}
+
+
+def test_bad_inputs_get_error_lines_and_exit_1_while_good_ones_are_predicted(tmp_path, model_path, capsys):
+    good, bad = _bad_and_good_inputs(tmp_path / "in")
+
+    status = main(["predict", str(good), *map(str, bad), "--model", str(model_path)])
+    out, err = capsys.readouterr()
+
+    assert status == 1
+    assert out.splitlines()[0].startswith(f"{good}\t")
+    assert len(out.splitlines()) == 1  # errors go to stderr in text mode
+    for path, reason in bad.items():
+        assert any(line.startswith(f"{path}\terror:") and reason in line for line in err.splitlines())
+    assert "Traceback" not in err
+
+
+def test_bad_inputs_in_json_mode_are_json_error_lines_on_stdout(tmp_path, model_path, capsys):
+    good, bad = _bad_and_good_inputs(tmp_path / "in")
+
+    status = main(["predict", str(good), *map(str, bad), "--model", str(model_path), "--json"])
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+
+    assert status == 1
+    assert set(records[0]) == {"file", "probability", "label"}
+    assert [record["file"] for record in records[1:]] == [str(path) for path in bad]
+    for record, reason in zip(records[1:], bad.values()):
+        assert set(record) == {"file", "error"} and reason in record["error"]
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [None, b"not a zip archive"], ids=["missing", "corrupt"])
+def test_unusable_model_is_exit_2_with_a_message(tmp_path, capsys, content):
+    model = tmp_path / "model.keras"
+    if content is not None:
+        model.write_bytes(content)
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "scan.png")
+
+    status = main(["predict", str(tmp_path / "scan.png"), "--model", str(model)])
+    err = capsys.readouterr().err
+
+    assert status == 2
+    assert "error:" in err and str(model) in err
+    assert "Traceback" not in err
+
+
+def test_gradcam_flag_writes_one_overlay_per_image_with_unique_names(tmp_path, model_path, capsys):
+    for folder in ("first", "second"):  # the same file name in two folders
+        (tmp_path / folder).mkdir()
+        Image.fromarray(_noise((240, 240))).save(tmp_path / folder / "scan.png")
+    Image.fromarray(_noise((200, 300), 4)).save(tmp_path / "first" / "other scan.jpg")
+    overlays = tmp_path / "cams"
+
+    status = main([
+        "predict", str(tmp_path / "first"), str(tmp_path / "second"),
+        "--model", str(model_path), "--gradcam", str(overlays),
+    ])
+    capsys.readouterr()
+
+    assert status == 0
+    names = sorted(path.name for path in overlays.iterdir())
+    assert names == ["other scan_gradcam.png", "scan_2_gradcam.png", "scan_gradcam.png"]
+    for name in names:
+        with Image.open(overlays / name) as overlay:
+            assert overlay.mode == "RGB" and overlay.width == config.IMAGE_SIZE
+
+
+# --------------------------------------------------------------------------------------
+# The command as a process
+# --------------------------------------------------------------------------------------
+
+
+def test_module_entry_point_exit_status_end_to_end(tmp_path, model_path):
+    good = tmp_path / "good scan.png"
+    Image.fromarray(_noise((240, 240))).save(good)
+    missing = tmp_path / "missing.png"
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "braintumor", "predict", str(good), str(missing), "--model", str(model_path)],
+        cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+    assert finished.returncode == 1
+    assert finished.stdout.startswith(f"{good}\t")
+    assert f"{missing}\terror: no such file" in finished.stderr
+    assert "Traceback" not in finished.stderr
