@@ -203,11 +203,31 @@ def readme_results(metrics: dict, near: dict, cv: dict | None) -> str:
 
 
 def benchmark_section(bench: dict | None) -> str:
+    """The figures `bench/benchmark.py` measured, with the machine they came from."""
     if not bench:
         return "_No benchmark yet: run `make bench`._"
-    lines = [f"Measured by `bench/benchmark.py` on {bench.get('machine', 'this machine')}:", ""]
-    for label, value in bench.get("summary", {}).items():
-        lines.append(f"- {label}: {value}")
+    machine = bench["machine"]
+    throughput = bench["throughput_images_per_second_by_batch_size"]
+    best_batch = max(throughput, key=lambda size: throughput[size])
+    memory = bench["peak_memory_mib"]
+    lines = [
+        f"Measured by `bench/benchmark.py` (`make bench`) on {machine['cpu']}, {machine['usable_cores']} cores, "
+        f"{machine['memory_gib']} GiB, no GPU:",
+        "",
+        "| What | Measured |",
+        "|---|---|",
+        "| Batch inference throughput | " + ", ".join(f"{rate:.0f} images/s at batch {size}" for size, rate in throughput.items())
+        + f" ({bench['throughput_measured_on']}) |",
+        f"| One image through `python -m braintumor predict`, whole process | {bench['predict_one_image_seconds']['median']:.2f} s "
+        f"(median of {len(bench['predict_one_image_seconds']['runs'])}, TensorFlow start-up included) |",
+        f"| A folder of {bench['predict_folder']['images']} images through `predict` | {bench['predict_folder']['seconds']:.1f} s "
+        f"({bench['predict_folder']['images_per_second_including_startup']:.0f} images/s with start-up) |",
+        f"| Peak memory | predict on one image {memory['predict_one_image_process']:.0f} MiB, on the folder "
+        f"{memory['predict_folder_process']:.0f} MiB; the benchmark process {memory['benchmark_process']:.0f} MiB |",
+    ]
+    if bench.get("training_seconds") is not None:
+        lines.append(f"| Training the shipped model (`model.ipynb`) | {bench['training_seconds']:.0f} s |")
+    lines += ["", f"Best batch size here: {best_batch}."]
     return "\n".join(lines)
 
 

@@ -1,0 +1,94 @@
+"""Error-analysis helpers and the generated documents."""
+
+import numpy as np
+import pytest
+
+from braintumor import report
+from braintumor.analysis import accuracy_by_near_duplicate, heat_share_on_brightest, heat_share_on_head, misclassified_table
+from braintumor.evaluation import model_entry
+from braintumor.models import choose_resolution
+
+
+def test_heat_share_on_head_is_one_inside_and_zero_outside():
+    images = np.zeros((2, 240, 240), dtype=np.uint8)
+    images[:, 60:180, 60:180] = 200  # the "head"
+    heat = np.zeros((2, 240, 240))
+    heat[0, 100:120, 100:120] = 1.0  # on the head
+    heat[1, 0:20, 0:20] = 1.0  # on the background
+    assert heat_share_on_head(images, heat).tolist() == [1.0, 0.0]
+
+
+def test_heat_share_on_brightest_tenth():
+    image = np.tile(np.linspace(30, 250, 240).astype(np.uint8), (240, 1))[None]
+    even = np.ones((1, 240, 240))
+    assert heat_share_on_brightest(image, even)[0] == pytest.approx(0.1, abs=0.02)
+    bright_only = np.zeros((1, 240, 240))
+    bright_only[0, :, -10:] = 1.0
+    assert heat_share_on_brightest(image, bright_only)[0] == pytest.approx(1.0)
+
+
+def test_accuracy_by_near_duplicate_splits_the_scans():
+    y = np.array([1, 1, 0, 0])
+    p = np.array([0.9, 0.1, 0.2, 0.8])  # right, missed, right, false alarm
+    result = accuracy_by_near_duplicate(y, p, 0.5, [True, True, False, False])
+    assert result["with_near_duplicate"] == pytest.approx(
+        {"n": 2, "correct": 1, "accuracy": 0.5, "ci95": result["with_near_duplicate"]["ci95"], "missed_tumours": 1})
+    assert result["without_near_duplicate"]["correct"] == 1 and result["without_near_duplicate"]["missed_tumours"] == 0
+
+
+def test_misclassified_table_most_confident_errors_first():
+    table = misclassified_table(["a", "b", "c", "d"], [1, 0, 1, 0], [0.35, 0.6, 0.05, 0.1], 0.5)
+    assert [row["image"] for row in table] == ["c", "a", "b"]
+    assert table[0]["error"] == "missed tumour" and table[2]["error"] == "false alarm"
+
+
+def test_choose_resolution_respects_the_size_budget():
+    rows = [{"resolution": 64, "val_accuracy": 0.95, "model_megabytes": 6},
+            {"resolution": 128, "val_accuracy": 0.97, "model_megabytes": 30},
+            {"resolution": 96, "val_accuracy": 0.95, "model_megabytes": 16}]
+    assert choose_resolution(rows, max_megabytes=25)["resolution"] == 64
+    with pytest.raises(ValueError):
+        choose_resolution(rows, max_megabytes=1)
+
+
+def _metrics():
+    y = np.array([0] * 6 + [1] * 4)
+    perfect = np.array([0.1] * 6 + [0.9] * 4)
+    models = {
+        "majority": model_entry("majority", y, np.full(10, 0.4), 0.5, 0, 0.0),
+        "forest_csv_features": model_entry("csv", y, perfect, 0.5, None, 1.0, image_derived=False),
+        "forest_image_features": model_entry("img", y, perfect, 0.5, None, 2.0),
+        "improved_cnn": model_entry("cnn", y, perfect, 0.3, 1234, 60.0),
+    }
+    return {
+        "models": models,
+        "threshold": 0.3,
+        "threshold_rule": "rule",
+        "test": models["improved_cnn"],
+        "split_counts": {"test": {"images": 10, "tumours": 4}},
+        "seed_report": {"test_accuracy": 0.919, "missed_tumours": 41, "test_tumours": 334},
+        "csv_feature_check": {"mean": {"spearman": 0.62}, "variance": {"spearman": 0.49},
+                              "example": {"image": "Image3", "jpeg_mean": 43.9, "csv_mean": 7.3}},
+    }
+
+
+def test_results_table_has_a_row_per_model_and_the_seed_report():
+    table = report.results_table(_metrics())
+    lines = table.splitlines()
+    assert len(lines) == 2 + 4 + 1
+    assert "⚠ not from these JPEGs" in table
+    assert lines[2].startswith("| Majority") and lines[2].endswith("| 4 of 4 |")  # misses every tumour
+    assert "91.9%" in lines[-1] and "41 of 334" in lines[-1]
+
+
+def test_readme_section_replacement_and_missing_marker():
+    text = "intro\n<!-- BEGIN GENERATED: results -->\nold\n<!-- END GENERATED: results -->\nend"
+    updated = report.replace_sections(text, {"results": "new table"})
+    assert "new table" in updated and "old" not in updated and updated.endswith("end")
+    with pytest.raises(ValueError, match="no generated section 'other'"):
+        report.replace_sections(text, {"other": "x"})
+
+
+def test_csv_feature_paragraph_quotes_the_measured_correlations():
+    paragraph = report.csv_feature_paragraph(_metrics())
+    assert "0.62" in paragraph and "0.49" in paragraph and "43.9" in paragraph and "7.3" in paragraph
