@@ -343,7 +343,8 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         "## Data",
         "",
-        f"The public Kaggle dataset \"Brain Tumor\" (jakeshbohaju/brain-tumor): 3762 axial slices, 240x240. Split, "
+        f"The public Kaggle dataset \"Brain Tumor\" (jakeshbohaju/brain-tumor): "
+        f"{sum(part['images'] for part in counts.values())} axial slices. Split, "
         f"stratified by label, byte-identical copies kept together: train {counts['train']['images']} "
         f"({counts['train']['tumours']} tumours), validation {counts['val']['images']} ({counts['val']['tumours']}), "
         f"test {counts['test']['images']} ({counts['test']['tumours']}).",
@@ -358,7 +359,8 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         "## Training",
         "",
-        f"Adam with a cosine learning-rate schedule, L2 weight decay, augmentation layers active only in training, "
+        f"Adam{' with a cosine learning-rate schedule' if training['recipe'].get('cosine_decay') else ''}, L2 weight "
+        f"decay, {'augmentation layers active only in training, ' if training['architecture'].get('augment', True) else ''}"
         f"early stopping on validation loss (watching from epoch {training['recipe'].get('start_from_epoch', 0)} on) "
         f"with the best weights restored: {training['epochs_run']} epochs run, best epoch {training['best_epoch']}, "
         f"{training['seconds']:.0f} s on the CPU that ran `model.ipynb`. Seed {training['seed']}. {versions}.",

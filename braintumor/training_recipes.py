@@ -4,18 +4,16 @@ cross-validation scripts train exactly the same way."""
 RECIPES = {
     # The seed's recipe: Adam, early stopping on validation loss, at most 20 epochs.
     "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
-    # Batch norm makes the first epochs' validation loss erratic: early stopping only
-    # watches from epoch 8 on, and the cosine schedule settles the end of training.
+    # The default for improved-CNN candidates (scripts/improved_search.py; a candidate may
+    # override any key). Batch norm makes the first epochs' validation loss erratic: early
+    # stopping only watches from epoch 8 on, and the cosine schedule settles the end.
     "improved": {
         "max_epochs": 30,
         "patience": 6,
         "start_from_epoch": 8,
         "batch_size": 32,
-        "learning_rate": 2e-3,
+        "learning_rate": 1e-3,
         "cosine_decay": True,
     },
 }
 
-#: The shipped model's architecture (arguments of `build_improved_cnn`), the winner of
-#: `scripts/improved_search.py` on the validation rows (`model/improved_search.json`).
-IMPROVED_ARCHITECTURE = {"resolution": 128, "widths": (16, 32, 64, 128), "convs_per_block": 1}

@@ -26,9 +26,9 @@ from braintumor.data import load_npz  # noqa: E402
 from braintumor.evaluation import write_json  # noqa: E402
 from braintumor.features import forest_probability, image_features, train_forest  # noqa: E402
 from braintumor.metrics import binary_metrics, choose_threshold  # noqa: E402
-from braintumor.models import build_improved_cnn, library_versions, predict_tumour_probability, train  # noqa: E402
+from braintumor.models import (build_improved_cnn, choose_improved, library_versions,  # noqa: E402
+                               predict_tumour_probability, train)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks  # noqa: E402
-from braintumor.training_recipes import IMPROVED_ARCHITECTURE, RECIPES  # noqa: E402
 
 FOLDS = 5
 SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
@@ -47,7 +47,10 @@ def main() -> int:
     pool = np.flatnonzero(masks["train"] | masks["val"])
     labels = dataset.labels[pool]
     groups = group_ids(dataset.names, dataset.duplicate_groups)[pool]
-    setup = {"architecture": IMPROVED_ARCHITECTURE, "recipe": RECIPES["improved"], "seed": config.SEED}
+    # The same candidate model.ipynb ships: the search's winner on the validation rows.
+    choice = choose_improved(json.loads((config.MODEL_DIR / "improved_search.json").read_text())["rows"])
+    architecture, recipe = choice["architecture"], choice["recipe"]
+    setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED}
     previous = json.loads(config.CV_PATH.read_text()) if config.CV_PATH.is_file() else {}
     resume = previous if previous.get("setup") == json.loads(json.dumps(setup)) else {}
     results = {
@@ -68,8 +71,8 @@ def main() -> int:
                                          val_fraction=0.2, seed=config.SEED + fold)
         fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
         x, y = dataset.images[pool], labels
-        model = build_improved_cnn(**IMPROVED_ARCHITECTURE)
-        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **RECIPES["improved"])
+        model = build_improved_cnn(**architecture)
+        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe)
         threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]))
         cnn = binary_metrics(y[held_out], predict_tumour_probability(model, x[held_out]), threshold, with_ci=False)
         cnn.update(fold=fold + 1, epochs_run=fitted.epochs_run, train_seconds=round(fitted.seconds, 1))
