@@ -26,9 +26,11 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 data: venv                      ## validate the raw data, write data/image_data.npz and data/splits.csv
 	$(PY) -m braintumor prepare
 
-study: venv data                ## resolution study (slow, run once; its JSON is committed)
+study: venv data                ## resolution study of the reference CNN (slow, run once; its JSON is committed)
 	$(PY) scripts/resolution_study.py --model reference --resolutions 64 96 112 128
-	$(PY) scripts/resolution_study.py --model improved --resolutions 96 128 160
+
+# The improved-CNN search takes its candidates as JSON, e.g.
+#   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'
 
 train: venv                     ## train and evaluate every model (model.ipynb)
 	$(EXECUTE) model.ipynb

@@ -117,23 +117,32 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
     return result
 
 
-def choose_threshold(y_val, probability_val, min_sensitivity: float = 0.99, ceiling: float = 0.5) -> float:
+def choose_threshold(y_val, probability_val, min_sensitivity: float = 0.97, ceiling: float = 0.5) -> float:
     """Operating threshold for high sensitivity, chosen on validation data only.
 
-    The highest threshold (so the fewest false alarms) whose validation sensitivity is at
-    least `min_sensitivity`, but never above `ceiling`: a screening model should not call
-    a scan healthy while it still gives the tumour class the majority of its probability.
+    Among thresholds no higher than `ceiling` whose validation sensitivity is at least
+    `min_sensitivity`, the one with the best validation accuracy (ties: the highest). A
+    pure sensitivity target (the highest threshold reaching it) can buy the last percent
+    of sensitivity with many false alarms; weighing accuracy too avoids that, and the cap
+    keeps a scan whose tumour probability is the majority from being called healthy.
     """
     y_val = np.asarray(y_val).astype(int)
     probability_val = np.asarray(probability_val, dtype=float)
-    tumour_scores = np.sort(probability_val[y_val == 1])
-    if len(tumour_scores) == 0:
+    if not (y_val == 1).any():
         raise ValueError("validation data hold no tumour scan; cannot set a sensitivity threshold")
-    # Calling every score >= t positive keeps sensitivity >= target while t is at most the
-    # k-th smallest tumour score, k = number of tumours we may miss.
-    allowed_misses = min(int(math.floor((1 - min_sensitivity) * len(tumour_scores) + 1e-9)), len(tumour_scores) - 1)
-    threshold = float(tumour_scores[allowed_misses])
-    return float(min(threshold, ceiling))
+    candidates = np.unique(np.append(probability_val[probability_val <= ceiling], ceiling))
+    tumour = np.sort(probability_val[y_val == 1])
+    healthy = np.sort(probability_val[y_val == 0])
+    # scans called tumour: probability >= threshold
+    true_positives = len(tumour) - np.searchsorted(tumour, candidates, side="left")
+    true_negatives = np.searchsorted(healthy, candidates, side="left")
+    sensitivity = true_positives / len(tumour)
+    accuracy = (true_positives + true_negatives) / len(y_val)
+    eligible = sensitivity >= min_sensitivity - 1e-12
+    if not eligible.any():  # even the lowest candidate misses too many: take the lowest
+        return float(candidates[0])
+    best = np.flatnonzero(eligible & (accuracy == accuracy[eligible].max()))[-1]
+    return float(candidates[best])
 
 
 def reliability_bins(y_true, probability, n_bins: int = 10) -> dict[str, list]:
