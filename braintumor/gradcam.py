@@ -22,12 +22,17 @@ import tensorflow as tf  # noqa: E402
 
 
 def last_conv_layer_name(model: keras.Model) -> str:
-    """The last Conv2D layer, else the last layer with a 4-D (feature map) output."""
+    """The last feature-map layer: the last layer with a 4-D output that is not a pooling layer.
+
+    That is the activation the classifier head sees, after any batch norm and ReLU. Taking
+    a Conv2D's raw output instead, ahead of its batch norm, gives maps whose weighted sum is
+    mostly negative, so the ReLU of Grad-CAM blanks them.
+    """
+    pooling = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
     for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer.name
-    for layer in reversed(model.layers):
-        if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4:
+        if isinstance(layer, keras.layers.InputLayer) or isinstance(layer, pooling):
+            continue
+        if len(layer.output.shape) == 4:
             return layer.name
     raise ValueError(f"model '{model.name}' has no layer with a 4-D output to take Grad-CAM from")
 

@@ -281,10 +281,8 @@ def erroranalysis_markdown(ctx: dict) -> str:
         "",
         "## Where the network looks: Grad-CAM",
         "",
-        f"Grad-CAM weighs the last convolutional layer's feature maps by the gradient of the tumour score. On the "
-        f"misclassified scans, {pct(heat['misclassified_mean'])} of the heat falls on the head on average; on "
-        f"{heat['correct_n']} correctly classified scans, {pct(heat['correct_mean'])}; the head covers "
-        f"{pct(heat['head_fraction'])} of the picture on average. ",
+        f"Grad-CAM weighs the last feature maps of the network by the gradient of the tumour score. Below: every "
+        f"misclassified test scan ({heat['misclassified_n']}) and {heat['correct_n']} correctly classified ones.",
         "",
         ctx["gradcam_reading"],
         "",
