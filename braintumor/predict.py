@@ -10,8 +10,10 @@ once there is something to predict, so `--help` and argument errors stay fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,12 +162,29 @@ def _import_models_lean():
     for name in hidden:
         sys.modules[name] = None  # makes `import name` fail, which Keras handles
     try:
-        from . import models
+        with _quiet_native_stderr():
+            from . import models
     finally:
         for name in hidden:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
     return models
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence file descriptor 2 while TensorFlow starts: its C++ start-up lines ("oneDNN custom
+    operations are on", absl's notice) ignore TF_CPP_MIN_LOG_LEVEL and would bury the results.
+    Python errors still surface as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def load_checked_model(model_path: Path):
