@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import grey_stack
 from .metrics import wilson_interval
 
 #: Grey level above which a pixel counts as head rather than background (the scans have
@@ -13,9 +14,7 @@ HEAD_GREY_LEVEL = 20
 
 def head_mask(images) -> np.ndarray:
     """Boolean (N, 240, 240): pixels brighter than the black background."""
-    images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[..., 0]
+    images = grey_stack(images)
     return images > HEAD_GREY_LEVEL
 
 
@@ -71,9 +70,7 @@ def heat_share_on_brightest(images, heatmaps, quantile: float = 0.9) -> np.ndarr
     more means the network looks at bright structures (enhancing lesions, but also skull
     and fat, which are bright on these slices too).
     """
-    images = np.asarray(images)
-    if images.ndim == 4:
-        images = images[..., 0]
+    images = grey_stack(images)
     heatmaps = np.asarray(heatmaps, dtype=float)
     shares = np.full(len(images), np.nan)
     for k, (image, heat) in enumerate(zip(images, heatmaps)):

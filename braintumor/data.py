@@ -233,6 +233,12 @@ def load_raw(data_dir: Path) -> Dataset:
     return Dataset(images=images, labels=labels, names=names, sha256=sha256, duplicate_groups=groups)
 
 
+def grey_stack(images) -> np.ndarray:
+    """Scans as (N, H, W): drops the trailing channel of (N, H, W, 1); anything else unchanged."""
+    images = np.asarray(images)
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+
+
 def exact_duplicate_groups(names, sha256) -> list[list[str]]:
     """Groups (of two or more names) whose files are byte-identical, in CSV order."""
     by_hash: dict[str, list[str]] = defaultdict(list)

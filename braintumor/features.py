@@ -20,7 +20,7 @@ from scipy.stats import spearmanr
 from sklearn.ensemble import RandomForestClassifier
 
 from . import config
-from .data import DataError
+from .data import DataError, grey_stack
 
 CSV_FEATURES = [
     "Mean",
@@ -102,9 +102,7 @@ def load_csv_features(data_dir: str | os.PathLike, names) -> np.ndarray:
 
 def _as_grey_stack(images) -> np.ndarray:
     """(N, H, W) uint8 from (N, H, W) or (N, H, W, 1)."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    images = grey_stack(images)
     if images.ndim != 3:
         raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}")
     if images.dtype != np.uint8:

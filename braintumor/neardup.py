@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 from scipy.spatial.distance import cdist
 
+from .data import grey_stack
+
 THUMBNAIL_SIDE = 16
 _CHUNK = 256  # query rows per distance block: 256 x 3762 float64 is under 8 MB
 
@@ -45,9 +47,7 @@ NEAR_DUPLICATE_THRESHOLD = 1.0
 
 def fingerprint(images) -> np.ndarray:
     """(N, 256) float64 thumbnails: each scan averaged over a 16 x 16 grid of blocks."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    images = grey_stack(images)
     if images.ndim != 3:
         raise ValueError(f"expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}")
     n_images, rows, cols = images.shape
@@ -113,9 +113,7 @@ def perturbation_distances(images, n: int = 400, seed: int = 0) -> dict:
     The yardstick for the threshold: how far apart the *same* picture can land after
     re-saving as JPEG (quality 50) or moving by one pixel. Returns quantiles per alteration.
     """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    images = grey_stack(images)
     rng = np.random.default_rng(seed)
     chosen = images[rng.choice(len(images), size=min(n, len(images)), replace=False)]
 

@@ -20,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from . import config, metrics
-from .data import atomic_write
+from .data import atomic_write, grey_stack
 
 DPI = 110
 WRONG_COLOUR = "tab:red"
@@ -164,9 +164,7 @@ def reliability_diagram(y_true, probability, title: str, path=None, n_bins: int 
 
 def _scan_grid(images, y_true, probability, names, threshold, title: str, columns: int) -> Figure:
     """Scans with name, true and predicted class and tumour probability; errors in red."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    images = grey_stack(images)
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
     predicted = (probability >= threshold).astype(int)
@@ -281,9 +279,7 @@ def resolution_study_plot(rows, title: str, path=None) -> Figure:
 
 def sample_scans(images, labels, names, title: str, path=None, per_class: int = 5, seed: int = config.SEED) -> Figure:
     """A row of randomly drawn scans per class, so a reader sees what the data look like."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
+    images = grey_stack(images)
     labels = np.asarray(labels).astype(int)
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(2, per_class, figsize=(2.2 * per_class, 5.0), squeeze=False, layout="constrained")
