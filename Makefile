@@ -44,9 +44,11 @@ reproduce: venv                 ## the whole pipeline, notebooks top to bottom
 unit: venv                      ## unit tests only (no real data needed)
 	$(PY) -m pytest tests
 
-# pytest runs its arguments in the order given: the notebooks feed each other.
+# Two runs, so the unit tests' TensorFlow is gone before the notebooks' kernel starts (lower
+# peak memory). pytest runs its arguments in the order given: the notebooks feed each other.
 test: venv                      ## unit tests, then nbval re-executes the notebooks in order
-	$(PY) -m pytest tests --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
 
 cv: venv data                   ## grouped 5-fold cross-validation (slow; JSON committed)
 	$(PY) scripts/cross_validate.py
