@@ -157,6 +157,27 @@ def csv_feature_paragraph(metrics: dict) -> str:
     return text
 
 
+def shipped_vs_reference(metrics: dict) -> str:
+    """One plain sentence on how the shipped model compares with the reference CNN."""
+    shipped, reference = metrics["models"]["improved_cnn"], metrics["models"]["reference_cnn"]
+
+    def compare(key: str) -> str:
+        a, b = shipped[key], reference[key]
+        if a == b:
+            return "the same"
+        return "higher" if a > b else "lower"
+
+    ratio = reference["parameters"] / shipped["parameters"]
+    size_ratio = f"{ratio:.0f} times fewer parameters" if ratio >= 1 else f"{1 / ratio:.0f} times more parameters"
+    return (
+        f"**Shipped vs reference CNN.** On these rows the shipped model's accuracy is {compare('accuracy')} "
+        f"({pct(shipped['accuracy'])} vs {pct(reference['accuracy'])}), its sensitivity {compare('sensitivity')} "
+        f"({pct(shipped['sensitivity'])} vs {pct(reference['sensitivity'])}, {shipped['missed_tumours']} vs "
+        f"{reference['missed_tumours']} missed tumours) and its ROC AUC {compare('roc_auc')} "
+        f"({shipped['roc_auc']:.3f} vs {reference['roc_auc']:.3f}); it has {size_ratio}."
+    )
+
+
 def near_duplicate_paragraph(near: dict, threshold: float) -> str:
     with_nd, without = near["with_near_duplicate"], near["without_near_duplicate"]
     return (
@@ -189,6 +210,8 @@ def readme_results(metrics: dict, near: dict, cv: dict | None) -> str:
         f"for ROC AUC. Training seconds were measured on the CPU that ran the notebook.",
         "",
         results_table(metrics),
+        "",
+        shipped_vs_reference(metrics),
         "",
         csv_feature_paragraph(metrics),
         "",

@@ -92,3 +92,13 @@ def test_readme_section_replacement_and_missing_marker():
 def test_csv_feature_paragraph_quotes_the_measured_correlations():
     paragraph = report.csv_feature_paragraph(_metrics())
     assert "0.62" in paragraph and "0.49" in paragraph and "43.9" in paragraph and "7.3" in paragraph
+
+
+def test_shipped_vs_reference_says_which_is_higher():
+    metrics = _metrics()
+    metrics["models"]["reference_cnn"] = model_entry(
+        "ref", np.array([0] * 6 + [1] * 4), np.array([0.1] * 6 + [0.9, 0.9, 0.9, 0.1]), 0.5, 12340, 5.0)
+    sentence = report.shipped_vs_reference(metrics)
+    assert "accuracy is higher (100.0% vs 90.0%)" in sentence
+    assert "4 vs 4" not in sentence and "0 vs 1 missed tumours" in sentence
+    assert "10 times fewer parameters" in sentence
