@@ -129,7 +129,11 @@ def metric_rows(entry: dict) -> str:
         if key not in entry:
             continue
         as_percent = key in ("accuracy", "sensitivity", "specificity", "precision", "f1")
-        rows.append(f"| {name} | {with_ci(entry, key, as_percent=as_percent) if key in (entry.get('ci95') or {}) else (pct(entry[key]) if as_percent else f'{entry[key]:.4f}')} |")
+        if key in (entry.get("ci95") or {}):
+            value = with_ci(entry, key, as_percent=as_percent)
+        else:
+            value = pct(entry[key]) if as_percent else f"{entry[key]:.4f}"
+        rows.append(f"| {name} | {value} |")
     c = entry["confusion"]
     rows.append(f"| Confusion (tn / fp / fn / tp) | {c['tn']} / {c['fp']} / {c['fn']} / {c['tp']} |")
     return "\n".join(rows)
@@ -178,7 +182,10 @@ def shipped_vs_reference(metrics: dict) -> str:
     )
 
 
-def near_duplicate_paragraph(near: dict, threshold: float) -> str:
+def near_duplicate_paragraph(near: dict) -> str:
+    """Accuracy with and without a near-duplicate in train (`analysis.accuracy_by_near_duplicate`
+    plus the `threshold` it was counted at)."""
+    threshold = near["threshold"]
     with_nd, without = near["with_near_duplicate"], near["without_near_duplicate"]
     return (
         f"**Near-duplicates.** Beyond the byte-identical copies (kept on one side of the split), "
@@ -215,10 +222,10 @@ def readme_results(metrics: dict, near: dict, cv: dict | None) -> str:
         "",
         csv_feature_paragraph(metrics),
         "",
-        f"**The seed's numbers** come from a random split that puts copies of one scan on both sides; ours keep "
-        f"them apart, so the seed row is quoted, not recomputed.",
+        "**The seed's numbers** come from a random split that puts copies of one scan on both sides; ours keep "
+        "them apart, so the seed row is quoted, not recomputed.",
         "",
-        near_duplicate_paragraph(near, near["threshold"]),
+        near_duplicate_paragraph(near),
         "",
         cv_paragraph(cv),
     ]
@@ -315,7 +322,7 @@ def erroranalysis_markdown(ctx: dict) -> str:
         "",
         "## Near-duplicates between train and test",
         "",
-        near_duplicate_paragraph(ctx["near"], ctx["near"]["threshold"]),
+        near_duplicate_paragraph(ctx["near"]),
         "",
         "## Against the baselines",
         "",
@@ -374,7 +381,7 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         metric_rows(test),
         "",
-        near_duplicate_paragraph(ctx["near"], ctx["near"]["threshold"]),
+        near_duplicate_paragraph(ctx["near"]),
         "",
         cv_paragraph(ctx.get("cv")),
         "",
