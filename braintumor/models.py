@@ -67,16 +67,27 @@ def build_improved_cnn(
     dropout: float = 0.3,
     augment: bool = True,
     bn_momentum: float = 0.9,
+    batch_norm: bool = True,
+    stem_stride: int = 1,
+    head: str = "gap",
+    dense_units: tuple[int, ...] = (),
     seed: int = config.SEED,
 ) -> keras.Model:
-    """A small VGG-style network: conv-BN-ReLU blocks, global average pooling, softmax.
+    """A small VGG-style network: conv-BN-ReLU blocks, a pooled head, softmax.
 
     Augmentation (flips, small rotations, shifts and zooms) is a stack of layers that is
     active only in training, so the saved model is the same function at inference.
     Batch-norm statistics follow the weights with momentum 0.9 rather than Keras's 0.99:
     with under a hundred steps per epoch the slower average lags the weights, and the
     validation loss swings from epoch to epoch.
+
+    `stem_stride` 2 lets the first convolution see the full resolution at a quarter of the
+    cost of the next layers. `head` is "gap" (global average pooling) or "flatten" (max
+    pooling after the last block too, then the flattened map, as in the reference CNN,
+    which keeps where in the slice a feature was); `dense_units` adds dense ReLU layers.
     """
+    if head not in ("gap", "flatten"):
+        raise ValueError(f"head must be 'gap' or 'flatten', not {head!r}")
     keras.utils.set_random_seed(seed)
     inputs, x = _inputs_and_preprocessing(resolution)
     if augment:
@@ -88,15 +99,23 @@ def build_improved_cnn(
         convs_per_block = (convs_per_block,) * len(widths)
     for block, (width, n_convs) in enumerate(zip(widths, convs_per_block), start=1):
         for conv in range(1, n_convs + 1):
+            stride = stem_stride if block == 1 and conv == 1 else 1
             x = layers.Conv2D(
-                width, 3, padding="same", use_bias=False,
+                width, 3, strides=stride, padding="same", use_bias=not batch_norm,
                 kernel_regularizer=regularizers.l2(l2), name=f"block{block}_conv{conv}",
             )(x)
-            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{block}_bn{conv}")(x)
+            if batch_norm:
+                x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{block}_bn{conv}")(x)
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
-        if block < len(widths):
+        if block < len(widths) or head == "flatten":
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if head == "gap":
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    else:
+        x = layers.Flatten(name="flatten")(x)
+    for units in dense_units:
+        x = layers.Dropout(dropout, seed=seed, name=f"dropout_dense{units}")(x)
+        x = layers.Dense(units, activation="relu", kernel_regularizer=regularizers.l2(l2), name=f"dense{units}")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(2, activation="softmax", kernel_regularizer=regularizers.l2(l2), name="probabilities")(x)
     return keras.Model(inputs, outputs, name=f"improved_cnn_{resolution}")
@@ -217,7 +236,9 @@ def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
     """
     from .data import atomic_write
 
-    inference_model = keras.models.clone_model(model)
+    # Rebuilt from its config rather than `keras.models.clone_model`, which in Keras 3 carries
+    # the compiled optimizer along and would ship its state (three times the weights' size).
+    inference_model = keras.Model.from_config(model.get_config())
     inference_model.set_weights(model.get_weights())
     atomic_write(Path(path), lambda tmp: inference_model.save(tmp))
 
@@ -275,3 +296,42 @@ def choose_improved(rows: list[dict], max_training_seconds: float = 600) -> dict
     best = max(eligible, key=lambda row: (row["val_accuracy"], -row["seconds"]))
     architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in best["architecture"].items()}
     return {**best, "architecture": architecture}
+
+
+def screen_summary(rows: list[dict], start_from_epoch: int = 8) -> list[dict]:
+    """One line a screened candidate (`model/gpu_screen.json`), best first.
+
+    The screen trains a fixed number of epochs and keeps every epoch's validation figures;
+    this reads them as early stopping with the best weights restored would: the epoch of
+    lowest validation loss at or after `start_from_epoch`, and its validation accuracy.
+    The mean accuracy of the last five epochs shows how steady the candidate ends.
+    """
+    summary = []
+    for row in rows:
+        val_loss, val_accuracy = row["val_loss"], row["val_accuracy"]
+        first = min(start_from_epoch, len(val_loss) - 1)
+        best = min(range(first, len(val_loss)), key=lambda i: val_loss[i])
+        summary.append({
+            "name": row["name"],
+            "parameters": row["parameters"],
+            "epochs": len(val_loss),
+            "best_epoch": best + 1,
+            "val_loss": val_loss[best],
+            "val_accuracy": val_accuracy[best],
+            "val_accuracy_last5": round(float(np.mean(val_accuracy[-5:])), 4),
+        })
+    return sorted(summary, key=lambda line: (-line["val_accuracy"], line["val_loss"]))
+
+
+def full_architecture(architecture: dict) -> dict:
+    """Every keyword of `build_improved_cnn` (defaults filled in), as JSON-friendly values,
+    so `metrics.json` and the reports describe the shipped network without guessing defaults."""
+    import inspect
+
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(build_improved_cnn).parameters.items() if name != "seed"}
+    unknown = set(architecture) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown build_improved_cnn arguments: {sorted(unknown)}")
+    merged = {**defaults, **architecture}
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in merged.items()}

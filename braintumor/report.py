@@ -161,6 +161,68 @@ def csv_feature_paragraph(metrics: dict) -> str:
     return text
 
 
+def architecture_summary(architecture: dict) -> str:
+    """The shipped network in words, from its full `build_improved_cnn` arguments
+    (`models.full_architecture`, stored in `metrics.json` under training.architecture)."""
+    widths = [str(width) for width in architecture["widths"]]
+    convs = architecture["convs_per_block"]
+    per_block = "one convolution" if convs == 1 else (
+        f"{convs} convolutions" if isinstance(convs, int) else "/".join(map(str, convs)) + " convolutions")
+    norm = "conv-batch-norm-ReLU" if architecture["batch_norm"] else "conv-ReLU"
+    parts = [f"{len(widths)} {norm} blocks ({per_block} each; {', '.join(widths[:-1])} and {widths[-1]} filters)"]
+    if architecture["stem_stride"] != 1:
+        parts.append(f"a first convolution with stride {architecture['stem_stride']}")
+    if architecture["head"] == "flatten":
+        head = "max pooling after every block, the last map flattened"
+        dense = architecture["dense_units"]
+        if dense:
+            head += (" into a " if len(dense) == 1 else " into ") + " and ".join(map(str, dense)) + (
+                "-unit dense ReLU layer" + ("s" if len(dense) > 1 else ""))
+        parts.append(head)
+    else:
+        parts.append("global average pooling")
+    parts.append(f"dropout {architecture['dropout']:g}")
+    parts.append("softmax")
+    text = ", ".join(parts)
+    if architecture["augment"]:
+        text += "; augmentation layers (flips, small rotations, shifts, zooms) active in training only"
+    return text
+
+
+def gradcam_reading(heat: dict, map_width: int) -> str:
+    """The report's reading of the Grad-CAM figures, worded from the measured shares.
+
+    `heat` holds `head_fraction` (share of the picture that is head), `correct_mean` and
+    `misclassified_mean` (share of heat on the head), `correct_bright` and
+    `misclassified_bright` (share on the brightest tenth of the head's pixels).
+    """
+    on_head = heat["correct_mean"]
+    if on_head >= 0.5:
+        where = "most of the heat falls on the head"
+    else:
+        where = ("most of the heat falls outside the head, on its edge or on the black background, where there is "
+                 "no anatomy to read")
+    if on_head >= 1.5 * heat["head_fraction"]:
+        where += ", though the head draws more heat than its area alone would"
+    bright = heat["correct_bright"]
+    if bright >= 0.2:  # twice what an even spread would give
+        brightness = "; the network leans on bright structures (enhancing lesions, but also skull and scalp fat)."
+    elif bright <= 0.05:  # half an even spread
+        brightness = ", so it does not simply look for bright spots."
+    else:
+        brightness = ", about what an even spread gives: brightness alone does not steer it."
+    return (
+        f"The head covers {pct(heat['head_fraction'])} of a picture on average but receives "
+        f"{pct(heat['correct_mean'])} of the heat on correct scans and {pct(heat['misclassified_mean'])} on "
+        f"misclassified ones: {where}. The brightest tenth of the head's pixels receives "
+        f"{pct(heat['correct_bright'])} of the heat on correct scans and {pct(heat['misclassified_bright'])} on "
+        f"misclassified ones, against 10.0% for an even spread{brightness} In the figures, heat on a tumour scan "
+        f"that covers the lesion is the expected picture; heat on the rim of the skull or outside the head is a "
+        f"warning sign. Grad-CAM is coarse (the map it comes from is {map_width} cells wide for 240 pixels): it "
+        f"shows a region, not a lesion's outline."
+    )
+
+
 def shipped_vs_reference(metrics: dict) -> str:
     """One plain sentence on how the shipped model compares with the reference CNN."""
     shipped, reference = metrics["models"]["improved_cnn"], metrics["models"]["reference_cnn"]
@@ -356,8 +418,8 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         "## What it is",
         "",
-        f"A small convolutional network (improved CNN, {training['parameters']:,} parameters: conv-batch-norm-ReLU "
-        f"blocks, global average pooling, dropout, softmax) trained from scratch with TensorFlow/Keras. It takes raw "
+        f"A small convolutional network (improved CNN, {training['parameters']:,} parameters: "
+        f"{architecture_summary(training['architecture'])}) trained from scratch with TensorFlow/Keras. It takes raw "
         f"grey axial MRI slices shaped `(N, 240, 240, 1)` with values 0 to 255 (resizing to "
         f"{training['resolution']}x{training['resolution']} and rescaling are layers inside it) and returns `(N, 2)` "
         f"softmax probabilities `[no tumour, tumour]`. A scan is called 'tumour' when its tumour probability is at "

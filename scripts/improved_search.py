@@ -2,8 +2,9 @@
 
 Each candidate is trained on the train rows and scored on the validation rows only; the
 rows are appended to `model/improved_search.json` (committed and shown in model.ipynb).
-The winner is written by hand into `braintumor/training_recipes.py` as
-IMPROVED_ARCHITECTURE / RECIPES["improved"], with this file as the evidence.
+`model.ipynb` retrains the winner, `braintumor.models.choose_improved`: the best validation
+accuracy among candidates that trained within the 10-minute CPU budget. Candidates come
+from the GPU screen (`scripts/gpu_screen.py`, `model/gpu_screen.json`) where one was run.
 
     python scripts/improved_search.py '[{"name": "c1", "arch": {"resolution": 128}}]'
 """

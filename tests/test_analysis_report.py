@@ -102,3 +102,35 @@ def test_shipped_vs_reference_says_which_is_higher():
     assert "accuracy is higher (100.0% vs 90.0%)" in sentence
     assert "4 vs 4" not in sentence and "0 vs 1 missed tumours" in sentence
     assert "10 times fewer parameters" in sentence
+
+
+def test_architecture_summary_describes_the_head_and_blocks():
+    from braintumor.models import full_architecture
+    from braintumor.report import architecture_summary
+
+    gap = architecture_summary(full_architecture({"resolution": 128, "augment": False}))
+    assert gap.startswith("4 conv-batch-norm-ReLU blocks (one convolution each; 16, 32, 64 and 128 filters)")
+    assert "global average pooling" in gap and "augmentation" not in gap
+    flatten = architecture_summary(full_architecture(
+        {"widths": (8, 16, 32), "head": "flatten", "dense_units": (64,), "stem_stride": 2, "batch_norm": False}))
+    assert "3 conv-ReLU blocks" in flatten
+    assert "stride 2" in flatten
+    assert "flattened into a 64-unit dense ReLU layer" in flatten
+    assert "augmentation layers" in flatten
+    with pytest.raises(ValueError, match="unknown build_improved_cnn arguments"):
+        full_architecture({"depth": 50})
+
+
+def test_gradcam_reading_follows_the_measured_shares():
+    from braintumor.report import gradcam_reading
+
+    base = {"head_fraction": 0.2, "misclassified_mean": 0.3, "misclassified_bright": 0.1}
+    outside = gradcam_reading({**base, "correct_mean": 0.33, "correct_bright": 0.048}, map_width=8)
+    assert "most of the heat falls outside the head" in outside
+    assert "more heat than its area alone" in outside  # 0.33 >= 1.5 * 0.2
+    assert "does not simply look for bright spots" in outside
+    assert "8 cells wide" in outside
+    inside = gradcam_reading({**base, "correct_mean": 0.8, "correct_bright": 0.25}, map_width=15)
+    assert "most of the heat falls on the head" in inside and "leans on bright structures" in inside
+    even = gradcam_reading({**base, "correct_mean": 0.25, "correct_bright": 0.1}, map_width=15)
+    assert "area alone" not in even and "brightness alone does not steer it" in even

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from braintumor import config
-from braintumor.models import (build_improved_cnn, build_reference_cnn, load_model, predict_tumour_probability,
-                               save_for_inference)
+from braintumor.models import (build_improved_cnn, build_reference_cnn, choose_improved, load_model,
+                               predict_tumour_probability, save_for_inference, screen_summary)
 
 REQUIRED_TEST_KEYS = {"n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "confusion"}
 
@@ -15,6 +15,8 @@ REQUIRED_TEST_KEYS = {"n", "accuracy", "sensitivity", "specificity", "precision"
 @pytest.mark.parametrize("build", [
     lambda: build_reference_cnn(resolution=64),
     lambda: build_improved_cnn(resolution=64, widths=(8, 16), convs_per_block=1),
+    lambda: build_improved_cnn(resolution=64, widths=(8, 16), head="flatten", dense_units=(16,)),
+    lambda: build_improved_cnn(resolution=240, widths=(8, 16), stem_stride=2, batch_norm=False),
 ])
 def test_builders_take_raw_grey_scans_and_return_two_probabilities(build):
     model = build()
@@ -37,15 +39,68 @@ def test_reference_cnn_is_the_seed_architecture():
     assert all(d.kernel_regularizer is not None for d in dense)
 
 
+def test_flatten_head_keeps_the_spatial_map_and_stem_stride_halves_it():
+    flatten = build_improved_cnn(resolution=64, widths=(8, 16), head="flatten", dense_units=(16,), augment=False)
+    # 64 -> pool -> 32 -> pool -> 16: the last block is pooled too, then flattened (16 * 16 * 16 values).
+    assert flatten.get_layer("flatten").output.shape[1:] == (16 * 16 * 16,)
+    assert flatten.get_layer("dense16").units == 16
+    strided = build_improved_cnn(resolution=64, widths=(8, 16), stem_stride=2, augment=False)
+    assert strided.get_layer("block1_conv1").output.shape[1:3] == (32, 32)
+    plain = build_improved_cnn(resolution=64, widths=(8, 16), batch_norm=False, augment=False)
+    assert not [layer for layer in plain.layers if type(layer).__name__ == "BatchNormalization"]
+    with pytest.raises(ValueError, match="head must be"):
+        build_improved_cnn(head="attention")
+
+
+def _search_row(name, val_accuracy, seconds):
+    return {"name": name, "val_accuracy": val_accuracy, "seconds": seconds,
+            "architecture": {"widths": [8, 16]}, "recipe": {"max_epochs": 3}}
+
+
+def test_choose_improved_takes_the_best_candidate_within_the_cpu_budget():
+    rows = [_search_row("slow_but_best", 0.99, 700), _search_row("good", 0.96, 500), _search_row("tie_fast", 0.96, 400),
+            _search_row("worse", 0.90, 100)]
+    chosen = choose_improved(rows, max_training_seconds=600)
+    assert chosen["name"] == "tie_fast"
+    assert chosen["architecture"]["widths"] == (8, 16)  # lists from JSON become the builder's tuples
+    with pytest.raises(ValueError, match="within 10 s"):
+        choose_improved(rows, max_training_seconds=10)
+
+
+def test_screen_summary_reads_the_history_as_early_stopping_would():
+    rows = [
+        # Lowest loss at epoch 2, but early stopping only watches from epoch 3 on.
+        {"name": "a", "parameters": 10, "val_loss": [0.9, 0.1, 0.5, 0.3, 0.4], "val_accuracy": [0.5, 0.99, 0.8, 0.9, 0.85]},
+        {"name": "b", "parameters": 20, "val_loss": [0.9, 0.8, 0.2, 0.6, 0.7], "val_accuracy": [0.5, 0.6, 0.95, 0.7, 0.7]},
+    ]
+    summary = screen_summary(rows, start_from_epoch=2)
+    assert [line["name"] for line in summary] == ["b", "a"]
+    assert (summary[0]["best_epoch"], summary[0]["val_accuracy"]) == (3, 0.95)
+    assert (summary[1]["best_epoch"], summary[1]["val_accuracy"]) == (4, 0.9)
+    assert summary[1]["val_accuracy_last5"] == pytest.approx(0.808)
+
+
 def test_saved_model_round_trips_in_safe_mode_without_optimizer(tmp_path):
     model = build_improved_cnn(resolution=64, widths=(8, 16), convs_per_block=1)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    scans = np.full((2, 240, 240, 1), 128, dtype=np.uint8)
+    model.fit(scans, np.array([0, 1]), verbose=0)  # the optimizer now holds state that must not be shipped
     path = tmp_path / "m.keras"
     save_for_inference(model, path)
     reloaded = load_model(path)
-    scans = np.full((2, 240, 240, 1), 128, dtype=np.uint8)
     assert np.allclose(predict_tumour_probability(reloaded, scans), predict_tumour_probability(model, scans), atol=1e-6)
-    assert getattr(reloaded, "optimizer", None) is None  # no optimizer state shipped
+    assert getattr(reloaded, "optimizer", None) is None
+    assert not _weight_groups(path) & {"optimizer"}, "optimizer state was saved"
+
+
+def _weight_groups(path) -> set[str]:
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as weights:
+        return set(weights.keys())
 
 
 def test_load_model_names_a_missing_file(tmp_path):
@@ -57,6 +112,7 @@ def test_load_model_names_a_missing_file(tmp_path):
 def test_committed_model_honours_the_contract():
     path = config.REPO_ROOT / config.MODEL_PATH
     assert path.stat().st_size <= 5_000_000
+    assert "optimizer" not in _weight_groups(path)
     model = load_model(path)
     assert tuple(model.input_shape) == (None, 240, 240, 1) and tuple(model.output_shape) == (None, 2)
     probabilities = model.predict(np.zeros((2, 240, 240, 1), dtype=np.uint8), verbose=0)
