@@ -7,6 +7,9 @@ exactly as `model.ipynb` uses the validation rows. Results go to `model/cv_resul
 after every fold, so an interrupted run resumes where it stopped.
 
     python scripts/cross_validate.py          (make cv; about 5 x the shipped model's training time)
+
+`--candidate NAME --out model/cv_NAME.json` cross-validates another row of the search
+instead of the winner, to compare recipes on more than one validation split.
 """
 
 from __future__ import annotations
@@ -41,22 +44,35 @@ def summarise(folds: list[dict]) -> dict:
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidate", help="a name in model/improved_search.json (default: the shipped winner)")
+    parser.add_argument("--out", type=Path, default=config.CV_PATH, help="where the JSON goes (default: %(default)s)")
+    args = parser.parse_args(argv)
+    # By default the candidate model.ipynb ships: the search's winner on the validation rows.
+    rows = json.loads((config.MODEL_DIR / "improved_search.json").read_text())["rows"]
+    if args.candidate:
+        named = [row for row in rows if row["name"] == args.candidate]
+        if not named:
+            parser.error(f"no candidate named {args.candidate!r} in model/improved_search.json; "
+                         f"known: {', '.join(row['name'] for row in rows)}")
+        rows = named
+    choice = choose_improved(rows, max_training_seconds=float("inf") if args.candidate else 600)
+    architecture, recipe = choice["architecture"], choice["recipe"]
+    setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED}
     dataset = load_npz()
     masks = split_masks(dataset.names)
     pool = np.flatnonzero(masks["train"] | masks["val"])
     labels = dataset.labels[pool]
     groups = group_ids(dataset.names, dataset.duplicate_groups)[pool]
-    # The same candidate model.ipynb ships: the search's winner on the validation rows.
-    choice = choose_improved(json.loads((config.MODEL_DIR / "improved_search.json").read_text())["rows"])
-    architecture, recipe = choice["architecture"], choice["recipe"]
-    setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED}
-    previous = json.loads(config.CV_PATH.read_text()) if config.CV_PATH.is_file() else {}
+    previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     resume = previous if previous.get("setup") == json.loads(json.dumps(setup)) else {}
     results = {
         "folds": FOLDS,
         "n_images": int(len(pool)),
-        "file": str(config.CV_PATH),
+        "file": str(args.out),
         "setup": setup,
         "versions": library_versions(),
         "models": resume.get("models", {"improved_cnn": {"folds": []}, "forest_image_features": {"folds": []}}),
@@ -86,7 +102,7 @@ def main() -> int:
             results["models"][key]["summary"] = summarise(results["models"][key]["folds"]) if fold else None
         print(f"fold {fold + 1}: CNN accuracy {cnn['accuracy']:.4f} sensitivity {cnn['sensitivity']:.4f} "
               f"({fitted.seconds:.0f} s); forest accuracy {trees['accuracy']:.4f}", flush=True)
-        write_json(config.CV_PATH, results)
+        write_json(args.out, results)
     print(json.dumps({key: value["summary"] for key, value in results["models"].items()}, indent=1))
     return 0
 
