@@ -121,6 +121,29 @@ def build_improved_cnn(
     return keras.Model(inputs, outputs, name=f"improved_cnn_{resolution}")
 
 
+def compile_for_training(model: keras.Model, learning_rate: float, cosine_decay: bool, max_epochs: int,
+                         steps_per_epoch: int) -> None:
+    """Adam (constant rate, or cosine decay over `max_epochs` to 5% of it) and sparse
+    cross-entropy: the optimiser every trainer here uses, `train` and the GPU screen alike."""
+    schedule = (
+        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max_epochs * steps_per_epoch, alpha=0.05)
+        if cosine_decay
+        else learning_rate
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def restored_epoch(val_loss: list[float], start_from_epoch: int = 0) -> int:
+    """The 1-based epoch early stopping restores: lowest validation loss from epoch
+    `start_from_epoch` on (the earlier, erratic epochs are not watched)."""
+    first = min(start_from_epoch, len(val_loss) - 1)
+    return min(range(first, len(val_loss)), key=lambda i: val_loss[i]) + 1
+
+
 @dataclass
 class TrainResult:
     history: dict[str, list[float]]
@@ -174,17 +197,7 @@ def train(
     rescaling layer, which keeps memory low.
     """
     set_determinism(seed)
-    steps_per_epoch = int(np.ceil(len(y_train) / batch_size))
-    schedule = (
-        keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max_epochs * steps_per_epoch, alpha=0.05)
-        if cosine_decay
-        else learning_rate
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_for_training(model, learning_rate, cosine_decay, max_epochs, int(np.ceil(len(y_train) / batch_size)))
     stopper = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=start_from_epoch
     )
@@ -202,8 +215,7 @@ def train(
     seconds = time.perf_counter() - start
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     val_loss = history["val_loss"]
-    eligible = range(min(start_from_epoch, len(val_loss) - 1), len(val_loss))
-    best_epoch = min(eligible, key=lambda i: val_loss[i]) + 1
+    best_epoch = restored_epoch(val_loss, start_from_epoch)
     return TrainResult(
         history=history,
         epochs_run=len(val_loss),
@@ -294,8 +306,12 @@ def choose_improved(rows: list[dict], max_training_seconds: float = 600) -> dict
     if not eligible:
         raise ValueError(f"no searched candidate trained within {max_training_seconds} s")
     best = max(eligible, key=lambda row: (row["val_accuracy"], -row["seconds"]))
-    architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in best["architecture"].items()}
-    return {**best, "architecture": architecture}
+    return {**best, "architecture": architecture_from_json(best["architecture"])}
+
+
+def architecture_from_json(architecture: dict) -> dict:
+    """`build_improved_cnn` keywords from their JSON form: lists back to tuples."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
 
 
 def screen_summary(rows: list[dict], start_from_epoch: int = 8) -> list[dict]:
@@ -309,8 +325,7 @@ def screen_summary(rows: list[dict], start_from_epoch: int = 8) -> list[dict]:
     summary = []
     for row in rows:
         val_loss, val_accuracy = row["val_loss"], row["val_accuracy"]
-        first = min(start_from_epoch, len(val_loss) - 1)
-        best = min(range(first, len(val_loss)), key=lambda i: val_loss[i])
+        best = restored_epoch(val_loss, start_from_epoch) - 1
         summary.append({
             "name": row["name"],
             "parameters": row["parameters"],

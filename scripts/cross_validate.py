@@ -29,8 +29,8 @@ from braintumor.data import load_npz  # noqa: E402
 from braintumor.evaluation import write_json  # noqa: E402
 from braintumor.features import forest_probability, image_features, train_forest  # noqa: E402
 from braintumor.metrics import binary_metrics, choose_threshold  # noqa: E402
-from braintumor.models import (build_improved_cnn, choose_improved, library_versions,  # noqa: E402
-                               predict_tumour_probability, train)
+from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,  # noqa: E402
+                               library_versions, predict_tumour_probability, train)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks  # noqa: E402
 
 FOLDS = 5
@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         if not named:
             parser.error(f"no candidate named {args.candidate!r} in model/improved_search.json; "
                          f"known: {', '.join(row['name'] for row in rows)}")
-        rows = named
-    choice = choose_improved(rows, max_training_seconds=float("inf") if args.candidate else 600)
+        choice = {**named[0], "architecture": architecture_from_json(named[0]["architecture"])}
+    else:
+        choice = choose_improved(rows)
     architecture, recipe = choice["architecture"], choice["recipe"]
     setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED}
     dataset = load_npz()

@@ -66,7 +66,7 @@ def run_candidate(args):
     import keras
     import numpy as np
 
-    from braintumor.models import build_improved_cnn, build_reference_cnn
+    from braintumor.models import build_improved_cnn, build_reference_cnn, compile_for_training
 
     name, architecture, recipe, seed = CANDIDATES[index]
     if os.environ.get("SCREEN_NOAUG") and architecture != "reference":
@@ -79,12 +79,8 @@ def run_candidate(args):
     else:
         model = build_improved_cnn(**architecture, seed=seed)
     epochs, batch_size = recipe["epochs"], recipe.get("batch_size", 32)
-    lr = recipe.get("lr", 1e-3)
-    steps = int(np.ceil(len(y_train) / batch_size))
-    schedule = (keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * steps, alpha=0.05)
-                if recipe.get("cosine", True) else lr)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    compile_for_training(model, recipe.get("lr", 1e-3), recipe.get("cosine", True), epochs,
+                         int(np.ceil(len(y_train) / batch_size)))
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     history = model.fit(x_train, y_train.astype("int32"), batch_size=batch_size, epochs=epochs,

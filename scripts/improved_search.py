@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from braintumor import config  # noqa: E402
 from braintumor.data import atomic_write, load_npz  # noqa: E402
-from braintumor.models import build_improved_cnn, library_versions, train  # noqa: E402
+from braintumor.models import architecture_from_json, build_improved_cnn, library_versions, train  # noqa: E402
 from braintumor.splits import split_arrays  # noqa: E402
 from braintumor.training_recipes import RECIPES  # noqa: E402
 
@@ -31,7 +31,7 @@ def main() -> int:
     data = split_arrays(load_npz())
     train_split, val_split = data["train"], data["val"]
     for candidate in candidates:
-        architecture = {k: tuple(v) if isinstance(v, list) else v for k, v in candidate.get("arch", {}).items()}
+        architecture = architecture_from_json(candidate.get("arch", {}))
         recipe = {**RECIPES["improved"], **candidate.get("recipe", {})}
         model = build_improved_cnn(**architecture)
         result = train(model, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
