@@ -16,6 +16,14 @@ from . import config
 #: The names under which every model's test figures are stored in metrics.json.
 METRIC_NAMES = ("n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "brier")
 
+#: The shipped model's threshold rule (`choose_threshold`): validation sensitivity at least
+#: `min_sensitivity`, threshold no higher than `ceiling`. model.ipynb and the
+#: cross-validation both use these defaults, so they stay in step.
+MIN_SENSITIVITY = 0.97
+THRESHOLD_CEILING = 0.5
+THRESHOLD_RULE = (f"best validation accuracy among thresholds <= {THRESHOLD_CEILING} "
+                  f"with validation sensitivity >= {MIN_SENSITIVITY}")
+
 
 def confusion(y_true, y_pred) -> dict[str, int]:
     y_true = np.asarray(y_true).astype(int)
@@ -117,7 +125,8 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
     return result
 
 
-def choose_threshold(y_val, probability_val, min_sensitivity: float = 0.97, ceiling: float = 0.5) -> float:
+def choose_threshold(y_val, probability_val, min_sensitivity: float = MIN_SENSITIVITY,
+                     ceiling: float = THRESHOLD_CEILING) -> float:
     """Operating threshold for high sensitivity, chosen on validation data only.
 
     Among thresholds no higher than `ceiling` whose validation sensitivity is at least

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .training_recipes import RECIPES
 
 # Quieter TensorFlow start-up; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -296,15 +297,20 @@ def choose_resolution(rows: list[dict], max_megabytes: float) -> dict:
     return max(eligible, key=lambda row: (row["val_accuracy"], -row["resolution"]))
 
 
-def choose_improved(rows: list[dict], max_training_seconds: float = 600) -> dict:
+def choose_improved(rows: list[dict], max_training_seconds: float = 600,
+                    min_start_from_epoch: int = RECIPES["improved"]["start_from_epoch"]) -> dict:
     """The search row (`model/improved_search.json`) with the best validation accuracy.
 
-    Only candidates that trained within the CPU budget count; ties go to the faster one.
-    Returns the row; its `architecture` and `recipe` are what `model.ipynb` trains.
+    Only candidates that trained within the CPU budget count, and only those whose early
+    stopping watched from `min_start_from_epoch` on (by default the improved recipe's own
+    setting: a recipe that may stop on batch-norm noise is not eligible); ties go to the faster one. Returns the row; its `architecture`
+    and `recipe` are what `model.ipynb` trains.
     """
-    eligible = [row for row in rows if row["seconds"] <= max_training_seconds]
+    eligible = [row for row in rows if row["seconds"] <= max_training_seconds
+                and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch]
     if not eligible:
-        raise ValueError(f"no searched candidate trained within {max_training_seconds} s")
+        raise ValueError(f"no searched candidate trained within {max_training_seconds} s "
+                         f"with early stopping watching from epoch {min_start_from_epoch} on")
     best = max(eligible, key=lambda row: (row["val_accuracy"], -row["seconds"]))
     return {**best, "architecture": architecture_from_json(best["architecture"])}
 

@@ -87,6 +87,34 @@ def cv_table(cv: dict) -> str:
     return "\n".join(rows)
 
 
+def cv_recipe_rows(cv_runs: list[dict]) -> list[dict]:
+    """One row per cross-validated recipe of the improved CNN (the `model/cv*.json` files):
+    where early stopping starts watching, the folds' accuracy and how many epochs each ran.
+
+    A fold that ran fewer epochs than the recipe's maximum was ended by early stopping, which
+    restored the epoch `patience` epochs earlier; the earliest such epoch shows whether
+    stopping fired while batch-norm noise still ruled validation loss.
+    """
+    rows = []
+    for cv in cv_runs:
+        recipe, cnn = cv["setup"]["recipe"], cv["models"]["improved_cnn"]
+        folds = cnn["folds"]
+        restored = [f["epochs_run"] - recipe["patience"] if f["epochs_run"] < recipe["max_epochs"] else None
+                    for f in folds]
+        rows.append({
+            "candidate": cv["setup"]["candidate"],
+            "file": cv["file"],
+            "watches from epoch": recipe.get("start_from_epoch", 0),
+            "accuracy mean": round(cnn["summary"]["accuracy"]["mean"], 4),
+            "accuracy std": round(cnn["summary"]["accuracy"]["std"], 4),
+            "roc_auc mean": round(cnn["summary"]["roc_auc"]["mean"], 4),
+            "accuracy by fold": [round(f["accuracy"], 3) for f in folds],
+            "epochs run by fold": [f["epochs_run"] for f in folds],
+            "earliest restored epoch": min((epoch for epoch in restored if epoch is not None), default=None),
+        })
+    return rows
+
+
 _SECTION = "<!-- BEGIN GENERATED: {name} -->\n{body}\n<!-- END GENERATED: {name} -->"
 
 
@@ -207,8 +235,8 @@ def gradcam_reading(heat: dict, map_width: int) -> str:
     bright = heat["correct_bright"]
     if bright >= 0.2:  # twice what an even spread would give
         brightness = "; the network leans on bright structures (enhancing lesions, but also skull and scalp fat)."
-    elif bright <= 0.05:  # half an even spread
-        brightness = ", so it does not simply look for bright spots."
+    elif bright <= 0.075:  # clearly below an even spread
+        brightness = ", less than an even spread would give, so it does not simply look for bright spots."
     else:
         brightness = ", about what an even spread gives: brightness alone does not steer it."
     return (
@@ -248,11 +276,12 @@ def near_duplicate_paragraph(near: dict) -> str:
     """Accuracy with and without a near-duplicate in train (`analysis.accuracy_by_near_duplicate`
     plus the `threshold` it was counted at)."""
     threshold = near["threshold"]
+    levels = "grey level" if threshold == 1 else "grey levels"
     with_nd, without = near["with_near_duplicate"], near["without_near_duplicate"]
     return (
         f"**Near-duplicates.** Beyond the byte-identical copies (kept on one side of the split), "
         f"{with_nd['n']} of the {with_nd['n'] + without['n']} test scans have a near-identical scan in train "
-        f"(16x16 thumbnails differing by at most {threshold:g} grey levels on average; see `data_prep.ipynb`). "
+        f"(16x16 thumbnails differing by at most {threshold:g} {levels} on average; see `data_prep.ipynb`). "
         f"On those the shipped model is right on {with_nd['correct']} of {with_nd['n']} "
         f"({pct(with_nd['accuracy'])}); on the {without['n']} test scans without such a twin it is right on "
         f"{without['correct']} ({pct(without['accuracy'])}, 95% CI {pct(without['ci95'][0])}–{pct(without['ci95'][1])})."

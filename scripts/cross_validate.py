@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         x, y = dataset.images[pool], labels
         model = build_improved_cnn(**architecture)
         fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe)
-        threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]),
-                                     min_sensitivity=0.97, ceiling=0.5)
+        threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]))
         cnn = binary_metrics(y[held_out], predict_tumour_probability(model, x[held_out]), threshold, with_ci=False)
         cnn.update(fold=fold + 1, epochs_run=fitted.epochs_run, train_seconds=round(fitted.seconds, 1))
         started = time.perf_counter()

@@ -132,5 +132,40 @@ def test_gradcam_reading_follows_the_measured_shares():
     assert "8 cells wide" in outside
     inside = gradcam_reading({**base, "correct_mean": 0.8, "correct_bright": 0.25}, map_width=15)
     assert "most of the heat falls on the head" in inside and "leans on bright structures" in inside
+    below = gradcam_reading({**base, "correct_mean": 0.46, "correct_bright": 0.056}, map_width=8)
+    assert "less than an even spread would give" in below and "about what an even spread gives" not in below
     even = gradcam_reading({**base, "correct_mean": 0.25, "correct_bright": 0.1}, map_width=15)
     assert "area alone" not in even and "brightness alone does not steer it" in even
+
+
+def _cv_run(candidate, start_from_epoch, epochs_run, accuracies):
+    folds = [{"accuracy": a, "epochs_run": e} for a, e in zip(accuracies, epochs_run)]
+    return {"file": f"model/cv_{candidate}.json",
+            "setup": {"candidate": candidate,
+                      "recipe": {"max_epochs": 30, "patience": 6, "start_from_epoch": start_from_epoch}},
+            "models": {"improved_cnn": {"folds": folds, "summary": {
+                "accuracy": {"mean": float(np.mean(accuracies)), "std": float(np.std(accuracies, ddof=1))},
+                "roc_auc": {"mean": 0.99, "std": 0.01}}}}}
+
+
+def test_cv_recipe_rows_find_the_earliest_restored_epoch():
+    early, late = report.cv_recipe_rows([
+        _cv_run("early", 8, [21, 30, 19], [0.97, 0.96, 0.90]),
+        _cv_run("late", 20, [30, 28, 30], [0.97, 0.96, 0.95]),
+    ])
+    # Folds that ran all 30 epochs were not ended by early stopping and do not count.
+    assert early["earliest restored epoch"] == 13 and late["earliest restored epoch"] == 22
+    assert early["watches from epoch"] == 8 and late["epochs run by fold"] == [30, 28, 30]
+    assert early["accuracy std"] > late["accuracy std"]
+    none_stopped = report.cv_recipe_rows([_cv_run("full", 20, [30, 30], [0.9, 0.9])])[0]
+    assert none_stopped["earliest restored epoch"] is None
+
+
+def test_near_duplicate_paragraph_counts_and_grammar():
+    near = {"threshold": 1.0,
+            "with_near_duplicate": {"n": 5, "correct": 5, "accuracy": 1.0},
+            "without_near_duplicate": {"n": 20, "correct": 18, "accuracy": 0.9, "ci95": [0.7, 0.97]}}
+    text = report.near_duplicate_paragraph(near)
+    assert "5 of the 25 test scans" in text and "at most 1 grey level on average" in text
+    assert "right on 18 (90.0%" in text
+    assert "2.5 grey levels" in report.near_duplicate_paragraph({**near, "threshold": 2.5})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from braintumor import config
+from braintumor.metrics import THRESHOLD_RULE
 from braintumor.models import (build_improved_cnn, build_reference_cnn, choose_improved, load_model,
                                predict_tumour_probability, save_for_inference, screen_summary)
 
@@ -54,7 +55,7 @@ def test_flatten_head_keeps_the_spatial_map_and_stem_stride_halves_it():
 
 def _search_row(name, val_accuracy, seconds):
     return {"name": name, "val_accuracy": val_accuracy, "seconds": seconds,
-            "architecture": {"widths": [8, 16]}, "recipe": {"max_epochs": 3}}
+            "architecture": {"widths": [8, 16]}, "recipe": {"max_epochs": 3, "start_from_epoch": 20}}
 
 
 def test_choose_improved_takes_the_best_candidate_within_the_cpu_budget():
@@ -65,6 +66,15 @@ def test_choose_improved_takes_the_best_candidate_within_the_cpu_budget():
     assert chosen["architecture"]["widths"] == (8, 16)  # lists from JSON become the builder's tuples
     with pytest.raises(ValueError, match="within 10 s"):
         choose_improved(rows, max_training_seconds=10)
+
+
+def test_choose_improved_skips_recipes_whose_early_stopping_watches_too_soon():
+    early = {**_search_row("stops_on_noise", 0.99, 300), "recipe": {"start_from_epoch": 8}}
+    late = {**_search_row("watches_late", 0.97, 500), "recipe": {"start_from_epoch": 20}}
+    assert choose_improved([early, late])["name"] == "watches_late"  # the improved recipe's own setting
+    assert choose_improved([early, late], min_start_from_epoch=8)["name"] == "stops_on_noise"
+    with pytest.raises(ValueError, match="from epoch 21 on"):
+        choose_improved([early, late], min_start_from_epoch=21)
 
 
 def test_screen_summary_reads_the_history_as_early_stopping_would():
@@ -129,3 +139,16 @@ def test_committed_metrics_have_the_agreed_keys():
     assert {"majority", "forest_csv_features", "forest_image_features", "reference_cnn", "improved_cnn"} <= set(metrics["models"])
     for entry in metrics["models"].values():
         assert REQUIRED_TEST_KEYS <= set(entry)
+
+
+@pytest.mark.skipif(not all((config.REPO_ROOT / path).is_file() for path in (config.METRICS_PATH, config.CV_PATH)),
+                    reason="no committed metrics or cross-validation yet")
+def test_committed_metrics_and_cv_describe_the_search_winner():
+    """A stale artifact is a bug: the shipped model, its cross-validation and the search agree."""
+    rows = json.loads((config.REPO_ROOT / config.MODEL_DIR / "improved_search.json").read_text())["rows"]
+    winner = choose_improved(rows)
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    cv = json.loads((config.REPO_ROOT / config.CV_PATH).read_text())
+    assert metrics["training"]["search_choice"] == winner["name"] == cv["setup"]["candidate"]
+    assert metrics["training"]["recipe"] == winner["recipe"] == cv["setup"]["recipe"]
+    assert metrics["threshold_rule"] == THRESHOLD_RULE
