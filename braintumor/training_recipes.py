@@ -7,8 +7,8 @@ RECIPES = {
     # The default for improved-CNN candidates (scripts/improved_search.py; a candidate may
     # override any key). Batch norm makes validation loss erratic until the cosine schedule
     # has lowered the learning rate: watching from epoch 8, early stopping still ended 2 of 5
-    # cross-validation folds on a chance dip at epochs 13-14 (model/cv_results.json of the
-    # f1 recipe, kept in git history). From epoch 20 on it did not (model/cv_f5_stop_from_20.json).
+    # cross-validation folds on a chance dip at epochs 13-14 (model/cv_f1_stop_from_8.json);
+    # from epoch 20 on it did not (model/cv_results.json). model.ipynb tabulates both.
     "improved": {
         "max_epochs": 30,
         "patience": 6,

@@ -3,7 +3,8 @@
 Each candidate is trained on the train rows and scored on the validation rows only; the
 rows are appended to `model/improved_search.json` (committed and shown in model.ipynb).
 `model.ipynb` retrains the winner, `braintumor.models.choose_improved`: the best validation
-accuracy among candidates that trained within the 10-minute CPU budget. Candidates come
+accuracy among candidates that trained within the 10-minute CPU budget and whose early
+stopping waited as long as `RECIPES["improved"]` says. Candidates come
 from the GPU screen (`scripts/gpu_screen.py`, `model/gpu_screen.json`) where one was run.
 
     python scripts/improved_search.py '[{"name": "c1", "arch": {"resolution": 128}}]'
