@@ -303,8 +303,8 @@ def choose_improved(rows: list[dict], max_training_seconds: float = 600,
 
     Only candidates that trained within the CPU budget count, and only those whose early
     stopping watched from `min_start_from_epoch` on (by default the improved recipe's own
-    setting: a recipe that may stop on batch-norm noise is not eligible); ties go to the faster one. Returns the row; its `architecture`
-    and `recipe` are what `model.ipynb` trains.
+    setting: a recipe that may stop on batch-norm noise is not eligible); ties go to the
+    faster one. Returns the row; its `architecture` and `recipe` are what `model.ipynb` trains.
     """
     eligible = [row for row in rows if row["seconds"] <= max_training_seconds
                 and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch]

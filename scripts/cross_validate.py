@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         "versions": library_versions(),
         "models": resume.get("models", {"improved_cnn": {"folds": []}, "forest_image_features": {"folds": []}}),
     }
-    features = image_features(dataset.images[pool, ..., 0])
+    # The pooled scans, gathered once (fancy indexing copies): every fold indexes into them.
+    x, y = dataset.images[pool], labels
+    features = image_features(x[..., 0])
     splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=config.SEED)
     for fold, (train_part, held_out) in enumerate(splitter.split(np.zeros(len(pool)), labels, groups)):
         if fold < len(results["models"]["improved_cnn"]["folds"]):
@@ -87,7 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         inner = grouped_stratified_split(labels[train_part], groups[train_part], test_fraction=0.0,
                                          val_fraction=0.2, seed=config.SEED + fold)
         fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
-        x, y = dataset.images[pool], labels
         model = build_improved_cnn(**architecture)
         fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe)
         threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]))
