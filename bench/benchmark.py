@@ -23,14 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))  # run as a script, without installing the package
+import numpy as np
+from PIL import Image
 
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from braintumor import config
+from braintumor.data import DataError, load_npz
+from braintumor.files import atomic_write
 
-from braintumor import config  # noqa: E402
-from braintumor.data import DataError, atomic_write, load_npz  # noqa: E402
+REPO_ROOT = config.REPO_ROOT
 
 BATCH_SIZES = (32, 64, 128)
 BENCHMARK_PATH = config.MODEL_DIR / "benchmark.json"

@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import config
+from .files import atomic_write
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -258,23 +258,6 @@ def dataset_fingerprint(sha256, labels) -> str:
 # --------------------------------------------------------------------------------------
 # Writing and reading the packed arrays
 # --------------------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call `write(tmp_path)` on a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(tmp_name))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
 
 
 def save_npz(dataset: Dataset, path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .data import atomic_write
+from .files import atomic_write
 from .metrics import binary_metrics
 
 #: What the seed notebook's author reported (random 20% split, so not comparable row for

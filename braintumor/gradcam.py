@@ -102,7 +102,7 @@ def overlay(image, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
 
 def save_overlay(path, image, heatmap: np.ndarray, title: str | None = None) -> None:
     """Write the overlay as a PNG, atomically; an optional title goes in a band on top."""
-    from .data import atomic_write
+    from .files import atomic_write
 
     picture = Image.fromarray(overlay(image, heatmap))
     if title:

@@ -247,7 +247,7 @@ def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
 
     The file is the native `.keras` format and loads with `safe_mode=True`.
     """
-    from .data import atomic_write
+    from .files import atomic_write
 
     # Rebuilt from its config rather than `keras.models.clone_model`, which in Keras 3 carries
     # the compiled optimizer along and would ship its state (three times the weights' size).

@@ -20,7 +20,8 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from . import config, metrics
-from .data import atomic_write, grey_stack
+from .data import grey_stack
+from .files import atomic_write
 
 DPI = 110
 WRONG_COLOUR = "tab:red"

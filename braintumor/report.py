@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from .data import atomic_write
+from .files import atomic_write
 
 #: Row order and display names of the models table.
 MODEL_ORDER = (

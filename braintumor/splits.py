@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .data import DataError, atomic_write
+from .data import DataError
+from .files import atomic_write
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -15,23 +15,20 @@ instead of the winner, to compare recipes on more than one validation split.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from braintumor import config  # noqa: E402
-from braintumor.data import load_npz  # noqa: E402
-from braintumor.evaluation import write_json  # noqa: E402
-from braintumor.features import forest_probability, image_features, train_forest  # noqa: E402
-from braintumor.metrics import binary_metrics, choose_threshold  # noqa: E402
-from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,  # noqa: E402
+from braintumor import config
+from braintumor.data import load_npz
+from braintumor.evaluation import write_json
+from braintumor.features import forest_probability, image_features, train_forest
+from braintumor.metrics import binary_metrics, choose_threshold
+from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
                                library_versions, predict_tumour_probability, train)
-from braintumor.splits import group_ids, grouped_stratified_split, split_masks  # noqa: E402
+from braintumor.splits import group_ids, grouped_stratified_split, split_masks
 
 FOLDS = 5
 SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")

@@ -21,12 +21,9 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 GAP = dict(resolution=128, widths=(16, 32, 64, 128))
 REFLIKE = dict(resolution=64, widths=(32, 64, 64), head="flatten", dense_units=(128, 64))
 

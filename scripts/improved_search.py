@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from braintumor import config  # noqa: E402
-from braintumor.data import atomic_write, load_npz  # noqa: E402
-from braintumor.models import architecture_from_json, build_improved_cnn, library_versions, train  # noqa: E402
-from braintumor.splits import split_arrays  # noqa: E402
-from braintumor.training_recipes import RECIPES  # noqa: E402
+from braintumor import config
+from braintumor.data import load_npz
+from braintumor.files import atomic_write
+from braintumor.models import architecture_from_json, build_improved_cnn, library_versions, train
+from braintumor.splits import split_arrays
+from braintumor.training_recipes import RECIPES
 
 OUT = config.MODEL_DIR / "improved_search.json"
 
