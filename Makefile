@@ -1,6 +1,7 @@
 # One target per step. The raw data are read from $BRAIN_TUMOR_DATA, else data/raw/.
 #   make reproduce   install, then run the three notebooks top to bottom on the real data
-#   make test        install, then unit tests + the notebooks re-executed and checked by nbval
+#   make test        install, then unit tests + the notebooks re-executed (shorter schedule) and checked by nbval
+# The outside scans (evaluation only) are read from $BRAIN_TUMOR_EXTERNAL when it is set.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -46,9 +47,14 @@ unit: venv                      ## unit tests only (no real data needed)
 
 # Two runs, so the unit tests' TensorFlow is gone before the notebooks' kernel starts (lower
 # peak memory). pytest runs its arguments in the order given: the notebooks feed each other.
+# The notebooks run as a regression check: the same code on the shorter "check" schedule,
+# writing into build/check/ so that the committed model, figures and reports stay as they are.
+CHECK_OUTPUT := build/check
 test: venv                      ## unit tests, then nbval re-executes the notebooks in order
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
+	rm -rf $(CHECK_OUTPUT) && mkdir -p $(CHECK_OUTPUT)
+	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
+		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
 
 cv: venv data                   ## grouped 5-fold cross-validation (slow; JSON committed)
 	$(PY) scripts/cross_validate.py
@@ -57,4 +63,4 @@ bench: venv                     ## speed and memory figures of this machine
 	$(PY) bench/benchmark.py
 
 clean:
-	rm -f data/image_data.npz
+	rm -rf data/image_data.npz $(CHECK_OUTPUT)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,28 +28,12 @@ from PIL import Image
 from braintumor import config
 from braintumor.data import DataError, load_npz
 from braintumor.files import atomic_write
+from braintumor.machine import machine_description
 
 REPO_ROOT = config.REPO_ROOT
 
 BATCH_SIZES = (32, 64, 128)
 BENCHMARK_PATH = config.MODEL_DIR / "benchmark.json"
-
-
-def machine_description() -> dict:
-    """CPU model and core counts from /proc (Linux), memory size; 'unknown' elsewhere."""
-    cpu_model, memory_gib = platform.processor() or "unknown", None
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        cpu_model = next(
-            line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")
-        )
-        meminfo = Path("/proc/meminfo").read_text()
-        memory_kib = next(int(line.split()[1]) for line in meminfo.splitlines() if line.startswith("MemTotal"))
-        memory_gib = round(memory_kib / 2**20, 1)
-    except (OSError, StopIteration, ValueError):
-        pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu_model, "logical_cores": os.cpu_count(), "usable_cores": usable, "memory_gib": memory_gib}
 
 
 def benchmark_images(count: int) -> tuple[np.ndarray, str]:

@@ -47,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     pred = commands.add_parser(
         "predict",
         help="tumour probability of scans (image files or folders of them)",
-        description="Print, per image, the tumour probability and the label; exit status 1 if any "
-        "input could not be read (its line says why), 2 if the model cannot be loaded.",
+        description="Print, per image, the tumour probability and the label, and a warning when the "
+        f"scan is unlike the training data (if {config.METRICS_PATH.name} beside the model holds an "
+        "'input_check' rule). Folders are searched recursively; files that are not images are "
+        "listed as skipped. Exit status 1 if any input could not be read (its line says why), 2 if "
+        "the model cannot be loaded.",
     )
-    pred.add_argument("paths", nargs="+", metavar="PATH", help="image file (JPEG, PNG, BMP, TIFF) or folder")
+    pred.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="image file (JPEG, PNG, BMP, TIFF) or folder (searched recursively; names starting with '.' are ignored)",
+    )
     pred.add_argument(
         "--model", metavar="FILE", default=None, help=f"model file (default: {config.MODEL_PATH} in the repository)"
     )
@@ -59,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"label 1 (tumour) iff probability >= T (default: 'threshold' in {config.METRICS_PATH.name} "
         "beside the model, else 0.5)",
     )
-    pred.add_argument("--json", action="store_true", help="one JSON object per line: file, probability, label")
+    pred.add_argument(
+        "--json", action="store_true",
+        help="one JSON object per line: file, probability, label (and warning when the input check "
+        "fires); or file and error; or file and skipped",
+    )
     pred.add_argument("--gradcam", metavar="DIR", help="write DIR/<name>_gradcam.png heat-map overlays")
     pred.add_argument(
         "--batch-size", metavar="N", type=positive_int, default=DEFAULT_BATCH_SIZE,

@@ -4,6 +4,7 @@ All paths are relative to the repository root so that notebook outputs never sho
 machine-specific absolute path.
 """
 
+import os
 from pathlib import Path
 
 SEED = 42
@@ -22,13 +23,41 @@ NPZ_PATH = Path("data/image_data.npz")
 SPLITS_PATH = Path("data/splits.csv")
 MODEL_DIR = Path("model")
 MODEL_PATH = MODEL_DIR / "braintumor.keras"
-REFERENCE_MODEL_PATH = MODEL_DIR / "reference_cnn.keras"
 METRICS_PATH = MODEL_DIR / "metrics.json"
 RESOLUTION_STUDY_PATH = MODEL_DIR / "resolution_study.json"
 CV_PATH = MODEL_DIR / "cv_results.json"
 IMG_DIR = Path("img")
 
+#: Where the notebooks write what they make (model, metrics, figures, reports), relative to
+#: the repository root. Unset, that is the repository itself (`make reproduce`); `make test`
+#: points it at a scratch folder so that the committed files stay as they were.
+OUTPUT_ENV_VAR = "BRAIN_TUMOR_OUTPUT"
+
+#: Which training schedule the notebooks use: "full" (the committed results) or "check"
+#: (the same code with fewer epochs, for the regression check in `make test`).
+SCHEDULE_ENV_VAR = "BRAIN_TUMOR_SCHEDULE"
+SCHEDULES = ("full", "check")
+
+
+def output_root() -> Path:
+    """The folder the notebooks write into (see OUTPUT_ENV_VAR)."""
+    return Path(os.environ.get(OUTPUT_ENV_VAR) or ".")
+
+
+def schedule() -> str:
+    """The training schedule asked for (see SCHEDULE_ENV_VAR); a typo stops the run."""
+    name = os.environ.get(SCHEDULE_ENV_VAR) or "full"
+    if name not in SCHEDULES:
+        raise ValueError(f"{SCHEDULE_ENV_VAR}={name!r}: use one of {', '.join(SCHEDULES)}.")
+    return name
+
 IMAGE_SIZE = 240
+
+#: File suffixes (lower case) read as images: by `predict` when it walks folders, and by
+#: `prepare` when it matches the Kaggle folder's files to the CSV rows (the Kaggle release
+#: itself only holds .jpg). One set, so that both agree on what counts as an image file.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+
 CLASS_NAMES = ("no tumour", "tumour")
 
 #: Fractions of the data in each split (test, validation); the rest is train.

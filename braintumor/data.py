@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import os
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,8 +21,6 @@ from PIL import Image, UnidentifiedImageError
 
 from . import config
 from .files import atomic_write
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 HOW_TO_GET_DATA = (
     "Get the Kaggle dataset jakeshbohaju/brain-tumor, either from "
@@ -89,6 +88,26 @@ class LabelRow:
     line: int  # line number in the CSV file, header = line 1
 
 
+def parse_label(cell: str | None, where: str) -> int:
+    """One Class cell, read as text and judged on its own: 0 or 1, else `DataError`.
+
+    `1.0` and `0.0` are accepted (a spreadsheet that saved the column as numbers writes
+    them so); anything that is not an integer-valued 0 or 1 (`0.5`, `yes`, `2`) is refused.
+    `where` names the row for the message, e.g. "'Brain Tumor.csv' line 45 (Image44)".
+    """
+    text = (cell or "").strip()
+    fix = "correct the Class column of that row (0 no tumour, 1 tumour)."
+    if not text:
+        raise DataError(f"{where}: the label is missing; {fix}")
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if value not in (0.0, 1.0):
+        raise DataError(f"{where}: label {text!r} is not 0 (no tumour) or 1 (tumour); {fix}")
+    return int(value)
+
+
 def read_labels(csv_path: Path) -> list[LabelRow]:
     """Read `Brain Tumor.csv`: columns `Image` and `Class` (0 no tumour, 1 tumour)."""
     if not csv_path.is_file():
@@ -113,13 +132,8 @@ def read_labels(csv_path: Path) -> list[LabelRow]:
                     f"{seen[name]}); keep one row per image."
                 )
             seen[name] = line
-            raw_label = (record["Class"] or "").strip()
-            if raw_label not in {"0", "1"}:
-                raise DataError(
-                    f"'{csv_path}' line {line} ({name}): label {raw_label!r} is not 0 (no tumour) "
-                    f"or 1 (tumour); correct the Class column of that row."
-                )
-            rows.append(LabelRow(name=name, label=int(raw_label), line=line))
+            label = parse_label(record["Class"], f"'{csv_path}' line {line} ({name})")
+            rows.append(LabelRow(name=name, label=label, line=line))
     if not rows:
         raise DataError(f"'{csv_path}' has no rows.")
     return rows
@@ -134,7 +148,7 @@ def list_images(image_dir: Path) -> dict[str, Path]:
         )
     files: dict[str, Path] = {}
     for path in sorted(image_dir.iterdir()):
-        if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
+        if path.name.startswith(".") or path.suffix.lower() not in config.IMAGE_SUFFIXES:
             continue
         if path.stem in files:
             raise DataError(f"'{path}' and '{files[path.stem]}' share the name {path.stem}; keep one.")

@@ -75,10 +75,31 @@ def gradcam(model: keras.Model, images, class_index: int = 1, layer_name: str | 
     channel_weights = tf.reduce_mean(gradients, axis=(1, 2), keepdims=True)
     cams = tf.nn.relu(tf.reduce_sum(channel_weights * feature_maps, axis=-1))
     peaks = tf.reduce_max(cams, axis=(1, 2), keepdims=True)
-    cams = tf.math.divide_no_nan(cams, peaks)
+    cams = tf.math.divide_no_nan(cams, peaks)[..., tf.newaxis]
     size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
-    heatmaps = tf.image.resize(cams[..., tf.newaxis], size, method="bilinear")[..., 0]
-    return np.clip(heatmaps.numpy(), 0.0, 1.0)
+    crop = _head_crop_layer(model)
+    if crop is None:
+        heatmaps = tf.image.resize(cams, size, method="bilinear")
+    else:  # the maps are in the head crop's frame: put each back where its crop came from
+        heatmaps = tf.image.crop_and_resize(cams, _inverse_boxes(crop.boxes(inputs)), tf.range(tf.shape(cams)[0]),
+                                            size, extrapolation_value=0.0)
+    return np.clip(heatmaps.numpy()[..., 0], 0.0, 1.0)
+
+
+def _head_crop_layer(model: keras.Model):
+    """The model's `HeadCrop` layer, or None for a model that sees the whole picture."""
+    from .models import HeadCrop
+
+    return next((layer for layer in model.layers if isinstance(layer, HeadCrop)), None)
+
+
+def _inverse_boxes(boxes):
+    """Where the whole picture lies in each crop's own coordinates: the boxes that map a map
+    computed on the crop back onto the picture (`crop_and_resize` in reverse; outside the
+    crop there is no evidence, so the maps are 0 there)."""
+    top, left, bottom, right = tf.unstack(boxes, axis=1)
+    height, width = bottom - top, right - left
+    return tf.stack([-top / height, -left / width, (1 - top) / height, (1 - left) / width], axis=1)
 
 
 def jet(values: np.ndarray) -> np.ndarray:
@@ -89,7 +110,13 @@ def jet(values: np.ndarray) -> np.ndarray:
 
 
 def overlay(image, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
-    """Blend the jet-coloured heat map over a grey uint8 scan; returns RGB uint8 (H, W, 3)."""
+    """Blend the jet-coloured heat map over a grey uint8 scan; returns RGB uint8 (H, W, 3).
+
+    Colours follow the map's values as given: from `gradcam`, 0 (blue) is no evidence for
+    the class and 1 (red) the map's own maximum, however small that is, so red on a scan
+    with p(tumour) = 0.000 marks its least unlikely place, not evidence of a tumour. Show
+    such overlays with a colour bar and that caveat (`plots.overlay_grid` does).
+    """
     grey = np.asarray(image)
     if grey.ndim == 3:
         grey = grey[..., 0]

@@ -6,15 +6,14 @@ tumour probability, so models of any kind (CNN, forest, majority) are scored ali
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from . import config
 
-#: The names under which every model's test figures are stored in metrics.json.
-METRIC_NAMES = ("n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "brier")
+# scikit-learn and scipy.stats are imported inside the functions that use them: `predict`
+# reaches this module (input_check -> analysis -> metrics) and they would add about a
+# second to every start while it never calls them.
+
 
 #: The shipped model's threshold rule (`choose_threshold`): validation sensitivity at least
 #: `min_sensitivity`, threshold no higher than `ceiling`. model.ipynb and the
@@ -26,30 +25,34 @@ THRESHOLD_RULE = (f"best validation accuracy among thresholds <= {THRESHOLD_CEIL
 
 
 def confusion(y_true, y_pred) -> dict[str, int]:
+    """Counts of true/false negatives and positives (label 1 = tumour); all 0 for no scans."""
     y_true = np.asarray(y_true).astype(int)
     y_pred = np.asarray(y_pred).astype(int)
-    return {
-        "tn": int(((y_true == 0) & (y_pred == 0)).sum()),
-        "fp": int(((y_true == 0) & (y_pred == 1)).sum()),
-        "fn": int(((y_true == 1) & (y_pred == 0)).sum()),
-        "tp": int(((y_true == 1) & (y_pred == 1)).sum()),
-    }
+    if y_true.size == 0:  # scikit-learn refuses empty input; an empty table is well defined
+        return {"tn": 0, "fp": 0, "fn": 0, "tp": 0}
+    from sklearn.metrics import confusion_matrix
+
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 
 def _ratio(numerator: int, denominator: int) -> float:
     return float(numerator / denominator) if denominator else float("nan")
 
 
-def wilson_interval(successes: int, total: int, z: float = 1.959964) -> list[float]:
-    """95% Wilson score interval for a proportion; sensible at 0% and 100%."""
+def wilson_interval(successes: int, total: int, confidence_level: float = 0.95) -> list[float]:
+    """Wilson score interval [low, high] for a proportion (SciPy's); sensible at 0% and 100%.
+
+    [nan, nan] when there is nothing to count (total 0).
+    """
     if total == 0:
         return [float("nan"), float("nan")]
-    p = successes / total
-    denominator = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    # Rounding keeps 10/10 at exactly 1.0 rather than 0.9999999999999999.
-    return [max(0.0, round(centre - half, 12)), min(1.0, round(centre + half, 12))]
+    from scipy.stats import binomtest
+
+    interval = binomtest(int(successes), int(total)).proportion_ci(
+        confidence_level=confidence_level, method="wilson"
+    )
+    return [max(0.0, float(interval.low)), min(1.0, float(interval.high))]
 
 
 def _weighted_auc(y_true: np.ndarray, probability: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -91,6 +94,8 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
     A scan is called tumour when its tumour probability is >= `threshold`. With `with_ci`,
     `ci95` holds Wilson intervals for the proportions and a bootstrap interval for AUC.
     """
+    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
     if y_true.shape != probability.shape:
@@ -110,7 +115,7 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "roc_auc": float(roc_auc_score(y_true, probability)) if both_classes else float("nan"),
         "pr_auc": float(average_precision_score(y_true, probability)) if both_classes else float("nan"),
-        "brier": float(np.mean((probability - y_true) ** 2)),
+        "brier": float(brier_score_loss(y_true, probability, labels=[0, 1])),
         "threshold": float(threshold),
         "confusion": counts,
         "missed_tumours": fn,

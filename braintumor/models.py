@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .training_recipes import RECIPES
+from .training_recipes import RECIPES, REQUIRED_PREPROCESS
 
 # Quieter TensorFlow start-up; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,8 +41,73 @@ def _inputs_and_preprocessing(resolution: int):
     return inputs, x
 
 
+@keras.saving.register_keras_serializable(package="braintumor")
+class HeadCrop(layers.Layer):
+    """Crop each scan to a square around its head, resize it to `size`, and divide its grey
+    levels by the head's mean grey (so the head averages 1 and the background stays 0).
+
+    In this dataset the slice's size and brightness predict the label (healthy scans are
+    mostly small, bright slices from the top or bottom of the brain); after this layer every
+    head fills the same extent with the same intensity scale, so neither is left to read.
+    The head is every pixel brighter than `level` grey levels, as in `analysis.head_mask`;
+    `margin` pads the square by that share of its side on each edge. A scan with no head
+    pixel is kept whole. Being a layer, it travels inside the saved model: training,
+    evaluation, `predict` and Grad-CAM all see the same transformation.
+    """
+
+    def __init__(self, size: int = 128, level: float = 20.0, margin: float = 0.04, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.level, self.margin = int(size), float(level), float(margin)
+
+    def boxes(self, scans):
+        """Each scan's crop as `tf.image.crop_and_resize` takes it: (N, 4) rows of
+        [top, left, bottom, right], in units of the picture's side minus one (a square
+        around the head, padded by `margin`, allowed to reach past the picture's edge)."""
+        import tensorflow as tf
+
+        scans = tf.cast(scans, "float32")
+        height, width = tf.shape(scans)[1], tf.shape(scans)[2]
+        head = scans[..., 0] > self.level
+        rows, cols = tf.reduce_any(head, axis=2), tf.reduce_any(head, axis=1)
+
+        def extent(present, length):
+            index = tf.cast(tf.range(length), "float32")[None, :]
+            first = tf.reduce_min(tf.where(present, index, 1e9), axis=1)
+            last = tf.reduce_max(tf.where(present, index, -1e9), axis=1)
+            empty = first > last
+            length = tf.cast(length, "float32")
+            return tf.where(empty, 0.0, first), tf.where(empty, length - 1, last)
+
+        top, bottom = extent(rows, height)
+        left, right = extent(cols, width)
+        side = tf.maximum(bottom - top, right - left) * (1 + 2 * self.margin) + 1
+        centre_y, centre_x = (top + bottom) / 2, (left + right) / 2
+        y_scale, x_scale = tf.cast(height - 1, "float32"), tf.cast(width - 1, "float32")
+        return tf.stack([(centre_y - side / 2) / y_scale, (centre_x - side / 2) / x_scale,
+                         (centre_y + side / 2) / y_scale, (centre_x + side / 2) / x_scale], axis=1)
+
+    def call(self, scans):
+        import tensorflow as tf
+
+        scans = tf.cast(scans, "float32")
+        crops = tf.image.crop_and_resize(scans, self.boxes(scans), tf.range(tf.shape(scans)[0]),
+                                         [self.size, self.size], extrapolation_value=0.0)
+        inside = tf.cast(crops > self.level, "float32")
+        count = tf.maximum(tf.reduce_sum(inside, axis=[1, 2, 3], keepdims=True), 1.0)
+        mean = tf.reduce_sum(crops * inside, axis=[1, 2, 3], keepdims=True) / count
+        # Divided by the head's mean grey: a scan twice as bright gives the same numbers, the
+        # background stays 0 and the head's edge keeps its shape (no sign flip at the rim).
+        return crops / (mean + 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.size, self.size, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size, "level": self.level, "margin": self.margin}
+
+
 def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.SEED) -> keras.Model:
-    """The seed architecture, as the user described it.
+    """The two-convolution network of the Kaggle notebook this project started from.
 
     Conv 32 3x3 ReLU + MaxPool 2x2, Conv 64 3x3 ReLU + MaxPool 2x2, Flatten, Dense 128 ReLU,
     Dense 64 ReLU, Dense 2 softmax; L2 on the dense layers.
@@ -72,6 +137,7 @@ def build_improved_cnn(
     stem_stride: int = 1,
     head: str = "gap",
     dense_units: tuple[int, ...] = (),
+    preprocess: str = "resize",
     seed: int = config.SEED,
 ) -> keras.Model:
     """A small VGG-style network: conv-BN-ReLU blocks, a pooled head, softmax.
@@ -86,11 +152,19 @@ def build_improved_cnn(
     cost of the next layers. `head` is "gap" (global average pooling) or "flatten" (max
     pooling after the last block too, then the flattened map, as in the reference CNN,
     which keeps where in the slice a feature was); `dense_units` adds dense ReLU layers.
+    `preprocess` is "resize" (the whole picture resized and scaled to 0..1) or "head_crop"
+    (`HeadCrop`: the head cropped to a fixed extent, its grey levels scaled by their mean).
     """
     if head not in ("gap", "flatten"):
         raise ValueError(f"head must be 'gap' or 'flatten', not {head!r}")
+    if preprocess not in ("resize", "head_crop"):
+        raise ValueError(f"preprocess must be 'resize' or 'head_crop', not {preprocess!r}")
     keras.utils.set_random_seed(seed)
-    inputs, x = _inputs_and_preprocessing(resolution)
+    if preprocess == "resize":
+        inputs, x = _inputs_and_preprocessing(resolution)
+    else:
+        inputs = keras.Input(shape=(config.IMAGE_SIZE, config.IMAGE_SIZE, 1), name="scan")
+        x = HeadCrop(resolution, name="head_crop")(inputs)
     if augment:
         x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(x)
         x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="augment_rotate")(x)
@@ -298,19 +372,25 @@ def choose_resolution(rows: list[dict], max_megabytes: float) -> dict:
 
 
 def choose_improved(rows: list[dict], max_training_seconds: float = 600,
-                    min_start_from_epoch: int = RECIPES["improved"]["start_from_epoch"]) -> dict:
+                    min_start_from_epoch: int = RECIPES["improved"]["start_from_epoch"],
+                    preprocess: str | None = REQUIRED_PREPROCESS) -> dict:
     """The search row (`model/improved_search.json`) with the best validation accuracy.
 
-    Only candidates that trained within the CPU budget count, and only those whose early
+    Only candidates that trained within the CPU budget count, only those whose early
     stopping watched from `min_start_from_epoch` on (by default the improved recipe's own
-    setting: a recipe that may stop on batch-norm noise is not eligible); ties go to the
-    faster one. Returns the row; its `architecture` and `recipe` are what `model.ipynb` trains.
+    setting: a recipe that may stop on batch-norm noise is not eligible), and, unless
+    `preprocess` is None, only those whose network preprocesses that way (by default the
+    head crop that takes slice size and brightness away; see `REQUIRED_PREPROCESS`); ties go
+    to the faster one. Returns the row; its `architecture` and `recipe` are what
+    `model.ipynb` trains.
     """
     eligible = [row for row in rows if row["seconds"] <= max_training_seconds
-                and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch]
+                and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch
+                and (preprocess is None or row["architecture"].get("preprocess", "resize") == preprocess)]
     if not eligible:
         raise ValueError(f"no searched candidate trained within {max_training_seconds} s "
-                         f"with early stopping watching from epoch {min_start_from_epoch} on")
+                         f"with early stopping watching from epoch {min_start_from_epoch} on"
+                         + (f" and preprocess {preprocess!r}" if preprocess else ""))
     best = max(eligible, key=lambda row: (row["val_accuracy"], -row["seconds"]))
     return {**best, "architecture": architecture_from_json(best["architecture"])}
 

@@ -18,7 +18,9 @@ import numpy as np
 from PIL import Image
 from scipy.spatial.distance import cdist
 
+from . import config
 from .data import grey_stack
+from .splits import split_masks
 
 THUMBNAIL_SIDE = 16
 _CHUNK = 256  # query rows per distance block: 256 x 3762 float64 is under 8 MB
@@ -165,3 +167,28 @@ def cross_split_near_duplicates(images, split_column, threshold: float = NEAR_DU
             "has_near_duplicate": flagged,
         }
     return result
+
+
+def has_train_twin(
+    dataset,
+    split_column=None,
+    which: str = "test",
+    threshold: float = NEAR_DUPLICATE_THRESHOLD,
+    splits_path=config.SPLITS_PATH,
+) -> np.ndarray:
+    """Boolean per scan of split `which`: does it have a near-duplicate in train?
+
+    In the order `splits.split_arrays(dataset)[which]["names"]` gives, so the mask lines up
+    with that split's labels and predictions (`analysis.accuracy_by_near_duplicate`).
+    `dataset` needs `.images` and `.names` (a loaded `Dataset`); `split_column` holds
+    'train', 'val' or 'test' per scan of `dataset`, read from `splits_path` when None.
+    Both `split_arrays` and `cross_split_near_duplicates` keep the dataset's order within a
+    split, which is what lets the flags be returned as they are.
+    """
+    if which not in ("test", "val"):
+        raise ValueError(f"which must be 'test' or 'val', got {which!r}")
+    if split_column is None:
+        masks = split_masks(dataset.names, splits_path)
+        split_column = np.select([masks["train"], masks["val"], masks["test"]], ["train", "val", "test"], "")
+    cross = cross_split_near_duplicates(dataset.images, split_column, threshold)
+    return np.asarray(cross[which]["has_near_duplicate"], dtype=bool)

@@ -2,9 +2,13 @@
 
 Images of any size and common mode are turned into the model's input (240x240 grey,
 0..255); 16-bit grey images (and 32-bit integer ones, clipped) are divided by 257, so an
-absolute intensity maps to the same 8-bit value whatever else is in the image. Scans run through the model in batches, and a
-bad file becomes an error line instead of stopping the run. TensorFlow is imported only
-once there is something to predict, so `--help` and argument errors stay fast.
+absolute intensity maps to the same 8-bit value whatever else is in the image. Folders are
+searched recursively (a downloaded dataset comes as class folders); every file met gets one
+line: a prediction, an error, or a note that it was skipped as not an image. Scans run
+through the model in batches, and a bad file becomes an error line instead of stopping the
+run. When metrics.json beside the model holds an `input_check` rule, a scan unlike the
+training data gets a warning with its prediction. TensorFlow is imported only once there is
+something to predict, so `--help` and argument errors stay fast.
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from PIL import Image, UnidentifiedImageError
 
 from . import config
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 64
 #: A progress bar is worth its noise only for runs that take a while.
@@ -43,23 +46,43 @@ class ImageReadError(Exception):
 
 
 @dataclass
+class Entry:
+    """One file or folder to report on: predict it, or report its error or why it is skipped."""
+
+    path: Path
+    error: str | None = None
+    skipped: str | None = None
+
+
+@dataclass
 class Result:
-    """One input: its tumour probability and label, or why it has none."""
+    """One input: its tumour probability and label (and a warning when the scan is unlike
+    the training data), or why it has none (an error, or why it was skipped)."""
 
     file: str
     probability: float | None = None
     label: int | None = None
     error: str | None = None
+    skipped: str | None = None
+    warning: str | None = None
 
     def as_json(self) -> str:
         if self.error is not None:
             return json.dumps({"file": self.file, "error": self.error})
-        return json.dumps({"file": self.file, "probability": round(self.probability, 6), "label": self.label})
+        if self.skipped is not None:
+            return json.dumps({"file": self.file, "skipped": self.skipped})
+        record = {"file": self.file, "probability": round(self.probability, 6), "label": self.label}
+        if self.warning is not None:
+            record["warning"] = self.warning
+        return json.dumps(record)
 
     def as_text(self) -> str:
         if self.error is not None:
             return f"{self.file}\terror: {self.error}"
-        return f"{self.file}\t{self.probability:.3f}\t{config.CLASS_NAMES[self.label]}"
+        if self.skipped is not None:
+            return f"{self.file}\tskipped: {self.skipped}"
+        line = f"{self.file}\t{self.probability:.3f}\t{config.CLASS_NAMES[self.label]}"
+        return line if self.warning is None else f"{line}\twarning: {self.warning}"
 
 
 # --------------------------------------------------------------------------------------
@@ -67,28 +90,84 @@ class Result:
 # --------------------------------------------------------------------------------------
 
 
-def expand_paths(paths) -> list[tuple[Path, str | None]]:
-    """Files to predict, in the given order, a folder's images sorted by name.
+def expand_paths(paths) -> list[Entry]:
+    """What to report on, in the given order; folders are walked by `walk_folder`.
 
-    Each entry is (path, error); a missing path or a folder without images keeps its place
-    as an error so that it is reported in order with the rest.
+    A file named on the command line is always read (whatever its suffix); a missing path,
+    or a folder without any image file below it, keeps its place as an error so that it is
+    reported in order with the rest.
     """
-    entries: list[tuple[Path, str | None]] = []
+    entries: list[Entry] = []
     for path in map(Path, paths):
         if path.is_dir():
-            images = sorted(
-                child for child in path.iterdir()
-                if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
-            )
-            if not images:
-                suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-                entries.append((path, f"folder holds no images (looked for {suffixes})"))
-            entries.extend((image, None) for image in images)
+            found = list(walk_folder(path))
+            unlisted = any(entry.path == path and entry.error for entry in found)  # already says why
+            if not unlisted and not any(entry.error is None and entry.skipped is None for entry in found):
+                suffixes = ", ".join(sorted(config.IMAGE_SUFFIXES))
+                entries.append(Entry(path, error=f"folder holds no images (looked for {suffixes}, in subfolders too)"))
+            entries.extend(found)
         elif path.exists():
-            entries.append((path, None))
+            entries.append(Entry(path))
         else:
-            entries.append((path, "no such file or folder"))
+            entries.append(Entry(path, error="no such file or folder"))
     return entries
+
+
+def walk_folder(folder: Path) -> Iterator[Entry]:
+    """Every file below `folder`, depth first, each folder's entries sorted by name.
+
+    Names starting with '.' (files and folders) are passed over silently. A link to a
+    folder inside `folder` is not followed (the folder is walked under its own name); other
+    folder links are, but each real folder is entered once, so a link loop neither hangs
+    nor lists a file twice. A file whose suffix is not an image's is skipped (with a line
+    saying so); one with an image suffix that is not a regular file (a broken link, a pipe)
+    is an error.
+    """
+    root = folder.resolve()
+    entered = {_folder_key(folder)}
+    stack = [_sorted_children(folder)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+            continue
+        if isinstance(child, Entry):  # a folder that could not be listed
+            yield child
+        elif child.is_dir():
+            path = Path(child.path)
+            if child.is_symlink() and path.resolve().is_relative_to(root):
+                continue
+            key = _folder_key(path)
+            if key not in entered:
+                entered.add(key)
+                stack.append(_sorted_children(path))
+        else:
+            yield _file_entry(Path(child.path), child.is_file())
+
+
+def _folder_key(folder: Path) -> tuple[int, int]:
+    """(device, inode) of the folder a path leads to: the same for every link to it."""
+    info = folder.stat()
+    return info.st_dev, info.st_ino
+
+
+def _sorted_children(folder: Path) -> Iterator[os.DirEntry | Entry]:
+    """The folder's entries not starting with '.', sorted by name; an error `Entry` when the
+    folder cannot be listed."""
+    try:
+        with os.scandir(folder) as listing:
+            children = sorted((child for child in listing if not child.name.startswith(".")), key=lambda c: c.name)
+    except OSError as error:
+        return iter([Entry(folder, error=f"cannot list folder ({error.strerror or error})")])
+    return iter(children)
+
+
+def _file_entry(path: Path, is_regular_file: bool) -> Entry:
+    if path.suffix.lower() not in config.IMAGE_SUFFIXES:
+        return Entry(path, skipped="not an image file")
+    if not is_regular_file:
+        return Entry(path, error="not a regular file (a broken link, a pipe or a device)")
+    return Entry(path)
 
 
 def _to_grey(image: Image.Image) -> Image.Image:
@@ -132,12 +211,17 @@ def read_scan(path) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 
 
+def _metrics_path(model_path: Path) -> Path:
+    """metrics.json beside the model: where its threshold and input-check rule are kept."""
+    return Path(model_path).parent / config.METRICS_PATH.name
+
+
 def default_threshold(model_path: Path) -> tuple[float, str | None]:
     """The decision threshold tuned for the model: `threshold` in metrics.json beside it.
 
     Returns (threshold, note); the note says why 0.5 is used instead, when it is.
     """
-    metrics_path = Path(model_path).parent / config.METRICS_PATH.name
+    metrics_path = _metrics_path(model_path)
     try:
         threshold = json.loads(metrics_path.read_text(encoding="utf-8"))["threshold"]
     except FileNotFoundError:
@@ -149,6 +233,29 @@ def default_threshold(model_path: Path) -> tuple[float, str | None]:
             return float(threshold), None
         reason = f"its 'threshold' {threshold!r} is not a number in 0..1"
     return DEFAULT_THRESHOLD, f"no threshold from '{metrics_path}' ({reason}); using {DEFAULT_THRESHOLD}"
+
+
+def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
+    """The input-check rule kept with the model: `input_check` in metrics.json beside it.
+
+    Returns (rule, note): (None, None) when there is no such key (or no file), so predict
+    works without warnings; (None, note) when the file or the key is there but unusable.
+    """
+    metrics_path = _metrics_path(model_path)
+    try:
+        rule = json.loads(metrics_path.read_text(encoding="utf-8")).get("input_check")
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError, AttributeError) as error:
+        return None, f"cannot read '{metrics_path}' ({type(error).__name__}: {error}); no input warnings this run"
+    if rule is None:
+        return None, None
+    from .input_check import check_rule
+
+    try:
+        return check_rule(rule), None
+    except ValueError as error:
+        return None, f"'input_check' in '{metrics_path}' is unusable ({error}); no input warnings this run"
 
 
 #: Keras imports these when installed, only for features `predict` never uses (pandas
@@ -229,34 +336,42 @@ class _OverlayNames:
 
 def predict_entries(
     model,
-    entries: list[tuple[Path, str | None]],
+    entries: list[Entry],
     threshold: float = DEFAULT_THRESHOLD,
     batch_size: int = DEFAULT_BATCH_SIZE,
     gradcam_dir: Path | None = None,
+    input_rule: dict | None = None,
 ) -> Iterator[Result]:
     """Yield one `Result` per entry of `expand_paths`, in order, predicting `batch_size` at a time.
 
     label is 1 (tumour) iff probability >= threshold. With `gradcam_dir`, a Grad-CAM
-    overlay of the tumour class is written there for every scan that was predicted.
+    overlay of the tumour class is written there for every scan that was predicted. With
+    `input_rule` (see `braintumor.input_check`), a scan outside it gets a `warning`.
     """
     overlay_names = _OverlayNames(Path(gradcam_dir)) if gradcam_dir is not None else None
     for start in range(0, len(entries), batch_size):
         results, scans, scan_results = [], [], []
-        for path, error in entries[start:start + batch_size]:
-            result = Result(file=str(path), error=error)
-            if error is None:
+        for entry in entries[start:start + batch_size]:
+            result = Result(file=str(entry.path), error=entry.error, skipped=entry.skipped)
+            if entry.error is None and entry.skipped is None:
                 try:
-                    scans.append(read_scan(path))
+                    scans.append(read_scan(entry.path))
                     scan_results.append(result)
                 except ImageReadError as read_error:
                     result.error = str(read_error)
             results.append(result)
         if scans:
-            batch = np.stack(scans)[..., np.newaxis].astype(np.float32)
+            grey = np.stack(scans)
+            batch = grey[..., np.newaxis].astype(np.float32)
             probabilities = np.asarray(model.predict_on_batch(batch))[:, 1]
             for result, probability in zip(scan_results, probabilities):
                 result.probability = float(probability)
                 result.label = int(probability >= threshold)
+            if input_rule is not None:
+                from .input_check import input_warnings
+
+                for result, warning in zip(scan_results, input_warnings(grey, input_rule)):
+                    result.warning = warning
             if overlay_names is not None:
                 _write_overlays(model, batch, scan_results, overlay_names)
         yield from results
@@ -284,8 +399,9 @@ def run(
 ) -> int:
     """The `predict` command: print one line per input; 1 if any input failed, else 0.
 
-    Results go to stdout; error lines go to stdout as JSON with --json (one stream to
-    parse), else to stderr. Raises `PredictError` when nothing can be predicted at all.
+    Results go to stdout; error and skip lines go to stdout as JSON with --json (one stream
+    to parse), else to stderr. Skipped files (not images) leave the exit status alone.
+    Raises `PredictError` when nothing can be predicted at all.
     """
     if gradcam_dir is not None:
         gradcam_dir = Path(gradcam_dir)
@@ -297,10 +413,13 @@ def run(
         threshold, note = default_threshold(model_path)
         if note:
             print(f"note: {note}", file=sys.stderr)
+    input_rule, note = input_check_rule(model_path)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     model = load_checked_model(model_path)
 
     entries = expand_paths(paths)
-    results = predict_entries(model, entries, threshold, batch_size, gradcam_dir)
+    results = predict_entries(model, entries, threshold, batch_size, gradcam_dir, input_rule)
     progress = None
     if sys.stderr.isatty() and len(entries) > PROGRESS_MIN_IMAGES:
         from tqdm import tqdm
@@ -312,7 +431,7 @@ def run(
             failed += result.error is not None
             if as_json:
                 print(result.as_json())
-            elif result.error is None:
+            elif result.error is None and result.skipped is None:
                 print(result.as_text())
             elif progress is not None:
                 progress.write(result.as_text(), file=sys.stderr)

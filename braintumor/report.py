@@ -10,16 +10,24 @@ import os
 import re
 from pathlib import Path
 
+from . import disclosure
 from .files import atomic_write
 
 #: Row order and display names of the models table.
 MODEL_ORDER = (
     ("majority", "Majority class (always 'no tumour')"),
+    ("trivial_cues", "Trivial slice-level cues (head size and brightness, random forest)"),
     ("forest_csv_features", "Random forest on the CSV's 13 features ⚠ not from these JPEGs"),
     ("forest_image_features", "Random forest on features recomputed from the JPEGs"),
-    ("reference_cnn", "Reference two-conv CNN (the seed architecture)"),
+    ("reference_cnn", "Reference two-conv CNN (the original Kaggle notebook's network)"),
     ("improved_cnn", "Improved CNN (shipped: `model/braintumor.keras`)"),
 )
+
+#: Cross-validation trains fresh networks with a recipe: its rows name the recipe, not a file.
+CV_LABELS = {
+    "forest_image_features": "Random forest on features recomputed from the JPEGs",
+    "improved_cnn": "Improved CNN, shipped recipe (five fresh networks, one per fold)",
+}
 
 
 def pct(value, digits: int = 1) -> str:
@@ -39,7 +47,7 @@ def with_ci(entry: dict, key: str, digits: int = 1, as_percent: bool = True) -> 
 
 
 def results_table(metrics: dict) -> str:
-    """The side-by-side table of every model on the same test rows, plus the seed's report."""
+    """The side-by-side table of every model on the same test rows, plus the original notebook's report."""
     header = (
         "| Model | Parameters | Training (s, CPU) | Threshold | Test accuracy (95% CI) | Sensitivity (95% CI) "
         "| Specificity (95% CI) | ROC AUC (95% CI) | Missed tumours |\n"
@@ -62,7 +70,7 @@ def results_table(metrics: dict) -> str:
     seed = metrics.get("seed_report")
     if seed:
         rows.append(
-            f"| Seed notebook, as its author reported it (random split, duplicates on both sides) | — | — | 0.500 "
+            f"| Original Kaggle notebook, as its author reported it (random split, duplicates on both sides) | — | — | 0.500 "
             f"| {pct(seed['test_accuracy'])} | {pct(1 - seed['missed_tumours'] / seed['test_tumours'])} | — | — "
             f"| {seed['missed_tumours']} of {seed['test_tumours']} |"
         )
@@ -75,7 +83,7 @@ def cv_table(cv: dict) -> str:
         "| Model | Folds | Accuracy | Sensitivity | Specificity | ROC AUC |",
         "|---|---:|---|---|---|---|",
     ]
-    for key, label in MODEL_ORDER:
+    for key, label in CV_LABELS.items():
         if key not in cv.get("models", {}):
             continue
         summary = cv["models"][key]["summary"]
@@ -130,10 +138,11 @@ def replace_sections(text: str, sections: dict[str, str]) -> str:
     return text
 
 
-def update_document(path: str | os.PathLike, sections: dict[str, str]) -> None:
-    path = Path(path)
-    updated = replace_sections(path.read_text(), sections)
-    atomic_write(path, lambda tmp: tmp.write_text(updated))
+def update_document(path: str | os.PathLike, sections: dict[str, str], out: str | os.PathLike | None = None) -> None:
+    """Replace the generated sections of the document at `path`; write the result to `out`
+    (default: `path` itself), so a check run can leave the committed document untouched."""
+    updated = replace_sections(Path(path).read_text(), sections)
+    atomic_write(Path(out or path), lambda tmp: tmp.write_text(updated))
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -217,6 +226,15 @@ def architecture_summary(architecture: dict) -> str:
     return text
 
 
+def preprocessing_summary(architecture: dict) -> str:
+    """What the network does to a raw scan before its first convolution."""
+    side = architecture["resolution"]
+    if architecture.get("preprocess", "resize") == "head_crop":
+        return (f"each scan cropped to a square around its head, resized to {side}x{side} and divided by the head's "
+                f"mean grey level, so slice size and brightness are taken away")
+    return f"each scan resized to {side}x{side} and scaled to 0..1"
+
+
 def gradcam_reading(heat: dict, map_width: int) -> str:
     """The report's reading of the Grad-CAM figures, worded from the measured shares.
 
@@ -247,8 +265,35 @@ def gradcam_reading(heat: dict, map_width: int) -> str:
         f"misclassified ones, against 10.0% for an even spread{brightness} In the figures, heat on a tumour scan "
         f"that covers the lesion is the expected picture; heat on the rim of the skull or outside the head is a "
         f"warning sign. Grad-CAM is coarse (the map it comes from is {map_width} cells wide for 240 pixels): it "
-        f"shows a region, not a lesion's outline."
+        f"shows a region, not a lesion's outline.{border_sentence(heat)}"
     )
+
+
+def border_sentence(heat: dict) -> str:
+    """Heat on the picture's outer band (`*_border`, `border_fraction`), if it was measured.
+
+    Frame-shaped heat along the edge is what a network with zero padding and a flattened
+    last map can do when it sees the whole picture: the padded edge is a fixed landmark and
+    the distance from it to the head is the slice's size. Whether the shipped model does it
+    is read from the numbers.
+    """
+    if "correct_border" not in heat:
+        return ""
+    text = (f" The picture's outer band (where there is only black background) covers "
+            f"{pct(heat['border_fraction'])} of it and receives {pct(heat['correct_border'])} of the heat on correct "
+            f"scans and {pct(heat['misclassified_border'])} on misclassified ones")
+    if "correct_border_heavy" in heat:
+        text += (f"; {heat['correct_border_heavy']} correct and {heat['misclassified_border_heavy']} misclassified "
+                 f"maps put more than 40% of their heat there")
+    blank = heat.get("correct_blank", 0) + heat.get("misclassified_blank", 0)
+    if blank:
+        text += f" ({blank} maps with no positive evidence at all are left out of these shares)"
+    if heat["correct_border"] > 0.5 * heat["border_fraction"]:
+        return text + (". Frame-shaped heat along the edge is what a network with zero padding and a flattened last "
+                       "map can do: the padded edge is a fixed landmark, and the distance from it to the head is the "
+                       "slice's size.")
+    return text + (": the network does not read the frame. A model that crops each scan to its head has no frame "
+                   "to read: its maps are zero outside the crop.")
 
 
 def shipped_vs_reference(metrics: dict) -> str:
@@ -288,9 +333,14 @@ def near_duplicate_paragraph(near: dict) -> str:
     )
 
 
+def cv_complete(cv: dict | None) -> bool:
+    """Whether a cross-validation file holds every fold of every model (`make cv` resumes)."""
+    return bool(cv) and all(model.get("summary") for model in cv.get("models", {}).values())
+
+
 def cv_paragraph(cv: dict | None) -> str:
-    if not cv:
-        return "_Cross-validation results are not there yet: run `make cv`._"
+    if not cv_complete(cv):
+        return "_Cross-validation of the shipped recipe is not complete yet: run `make cv`._"
     return (
         f"**Cross-validation** ({cv['folds']} stratified folds grouped by duplicate images, over the "
         f"{cv['n_images']} train and validation scans; the test rows are not used). Mean ± standard deviation "
@@ -298,23 +348,181 @@ def cv_paragraph(cv: dict | None) -> str:
     )
 
 
-def readme_results(metrics: dict, near: dict, cv: dict | None) -> str:
+
+def _metric_cells(entry: dict) -> str:
+    return (f"{with_ci(entry, 'accuracy')} | {with_ci(entry, 'sensitivity')} | {with_ci(entry, 'specificity')} "
+            f"| {with_ci(entry, 'roc_auc', as_percent=False)}")
+
+
+def block_table(metrics: dict, block: str, count: str = "Scans") -> str:
+    """Every model that has a `block` of figures (`head_matched`, `outside`) in one table:
+    its size, threshold and the four headline metrics with their 95% intervals."""
+    rows = [f"| Model | {count} | Threshold | Accuracy (95% CI) | Sensitivity (95% CI) | Specificity (95% CI) "
+            f"| ROC AUC (95% CI) |", "|---|---:|---:|---|---|---|---|"]
+    for key, label in MODEL_ORDER:
+        entry = metrics["models"].get(key, {}).get(block)
+        if entry:
+            size = entry["n_pairs"] if count == "Pairs" else entry["n"]
+            rows.append(f"| {label} | {size} | {entry['threshold']:.3f} | {_metric_cells(entry)} |")
+    return "\n".join(rows)
+
+
+def matched_paragraph(metrics: dict) -> str:
+    """What the head-size-matched pairs are and what they show, with the table."""
+    matching = metrics.get("head_matching")
+    if not matching:
+        return ""
+    cues, shipped = metrics["models"].get("trivial_cues"), metrics["models"]["improved_cnn"]
+    text = ("**Tumour or slice level?** Scans without a tumour here are mostly small slices near the top or bottom "
+            "of the brain, so size and brightness alone go far: five slice-level cues in a random forest reach ")
+    if cues:
+        cv = cues.get("cross_validation")
+        text += (f"{pct(cues['accuracy'])} test accuracy (ROC AUC {cues['roc_auc']:.3f})"
+                 + (f", {pct(cv['summary']['accuracy']['mean'])} ± {100 * cv['summary']['accuracy']['std']:.1f} in "
+                    f"grouped 5-fold cross-validation" if cv else "") + ". ")
+    text += (f"On {matching['pairs']} head-size-matched test pairs size says nothing about the label; there the "
+             f"shipped model scores {pct(shipped['head_matched']['accuracy'])} accuracy and ROC AUC "
+             f"{shipped['head_matched']['roc_auc']:.3f}, against {shipped['roc_auc']:.3f} on all test rows. "
+             f"The pairing rule: {matching['rule']}")
+    return text + "\n\n" + block_table(metrics, "head_matched", count="Pairs")
+
+
+def outside_paragraph(metrics: dict, looks: str) -> str:
+    """The outside-scan result, or why there is none."""
+    shipped = metrics["models"]["improved_cnn"].get("outside")
+    if not shipped:
+        return ("**Outside scans.** Not scored in this run: set `BRAIN_TUMOR_EXTERNAL` to a folder of class folders "
+                "(see [Getting the data](#getting-the-data)).")
+    tumours = shipped["confusion"]["tp"] + shipped["confusion"]["fn"]
+    return (f"**Outside scans** ({shipped['n']} clinical axial slices of another public set, {tumours} with a tumour; "
+            f"evaluation only). The shipped model, at its validation threshold, scores {pct(shipped['accuracy'])} "
+            f"accuracy, sensitivity {pct(shipped['sensitivity'])}, specificity {pct(shipped['specificity'])}, ROC AUC "
+            f"{shipped['roc_auc']:.3f}; calling every scan 'tumour' would score {pct(tumours / shipped['n'])}."
+            + _unique_sentence(metrics["models"]["improved_cnn"].get("outside_unique"), shipped["n"])
+            + (" It does not carry to scans with a skull, other scanners and other sequences."
+               if shipped["specificity"] < 0.5 or shipped["roc_auc"] < 0.8 else "")
+            + f" {looks}\n\n"
+            + block_table(metrics, "outside"))
+
+
+def _unique_sentence(unique: dict | None, n: int) -> str:
+    """The outside figures once per unique file, when the set holds byte-identical copies."""
+    if not unique or unique["n"] == n:
+        return ""
+    return (f" The set holds byte-identical copies; over its {unique['n']} unique files: accuracy "
+            f"{pct(unique['accuracy'])}, sensitivity {pct(unique['sensitivity'])}, specificity "
+            f"{pct(unique['specificity'])}, ROC AUC {unique['roc_auc']:.3f}.")
+
+
+def tertile_table(tertiles: list[dict]) -> str:
+    """The shipped model within each third of the test scans by head area."""
+    rows = ["| Head area (share of the picture) | Scans | Tumours | Accuracy (95% CI) | Sensitivity (95% CI) "
+            "| Specificity (95% CI) | ROC AUC (95% CI) |", "|---|---:|---:|---|---|---|---|"]
+    for row in tertiles:
+        low, high = row["head_area_range"]
+        rows.append(f"| {pct(low)}–{pct(high)} | {row['n']} | {row['tumours']} | {_metric_cells(row)} |")
+    return "\n".join(rows)
+
+
+def threshold_paragraph(metrics: dict, cv: dict | None) -> str:
+    """What the validation threshold promises and what it does not."""
+    test, floor = metrics["test"], metrics["validation"]["sensitivity"]
+    text = (f"**The threshold.** {metrics['threshold']:.3f} was chosen on the validation rows, where it found "
+            f"{pct(floor)} of tumours ({metrics['threshold_rule']}). On the test rows sensitivity is "
+            f"{pct(test['sensitivity'])}")
+    text += (" — below the rule's floor: a floor met on one set of scans is not a guarantee on the next."
+             if test["sensitivity"] < floor - 1e-9 else ".")
+    folds = cv["models"]["improved_cnn"]["folds"] if cv_complete(cv) else None
+    if folds:
+        thresholds = [fold["threshold"] for fold in folds]
+        text += (f" In cross-validation the same rule chose thresholds from {min(thresholds):.3f} to "
+                 f"{max(thresholds):.3f} in the five folds: the probabilities are sharp (most near 0 or 1) and the "
+                 f"threshold that meets a sensitivity floor depends on a handful of borderline scans. A user who "
+                 f"needs a given sensitivity should set the threshold on labelled scans of their own.")
+    return text
+
+
+def run_statement(metrics: dict) -> str:
+    """Which run made the numbers: schedule, CPU and training time."""
+    training = metrics["training"]
+    machine = training.get("machine", {})
+    schedule = metrics.get("schedule", "full")
+    kind = ("the full training schedule (`make reproduce`)" if schedule == "full"
+            else "the SHORTENED check schedule of `make test` — not the committed results")
+    return (f"These figures come from {kind}, run on {machine.get('cpu', 'an unrecorded CPU')} "
+            f"({machine.get('usable_cores', '?')} cores); the shipped model trained in {training['seconds']:.0f} s there.")
+
+
+def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
+    """The README's first figures: the cross-validated estimate, the test confirmation, the outside scans."""
+    test = metrics["test"]
+    lines = []
+    if cv_complete(cv) and "improved_cnn" in cv["models"]:
+        summary = cv["models"]["improved_cnn"]["summary"]
+        lines.append(
+            f"- **Cross-validated estimate** (the shipped recipe, {cv['folds']} folds grouped so that copies of a scan "
+            f"never straddle two folds, over the {cv['n_images']} train and validation scans): accuracy "
+            f"{pct(summary['accuracy']['mean'])} ± {100 * summary['accuracy']['std']:.1f}, sensitivity "
+            f"{pct(summary['sensitivity']['mean'])}, specificity {pct(summary['specificity']['mean'])}, ROC AUC "
+            f"{summary['roc_auc']['mean']:.3f}.")
+    lines.append(
+        f"- **Test rows, as a confirmation** ({test['n']} scans): accuracy {with_ci(test, 'accuracy')}, sensitivity "
+        f"{with_ci(test, 'sensitivity')}, specificity {with_ci(test, 'specificity')}. These rows have scored "
+        f"{len(disclosure.TEST_ROW_LOOKS)} shipped models in turn, so they confirm rather than estimate.")
+    if outside:
+        lines.append(
+            f"- **Outside scans** ({outside['n']} clinical slices from another public set, with a skull): accuracy "
+            f"{with_ci(outside, 'accuracy')}, sensitivity {pct(outside['sensitivity'])}, **specificity "
+            f"{pct(outside['specificity'])}**, ROC AUC {outside['roc_auc']:.3f}.")
+    lines += [
+        "",
+        "**Limits, in one sentence:** the model was trained on skull-stripped slices of one public dataset whose "
+        "healthy scans are mostly small slices from the top or bottom of the brain"
+        + ("; on clinical scans from elsewhere it calls most healthy brains 'tumour'."
+           if outside and outside["specificity"] < 0.5 else
+           ", so its figures on clinical scans from elsewhere are lower (see the outside scans)." if outside else
+           ", and it has not been scored on scans from elsewhere in this run."),
+        "",
+        "*Grouped cross-validation* trains and scores five fresh networks, each on four fifths of the scans and "
+        "tested on the fifth, with copies of one scan kept in the same fifth. *Sensitivity* is the share of "
+        "tumour scans called 'tumour'; *specificity* the share of healthy scans called 'no tumour'.",
+    ]
+    return "\n".join(lines)
+
+
+def readme_sections(ctx: dict, benchmark: dict | None, costs: dict | None = None) -> dict[str, str]:
+    """Every generated section of the README, from the error analysis's context."""
+    return {
+        "headline": headline(ctx["metrics"], ctx.get("cv"), ctx["metrics"]["models"]["improved_cnn"].get("outside")),
+        "results": readme_results(ctx["metrics"], ctx["near"], ctx.get("cv"), disclosure.OUTSIDE_HISTORY),
+        "benchmark": benchmark_section(benchmark),
+        "costs": costs_section(costs),
+    }
+
+
+def readme_results(metrics: dict, near: dict, cv: dict | None, looks: str = "") -> str:
     test = metrics["test"]
     lines = [
         f"All models are scored on the same {test['n']} test scans of `data/splits.csv` "
         f"({metrics['split_counts']['test']['tumours']} with a tumour). The shipped model calls a scan 'tumour' when "
         f"its tumour probability is at least {metrics['threshold']:.3f}, a threshold chosen on the validation rows "
         f"({metrics['threshold_rule']}). 95% confidence intervals: Wilson for proportions, bootstrap over test scans "
-        f"for ROC AUC. Training seconds were measured on the CPU that ran the notebook.",
+        f"for ROC AUC. {run_statement(metrics)}",
         "",
         results_table(metrics),
         "",
         shipped_vs_reference(metrics),
         "",
+        threshold_paragraph(metrics, cv),
+        "",
+        matched_paragraph(metrics),
+        "",
+        outside_paragraph(metrics, looks),
+        "",
         csv_feature_paragraph(metrics),
         "",
-        "**The seed's numbers** come from a random split that puts copies of one scan on both sides; ours keep "
-        "them apart, so the seed row is quoted, not recomputed.",
+        "**The original notebook's numbers** come from a random split that puts copies of one scan on both sides; "
+        "ours keep them apart, so that row is quoted, not recomputed.",
         "",
         near_duplicate_paragraph(near),
         "",
@@ -361,15 +569,18 @@ def erroranalysis_markdown(ctx: dict) -> str:
         GENERATED_NOTE,
         "# Error analysis of the shipped model",
         "",
-        f"The model in `{metrics['model_file']}` (improved CNN, {training['parameters']:,} parameters, input resized to "
-        f"{training['resolution']}x{training['resolution']} inside the model) was reloaded from disk in safe mode and "
-        f"run on the {test['n']} test scans of `data/splits.csv`, which played no part in training or in any choice. "
+        f"The model in `{metrics['model_file']}` (improved CNN, {training['parameters']:,} parameters; "
+        f"{preprocessing_summary(training['architecture'])}, inside the model) was reloaded from disk in safe mode and "
+        f"run on the {test['n']} test scans of `data/splits.csv`. {disclosure.TEST_ROW_HISTORY} "
         f"It calls a scan 'tumour' at a tumour probability of at least {metrics['threshold']:.3f} "
-        f"({metrics['threshold_rule']}). The recomputed figures equal those in `model/metrics.json`.",
+        f"({metrics['threshold_rule']}). The recomputed figures equal those in `model/metrics.json`. "
+        f"{run_statement(metrics)}",
         "",
         "## Test metrics",
         "",
         metric_rows(test),
+        "",
+        threshold_paragraph(metrics, ctx.get("cv")),
         "",
         "![Confusion matrix](img/confusion_matrix.png)",
         "",
@@ -402,8 +613,10 @@ def erroranalysis_markdown(ctx: dict) -> str:
         "",
         "## Where the network looks: Grad-CAM",
         "",
-        f"Grad-CAM weighs the last feature maps of the network by the gradient of the tumour score. Below: every "
-        f"misclassified test scan ({heat['misclassified_n']}) and {heat['correct_n']} correctly classified ones.",
+        f"Grad-CAM weighs the last feature maps of the network by the gradient of the tumour score. The shares below "
+        f"are over every test scan: {heat['misclassified_n']} misclassified and {heat['correct_n']} correct. The "
+        f"figures show the misclassified scans and three correct ones of each class; each map is scaled to its own "
+        f"maximum, so a panel compares places within one scan, not one scan with another.",
         "",
         ctx["gradcam_reading"],
         "",
@@ -414,6 +627,27 @@ def erroranalysis_markdown(ctx: dict) -> str:
         "## Near-duplicates between train and test",
         "",
         near_duplicate_paragraph(ctx["near"]),
+        "",
+        "## Tumour or slice level?",
+        "",
+        matched_paragraph(metrics),
+        "",
+        "The shipped model within each third of the test scans by head area (cut points from the test scans):",
+        "",
+        tertile_table(ctx["tertiles"]),
+        "",
+        "## Outside scans",
+        "",
+        outside_paragraph(metrics, disclosure.OUTSIDE_HISTORY),
+        "",
+    ]
+    if ctx.get("outside"):
+        lines += ["![Misclassified outside scans](img/outside_misclassified.png)", "",
+                  "![Grad-CAM of misclassified outside scans](img/gradcam_outside.png)", ""]
+    lines += [
+        "## Scans unlike the training data",
+        "",
+        input_check_paragraph(metrics["input_check"], ctx["input_check"]),
         "",
         "## Against the baselines",
         "",
@@ -429,11 +663,20 @@ def erroranalysis_markdown(ctx: dict) -> str:
         "",
         "- The dataset has no patient identifiers: neighbouring slices of one patient can sit in train and test, "
         "beyond the near-duplicates counted above, so these figures may be optimistic for new patients.",
-        "- One public dataset of axial slices with an unknown mix of scanners and sequences; behaviour on other "
-        "data is untested.",
+        "- One public dataset of skull-stripped axial slices with an unknown mix of scanners and sequences; the "
+        "outside scans above are one other set, not a survey of clinical data.",
         "- Grad-CAM shows where the evidence sits at a coarse resolution; it is not a segmentation.",
     ]
     return "\n".join(lines)
+
+
+def input_check_paragraph(rule: dict, rates: dict) -> str:
+    """How `predict`'s warning is set and how often it fires."""
+    text = (f"`python -m braintumor predict` adds a `warning` to a scan that looks unlike the training rows. "
+            f"{rule['description']} It fires on {pct(rates['test'])} of this dataset's test rows")
+    if "outside" in rates:
+        text += f" and on {pct(rates['outside'])} of the outside scans"
+    return text + "."
 
 
 def model_card_markdown(ctx: dict) -> str:
@@ -449,8 +692,8 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         f"A small convolutional network (improved CNN, {training['parameters']:,} parameters: "
         f"{architecture_summary(training['architecture'])}) trained from scratch with TensorFlow/Keras. It takes raw "
-        f"grey axial MRI slices shaped `(N, 240, 240, 1)` with values 0 to 255 (resizing to "
-        f"{training['resolution']}x{training['resolution']} and rescaling are layers inside it) and returns `(N, 2)` "
+        f"grey axial MRI slices shaped `(N, 240, 240, 1)` with values 0 to 255 ("
+        f"{preprocessing_summary(training['architecture'])}: layers inside it) and returns `(N, 2)` "
         f"softmax probabilities `[no tumour, tumour]`. A scan is called 'tumour' when its tumour probability is at "
         f"least {metrics['threshold']:.3f} ({metrics['threshold_rule']}). Native `.keras` format; loads with "
         f"`keras.models.load_model(path, safe_mode=True)`.",
@@ -468,11 +711,27 @@ def model_card_markdown(ctx: dict) -> str:
         f"({counts['train']['tumours']} tumours), validation {counts['val']['images']} ({counts['val']['tumours']}), "
         f"test {counts['test']['images']} ({counts['test']['tumours']}).",
         "",
-        "## Performance on the test rows",
+        "## Performance",
+        "",
+        headline(metrics, ctx.get("cv"), metrics["models"]["improved_cnn"].get("outside")),
+        "",
+        "### On the test rows",
         "",
         metric_rows(test),
         "",
+        threshold_paragraph(metrics, ctx.get("cv")),
+        "",
         near_duplicate_paragraph(ctx["near"]),
+        "",
+        matched_paragraph(metrics),
+        "",
+        "### Outside scans",
+        "",
+        outside_paragraph(metrics, disclosure.OUTSIDE_HISTORY),
+        "",
+        "### Warnings on unfamiliar scans",
+        "",
+        input_check_paragraph(metrics["input_check"], ctx["input_check"]),
         "",
         cv_paragraph(ctx.get("cv")),
         "",
@@ -482,7 +741,8 @@ def model_card_markdown(ctx: dict) -> str:
         f"decay, {'augmentation layers active only in training, ' if training['architecture'].get('augment', True) else ''}"
         f"early stopping on validation loss (watching from epoch {training['recipe'].get('start_from_epoch', 0)} on) "
         f"with the best weights restored: {training['epochs_run']} epochs run, best epoch {training['best_epoch']}, "
-        f"{training['seconds']:.0f} s on the CPU that ran `model.ipynb`. Seed {training['seed']}. {versions}.",
+        f"{training['seconds']:.0f} s on {training.get('machine', {}).get('cpu', 'the CPU that ran `model.ipynb`')}. "
+        f"Seed {training['seed']}. {versions}. {run_statement(metrics)}",
         "",
         "## Known limits",
         "",
@@ -490,11 +750,27 @@ def model_card_markdown(ctx: dict) -> str:
         "- No patient identifiers: neighbouring slices of one patient may sit on both sides of the split, beyond "
         "the near-duplicates counted above, so the test figures may be optimistic for new patients.",
         "- Only 'tumour' vs 'no tumour': no tumour type, location or size.",
-        "- Behaviour on other datasets, other orientations, other modalities or pre-processing is untested; the "
-        "`predict` command will give a number for any picture, meaningful or not.",
+        "- The healthy scans of this dataset are mostly small slices from the top or bottom of the brain: the model "
+        "reads slice size as well as tumours (see the head-size-matched figures), and on clinical scans from "
+        "elsewhere, with a skull, it calls most healthy brains 'tumour' (see the outside scans). Do not trust it "
+        "on scans that are not skull-stripped axial slices like these; `predict`'s warning flags many of them.",
+        "- The `predict` command gives a number for any picture, meaningful or not.",
         "",
         "## How to reproduce",
         "",
         "`make reproduce` with `BRAIN_TUMOR_DATA` pointing at the unpacked Kaggle archive: it validates the raw "
         "data, retrains every model and regenerates this card, `erroranalysis.md` and the README's results.",
     ])
+
+
+def costs_section(costs: dict | None) -> str:
+    """What `make reproduce` and `make test` cost, by CPU, from `model/run_costs.json`."""
+    if not costs or not costs.get("entries"):
+        return "_Not measured yet: run `python bench/time_run.py \"make test\"`._"
+    rows = ["| Command | CPU (`lscpu` model name) | Cores | Minutes | How it was run |", "|---|---|---:|---:|---|"]
+    rows += [f"| `{e['command']}` | {e['cpu']} | {e['cores']} | {e['minutes']:.1f} | {e['note']} |"
+             for e in costs["entries"]]
+    return "\n".join(rows) + (
+        "\n\nTraining dominates both. TensorFlow's CPU kernels run 3-4x slower on the Intel Xeon these runs have met "
+        "than on the AMD EPYC, which is why `make test` trains on the shorter check schedule: it must finish well "
+        "within CI's 90 minutes on the slower machine. Measured with `bench/time_run.py`.")

@@ -34,7 +34,8 @@ FOLDS = 5
 SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
 
 
-def summarise(folds: list[dict]) -> dict:
+def fold_mean_std(folds: list[dict]) -> dict:
+    """Per metric of SUMMARY_METRICS, the mean and sample standard deviation over the folds."""
     return {
         metric: {"mean": float(np.mean([f[metric] for f in folds])), "std": float(np.std([f[metric] for f in folds], ddof=1))}
         for metric in SUMMARY_METRICS
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         trees.update(fold=fold + 1, train_seconds=round(time.perf_counter() - started, 1))
         for key, entry in (("improved_cnn", cnn), ("forest_image_features", trees)):
             results["models"][key]["folds"].append(entry)
-            results["models"][key]["summary"] = summarise(results["models"][key]["folds"]) if fold else None
+            results["models"][key]["summary"] = fold_mean_std(results["models"][key]["folds"]) if fold else None
         print(f"fold {fold + 1}: CNN accuracy {cnn['accuracy']:.4f} sensitivity {cnn['sensitivity']:.4f} "
               f"({fitted.seconds:.0f} s); forest accuracy {trees['accuracy']:.4f}", flush=True)
         write_json(args.out, results)

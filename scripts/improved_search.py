@@ -1,6 +1,7 @@
 """Search for the improved CNN: train candidate architectures/recipes, score validation.
 
-Each candidate is trained on the train rows and scored on the validation rows only; the
+Each candidate is trained on the train rows and scored on the validation rows only (all of
+them, and the head-size-matched validation pairs, where slice size says nothing); the
 rows are appended to `model/improved_search.json` (committed and shown in model.ipynb).
 `model.ipynb` retrains the winner, `braintumor.models.choose_improved`: the best validation
 accuracy among candidates that trained within the 10-minute CPU budget and whose early
@@ -18,7 +19,10 @@ import sys
 from braintumor import config
 from braintumor.data import load_npz
 from braintumor.files import atomic_write
-from braintumor.models import architecture_from_json, build_improved_cnn, library_versions, train
+from braintumor.metrics import binary_metrics, choose_threshold
+from braintumor.models import (architecture_from_json, build_improved_cnn, library_versions, predict_tumour_probability,
+                               train)
+from braintumor.shortcut import head_size_matched_pairs, matched_metrics, slice_cues
 from braintumor.splits import split_arrays
 from braintumor.training_recipes import RECIPES
 
@@ -29,6 +33,9 @@ def main() -> int:
     candidates = json.loads(sys.argv[1])
     data = split_arrays(load_npz())
     train_split, val_split = data["train"], data["val"]
+    # Validation pairs matched on head area: where the slice's size says nothing of the label.
+    val_head_area = slice_cues(val_split["images"])["head_area"].to_numpy()
+    val_pairs = head_size_matched_pairs(val_head_area, val_split["labels"])
     for candidate in candidates:
         architecture = architecture_from_json(candidate.get("arch", {}))
         recipe = {**RECIPES["improved"], **candidate.get("recipe", {})}
@@ -36,6 +43,9 @@ def main() -> int:
         result = train(model, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
                        **recipe)
         best = result.best_epoch - 1
+        val_probability = predict_tumour_probability(model, val_split["images"])
+        threshold = choose_threshold(val_split["labels"], val_probability)
+        matched = matched_metrics(val_split["labels"], val_probability, threshold, val_pairs, val_head_area)
         row = {
             "name": candidate["name"],
             "architecture": architecture,
@@ -43,6 +53,10 @@ def main() -> int:
             "parameters": int(model.count_params()),
             "val_accuracy": round(result.history["val_accuracy"][best], 4),
             "val_loss": round(result.history["val_loss"][best], 4),
+            "val_roc_auc": round(binary_metrics(val_split["labels"], val_probability, with_ci=False)["roc_auc"], 4),
+            "val_matched_pairs": int(matched["n_pairs"]),
+            "val_matched_accuracy": round(matched["accuracy"], 4),
+            "val_matched_roc_auc": round(matched["roc_auc"], 4),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "seconds_per_epoch": round(result.seconds_per_epoch, 1),

@@ -31,8 +31,13 @@ def test_accuracy_by_near_duplicate_splits_the_scans():
     y = np.array([1, 1, 0, 0])
     p = np.array([0.9, 0.1, 0.2, 0.8])  # right, missed, right, false alarm
     result = accuracy_by_near_duplicate(y, p, 0.5, [True, True, False, False])
-    assert result["with_near_duplicate"] == pytest.approx(
-        {"n": 2, "correct": 1, "accuracy": 0.5, "ci95": result["with_near_duplicate"]["ci95"], "missed_tumours": 1})
+    # Wilson 95% interval of 1 correct in 2, by the textbook formula:
+    # centre 1/2, half-width z * sqrt(1/8 + z^2/16) / (1 + z^2/2) with z = 1.959964
+    z = 1.959964
+    half = z * np.sqrt(1 / 8 + z * z / 16) / (1 + z * z / 2)
+    flagged = dict(result["with_near_duplicate"])
+    assert flagged.pop("ci95") == pytest.approx([0.5 - half, 0.5 + half], abs=1e-6)
+    assert flagged == {"n": 2, "correct": 1, "accuracy": 0.5, "missed_tumours": 1}
     assert result["without_near_duplicate"]["correct"] == 1 and result["without_near_duplicate"]["missed_tumours"] == 0
 
 

@@ -135,6 +135,22 @@ def test_label_of_two_is_named_with_its_row(dataset_dir, tmp_path):
     _expect_failure(dataset_dir, tmp_path, "line 7", "Image6", "'2'")
 
 
+def test_missing_label_is_named_with_its_own_row(dataset_dir, tmp_path):
+    rewrite_label(dataset_dir, "Image6", "")
+    _expect_failure(dataset_dir, tmp_path, "line 7", "Image6", "label is missing")
+
+
+@pytest.mark.parametrize("label", ["0.5", "yes", "nan", "-1"])
+def test_label_that_is_not_0_or_1_is_named_with_its_row(dataset_dir, tmp_path, label):
+    rewrite_label(dataset_dir, "Image6", label)
+    _expect_failure(dataset_dir, tmp_path, "line 7", "Image6", repr(label))
+
+
+def test_labels_written_as_1_0_and_0_0_are_read_as_1_and_0(tmp_path):
+    root = make_dataset(tmp_path / "raw", n=4, labels=["0.0", "1.0", " 0 ", "1"])
+    assert load_raw(root).labels.tolist() == [0, 1, 0, 1]
+
+
 def test_wrong_size_is_named(dataset_dir, tmp_path):
     grey = np.zeros((200, 200), dtype=np.uint8)
     Image.fromarray(grey).save(dataset_dir / config.IMAGE_SUBDIR / "Image2.jpg")

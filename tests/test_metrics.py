@@ -15,6 +15,15 @@ def test_confusion_counts_each_cell():
     assert metrics.confusion(y_true, y_pred) == {"tn": 1, "fp": 2, "fn": 1, "tp": 3}
 
 
+def test_confusion_of_no_scans_is_all_zero():
+    assert metrics.confusion([], []) == {"tn": 0, "fp": 0, "fn": 0, "tp": 0}
+
+
+def test_brier_of_one_class_is_the_mean_squared_error():
+    result = metrics.binary_metrics([1, 1, 1], [0.9, 0.8, 0.2], with_ci=False)
+    assert result["brier"] == pytest.approx((0.01 + 0.04 + 0.64) / 3)
+
+
 def test_perfect_classifier(monkeypatch):
     # 2000 bootstrap resamples take seconds; 100 show the same thing here
     fast = functools.partial(metrics.bootstrap_auc_interval, n_boot=100)
@@ -75,6 +84,7 @@ def test_shape_mismatch_is_an_error():
         (10, 10, [0.72247, 1.0]),
         (50, 100, [0.40383, 0.59617]),
         (1, 3, [0.06149, 0.79234]),
+        (1, 2, [0.09453, 0.90547]),
     ],
 )
 def test_wilson_interval_known_values(successes, total, expected):

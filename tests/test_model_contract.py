@@ -28,7 +28,7 @@ def test_builders_take_raw_grey_scans_and_return_two_probabilities(build):
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_reference_cnn_is_the_seed_architecture():
+def test_reference_cnn_is_the_original_notebooks_two_conv_network():
     model = build_reference_cnn(resolution=64)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["InputLayer", "Resizing", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
@@ -55,7 +55,8 @@ def test_flatten_head_keeps_the_spatial_map_and_stem_stride_halves_it():
 
 def _search_row(name, val_accuracy, seconds):
     return {"name": name, "val_accuracy": val_accuracy, "seconds": seconds,
-            "architecture": {"widths": [8, 16]}, "recipe": {"max_epochs": 3, "start_from_epoch": 20}}
+            "architecture": {"widths": [8, 16], "preprocess": "head_crop"},
+            "recipe": {"max_epochs": 3, "start_from_epoch": 20}}
 
 
 def test_choose_improved_takes_the_best_candidate_within_the_cpu_budget():
@@ -75,6 +76,15 @@ def test_choose_improved_skips_recipes_whose_early_stopping_watches_too_soon():
     assert choose_improved([early, late], min_start_from_epoch=8)["name"] == "stops_on_noise"
     with pytest.raises(ValueError, match="from epoch 21 on"):
         choose_improved([early, late], min_start_from_epoch=21)
+
+
+def test_choose_improved_ships_only_networks_that_crop_the_head():
+    whole_picture = {**_search_row("reads_slice_size", 0.99, 300), "architecture": {"widths": [8]}}
+    cropped = _search_row("head_crop", 0.98, 300)
+    assert choose_improved([whole_picture, cropped])["name"] == "head_crop"
+    assert choose_improved([whole_picture, cropped], preprocess=None)["name"] == "reads_slice_size"
+    with pytest.raises(ValueError, match="preprocess 'head_crop'"):
+        choose_improved([whole_picture])
 
 
 def test_screen_summary_reads_the_history_as_early_stopping_would():
@@ -152,3 +162,20 @@ def test_committed_metrics_and_cv_describe_the_search_winner():
     assert metrics["training"]["search_choice"] == winner["name"] == cv["setup"]["candidate"]
     assert metrics["training"]["recipe"] == winner["recipe"] == cv["setup"]["recipe"]
     assert metrics["threshold_rule"] == THRESHOLD_RULE
+
+
+def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
+    from braintumor.models import train
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    scans = rng.integers(0, 60, size=(80, 240, 240, 1)).astype(np.uint8)
+    scans[labels == 1, 100:140, 100:140] = 250  # a bright 'lesion' on every tumour scan
+    model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False)
+    result = train(model, scans, labels, scans, labels, max_epochs=4, patience=10, batch_size=16,
+                   learning_rate=1e-2, cosine_decay=True)
+    assert result.epochs_run == 4 and len(result.history["val_loss"]) == 4
+    assert 1 <= result.best_epoch <= 4
+    assert result.history["val_loss"][result.best_epoch - 1] == min(result.history["val_loss"])
+    assert result.seconds > 0 and result.config["max_epochs"] == 4
+    assert result.history["accuracy"][-1] > 0.9  # it learnt the lesion, not a constant

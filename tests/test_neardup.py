@@ -107,3 +107,35 @@ def test_cross_split_rejects_bad_input():
         neardup.cross_split_near_duplicates(images, ["train", "test"])
     with pytest.raises(ValueError, match="train"):
         neardup.cross_split_near_duplicates(images, ["val", "test", "test"])
+
+
+def test_has_train_twin_lines_up_with_the_split_order(tmp_path):
+    """Same flags as mapping `cross_split_near_duplicates` positions back by name, as the notebook once did."""
+    from types import SimpleNamespace
+
+    from braintumor.splits import split_arrays, write_splits
+
+    images = smooth_images(n=8, seed=9)
+    images[6] = images[1]  # test scan copied from train
+    images[2] = np.clip(images[4].astype(int) + 1, 0, 255)  # test near-copy of a train scan
+    names = np.array([f"Image{k}" for k in (8, 3, 5, 1, 7, 2, 6, 4)])
+    split = np.array(["train", "train", "test", "val", "train", "test", "test", "val"])
+    dataset = SimpleNamespace(images=images, names=names, labels=np.zeros(8, dtype=int))
+    splits_path = tmp_path / "splits.csv"
+    write_splits(splits_path, names, dataset.labels, split)
+
+    from_file = neardup.has_train_twin(dataset, which="test", threshold=1.0, splits_path=splits_path)
+    given = neardup.has_train_twin(dataset, split, which="test", threshold=1.0)
+
+    test_names = split_arrays(dataset, splits_path)["test"]["names"]
+    cross = neardup.cross_split_near_duplicates(images, split, threshold=1.0)
+    position = {name: k for k, name in enumerate(test_names)}
+    expected = np.zeros(len(test_names), dtype=bool)
+    expected[[position[names[k]] for k in cross["test"]["index"][cross["test"]["has_near_duplicate"]]]] = True
+    assert expected.tolist() == [True, False, True]
+    assert from_file.dtype == bool
+    np.testing.assert_array_equal(from_file, expected)
+    np.testing.assert_array_equal(given, expected)
+    assert neardup.has_train_twin(dataset, split, which="val", threshold=1.0).tolist() == [False, False]
+    with pytest.raises(ValueError, match="which"):
+        neardup.has_train_twin(dataset, split, which="train")

@@ -8,6 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from PIL import Image  # noqa: E402
+from scipy.stats import binomtest  # noqa: E402
+
 from braintumor import plots  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -51,6 +54,7 @@ def test_learning_curves(tmp_path):
     assert fig.get_suptitle() == "CNN training"
     assert_titled_and_labelled(fig)
     assert any("restored epoch 2" in text.get_text() for text in fig.axes[0].get_legend().get_texts())
+    assert fig.axes[0].get_ylabel() == "loss (sparse categorical cross-entropy)"  # what the models train on
     assert_png(path)
 
 
@@ -98,6 +102,24 @@ def test_reliability_diagram(tmp_path, predictions):
     assert_png(path)
 
 
+def test_reliability_diagram_draws_no_line_through_sparse_bins():
+    """40 scans at each end, a few in the middle: the middle bins get hollow markers, counts and no line."""
+    y_true = np.array([0] * 40 + [1] * 40 + [1, 0, 0])
+    probability = np.concatenate([np.full(40, 0.02), np.full(40, 0.98), [0.35, 0.45, 0.55]])
+    fig = plots.reliability_diagram(y_true, probability, "calibration", min_scans=10)
+    curve_ax = fig.axes[0]
+    line = next(line for line in curve_ax.lines if line.get_linestyle() == "-" and len(line.get_xdata()) == 10)
+    joined = np.isfinite(np.asarray(line.get_ydata(), dtype=float))
+    assert joined.sum() == 2 and joined[0] and joined[-1]  # only the two well-filled end bins
+    counts = sorted(text.get_text() for text in curve_ax.texts)
+    assert counts == ["n=1", "n=1", "n=1", "n=40", "n=40"]
+    hollow = [line for line in curve_ax.lines if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 3
+    legend = " ".join(text.get_text() for text in curve_ax.get_legend().get_texts())
+    assert "Wilson 95%" in legend and "< 10 scans" in legend
+    assert fig.axes[1].get_yscale() == "symlog"  # the histogram panel stays
+
+
 def test_prediction_grid_marks_errors_red(tmp_path, predictions):
     images, y_true, probability, names = predictions
     path = tmp_path / "grid.png"
@@ -119,6 +141,13 @@ def test_misclassified_gallery_shows_every_error(tmp_path, predictions):
     assert "2 misclassified" in fig.get_suptitle()
     assert_titled_and_labelled(fig)
     assert_png(path)
+
+
+def test_misclassified_gallery_caps_the_number_of_scans(predictions):
+    images, y_true, probability, names = predictions
+    fig = plots.misclassified_gallery(images, y_true, 1 - y_true.astype(float), names, 0.5, "errors", max_shown=7)
+    assert len([ax for ax in fig.axes if ax.axison]) == 7
+    assert "20 misclassified" in fig.get_suptitle() and "13 not shown" in fig.get_suptitle()
 
 
 def test_misclassified_gallery_without_errors(tmp_path, predictions):
@@ -150,10 +179,81 @@ def test_resolution_study_plot(tmp_path):
     fig = plots.resolution_study_plot(rows, "input size", path=path)
     assert fig.axes[0].lines[0].get_xdata().tolist() == [64, 128, 240]
     assert "(s)" in fig.axes[1].get_ylabel()
+    assert "no interval" in fig.axes[0].get_title()
     assert_titled_and_labelled(fig)
     assert_png(path)
+
+
+def test_resolution_study_shows_wilson_intervals_within_the_axis():
+    rows = [
+        {"resolution": 64, "val_accuracy": 0.9568, "seconds_per_epoch": 4.9},
+        {"resolution": 96, "val_accuracy": 0.9485, "seconds_per_epoch": 12.8},
+    ]
+    fig = plots.resolution_study_plot(rows, "input size", n_val=602)
+    accuracy_ax = fig.axes[0]
+    assert sorted(text.get_text() for text in accuracy_ax.texts) == ["571/602", "576/602"]
+    low, high = binomtest(571, 602).proportion_ci(method="wilson")
+    bottom, top = accuracy_ax.get_ylim()
+    assert bottom <= low and top >= 0.9568 and "Wilson" in accuracy_ax.get_title()
+    with pytest.raises(ValueError, match="n_val"):
+        plots.resolution_study_plot(rows, "t", n_val=0)
 
 
 def test_resolution_study_needs_rows():
     with pytest.raises(ValueError, match="no rows"):
         plots.resolution_study_plot([], "t")
+
+
+def overlays(n):
+    rng = np.random.default_rng(1)
+    return [rng.integers(0, 256, (24, 24, 3), dtype=np.uint8) for _ in range(n)], [f"Image{k}\np=0.5" for k in range(n)]
+
+
+def test_overlay_grid_has_a_colour_bar_and_says_how_maps_are_scaled(tmp_path):
+    pictures, captions = overlays(3)
+    path = tmp_path / "gradcam.png"
+    fig = plots.overlay_grid(pictures, captions, "Grad-CAM", path=path)
+    colour_bar_ax = fig.axes[-1]
+    assert colour_bar_ax.images or colour_bar_ax.collections  # the colour bar's gradient
+    assert "own maximum" in colour_bar_ax.get_ylabel()
+    assert plots.GRADCAM_SCALING_NOTE in fig.get_supxlabel()
+    assert "most evidence" not in fig.get_suptitle()
+    assert [ax.get_xlabel() for ax in fig.axes[:3]] == captions
+    assert_titled_and_labelled(fig)
+    assert_png(path)
+
+
+def test_overlay_grid_with_none_and_with_too_many(tmp_path):
+    fig = plots.overlay_grid([], [], "Grad-CAM, misclassified", path=tmp_path / "none.png")
+    assert "none" in [text.get_text() for text in fig.axes[0].texts]
+    assert_titled_and_labelled(fig)
+    pictures, captions = overlays(7)
+    fig = plots.overlay_grid(pictures, captions, "Grad-CAM", max_shown=4)
+    assert sum(1 for ax in fig.axes if ax.images and ax.get_xlabel().startswith("Image")) == 4
+    assert "3 not shown" in fig.get_suptitle()
+    with pytest.raises(ValueError, match="captions"):
+        plots.overlay_grid(pictures, captions[:2], "Grad-CAM")
+
+
+def test_png_bytes_is_a_small_palette_png_at_the_given_dpi():
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.plot([0, 1], [0, 1])
+    data = plots.png_bytes(fig, dpi=50)
+    assert data[:8] == PNG_MAGIC
+    import io
+
+    with Image.open(io.BytesIO(data)) as picture:
+        assert picture.mode == "P" and picture.width <= 4 * 50
+    assert plots.png_bytes(fig, dpi=50) == data  # no timestamps or versions in the bytes
+
+
+def test_show_displays_a_png_and_closes_the_figure(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    assert plots.show(fig, dpi=40) is None
+    assert len(shown) == 1 and shown[0].format == "png" and shown[0].data[:8] == PNG_MAGIC
+    assert not plt.fignum_exists(fig.number)

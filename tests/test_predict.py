@@ -146,8 +146,128 @@ def test_default_threshold_comes_from_metrics_json_beside_the_model(tmp_path, mo
     main(["predict", str(tmp_path / "scans"), "--model", str(model_copy), "--json"])
     out, err = capsys.readouterr()
 
-    assert [json.loads(line)["label"] for line in out.splitlines()] == [1] * len(files)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [record["label"] for record in records] == [1] * len(files)
+    assert all("warning" not in record for record in records)  # no input_check rule: no warnings
     assert "no threshold" not in err
+
+
+# --------------------------------------------------------------------------------------
+# Folders: searched recursively, one line per file met
+# --------------------------------------------------------------------------------------
+
+
+def make_class_folders(root):
+    """A downloaded-dataset layout: class folders, a notes file, hidden entries, a link loop.
+
+    Returns the image files predict should report, in its order."""
+    (root / "yes" / "deeper").mkdir(parents=True)
+    (root / "no").mkdir()
+    (root / ".cache").mkdir()
+    images = [root / "no" / "n1.jpg", root / "yes" / "deeper" / "y2.png", root / "yes" / "y1.png"]
+    for seed, path in enumerate(images):
+        Image.fromarray(_noise((240, 240), seed)).save(path)
+    Image.fromarray(_noise((240, 240), 9)).save(root / ".hidden.png")
+    Image.fromarray(_noise((240, 240), 9)).save(root / ".cache" / "thumb.png")
+    (root / "no" / "notes.txt").write_text("scanned 2024")
+    (root / "yes" / "loop").symlink_to(root, target_is_directory=True)  # yes/loop/yes/loop/...
+    return images
+
+
+def test_folders_are_searched_recursively_one_json_line_per_file(tmp_path, model_path, capsys):
+    images = make_class_folders(tmp_path / "Testing")
+
+    status = main(["predict", str(tmp_path / "Testing"), "--model", str(model_path), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 0  # a skipped file is not a failure
+    notes = tmp_path / "Testing" / "no" / "notes.txt"
+    assert [record["file"] for record in records] == [str(images[0]), str(notes), *map(str, images[1:])]
+    assert records[1] == {"file": str(notes), "skipped": "not an image file"}
+    for record in records[:1] + records[2:]:
+        assert set(record) == {"file", "probability", "label"}
+
+
+def test_skipped_files_are_noted_on_stderr_in_text_mode(tmp_path, model_path, capsys):
+    images = make_class_folders(tmp_path / "Testing")
+
+    status = main(["predict", str(tmp_path / "Testing"), "--model", str(model_path)])
+    out, err = capsys.readouterr()
+
+    assert status == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == [str(path) for path in images]
+    assert f"{tmp_path / 'Testing' / 'no' / 'notes.txt'}\tskipped: not an image file" in err.splitlines()
+    assert "hidden" not in err and "thumb" not in err and "loop" not in out + err
+
+
+def test_folder_without_images_below_it_is_an_error(tmp_path, model_path, capsys):
+    (tmp_path / "docs" / "inner").mkdir(parents=True)
+    (tmp_path / "docs" / "inner" / "notes.txt").write_text("no scans here")
+
+    status = main(["predict", str(tmp_path / "docs"), "--model", str(model_path), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 1
+    assert records[0]["file"] == str(tmp_path / "docs") and "no images" in records[0]["error"]
+    assert records[1] == {"file": str(tmp_path / "docs" / "inner" / "notes.txt"), "skipped": "not an image file"}
+
+
+# --------------------------------------------------------------------------------------
+# The input check: warnings for scans unlike the training data
+# --------------------------------------------------------------------------------------
+
+
+def _small_head(radius):
+    """A black picture with a grey disc of `radius` px in the middle (a stripped brain)."""
+    rows, cols = np.mgrid[:240, :240]
+    return np.where(np.hypot(rows - 120, cols - 120) <= radius, 120, 0).astype(np.uint8)
+
+
+@pytest.fixture
+def model_with_rule(tmp_path, model_path):
+    """A copy of the tiny model whose metrics.json holds an input-check rule fitted on small heads."""
+    from braintumor.input_check import fit_input_check
+
+    model_copy = tmp_path / "model" / "braintumor.keras"
+    model_copy.parent.mkdir()
+    shutil.copy(model_path, model_copy)
+    rule = fit_input_check(np.stack([_small_head(radius) for radius in range(40, 61)]))
+    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": rule}))
+    return model_copy
+
+
+def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, capsys):
+    typical, big = tmp_path / "typical.png", tmp_path / "big head.png"
+    Image.fromarray(_small_head(50)).save(typical)
+    Image.fromarray(_small_head(110)).save(big)
+
+    status = main(["predict", str(typical), str(big), "--model", str(model_with_rule), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 0
+    assert set(records[0]) == {"file", "probability", "label"}
+    assert set(records[1]) == {"file", "probability", "label", "warning"}
+    assert "head fills" in records[1]["warning"] and "training:" in records[1]["warning"]
+
+    main(["predict", str(typical), str(big), "--model", str(model_with_rule)])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines[0].split("\t")) == 3
+    assert lines[1].split("\t")[3] == f"warning: {records[1]['warning']}"
+
+
+def test_an_unusable_input_check_rule_is_noted_and_ignored(tmp_path, model_path, capsys):
+    model_copy = tmp_path / "model" / "braintumor.keras"
+    model_copy.parent.mkdir()
+    shutil.copy(model_path, model_copy)
+    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": {"bounds": {}}}))
+    Image.fromarray(_small_head(110)).save(tmp_path / "scan.png")
+
+    status = main(["predict", str(tmp_path / "scan.png"), "--model", str(model_copy), "--json"])
+    out, err = capsys.readouterr()
+
+    assert status == 0
+    assert "warning" not in json.loads(out)
+    assert "note:" in err and "input_check" in err and "metrics.json" in err
 
 
 def test_batches_give_the_same_results_in_the_same_order(tmp_path, model_path, capsys):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from braintumor.data import DataError
 from braintumor.splits import group_ids, grouped_stratified_split, read_splits, split_masks, write_splits
 
 
@@ -59,5 +60,7 @@ def test_split_file_round_trip_and_missing_rows(tmp_path, population):
     assert read_splits(path)[str(names[0])] == split[0]
     masks = split_masks(names, path)
     assert sum(mask.sum() for mask in masks.values()) == len(names)
-    with pytest.raises(Exception, match="no row for image 'Extra1'"):
+    with pytest.raises(DataError, match="no row for image 'Extra1'") as error:
         split_masks(np.append(names, "Extra1"), path)
+    assert str(path) in str(error.value) and "1 missing" in str(error.value)
+    assert "python -m braintumor prepare" in str(error.value)

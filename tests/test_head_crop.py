@@ -1,0 +1,72 @@
+"""HeadCrop: the layer that takes slice size and overall brightness away from the model."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from braintumor.models import HeadCrop, build_improved_cnn, load_model, save_for_inference
+
+
+def _head(side: int, grey: float, canvas: int = 240) -> np.ndarray:
+    """A round 'head' of diameter `side` with a darker 'lesion', centred on a black canvas."""
+    base = np.zeros((100, 100), dtype=np.float32)
+    yy, xx = np.mgrid[:100, :100]
+    base[(yy - 49.5) ** 2 + (xx - 49.5) ** 2 <= 48 ** 2] = 1.0
+    base[30:45, 55:70] *= 0.5
+    picture = Image.fromarray((base * 255).astype(np.uint8)).resize((side, side), Image.BILINEAR)
+    scan = np.zeros((canvas, canvas), dtype=np.float32)
+    start = (canvas - side) // 2
+    scan[start:start + side, start:start + side] = np.asarray(picture, dtype=np.float32) / 255 * grey
+    return scan[None, :, :, None]
+
+
+def test_a_small_dim_head_and_a_large_bright_one_look_alike():
+    layer = HeadCrop(64)
+    small_dim, large_bright = layer(_head(80, 120.0)).numpy(), layer(_head(200, 240.0)).numpy()
+    assert small_dim.shape == large_bright.shape == (1, 64, 64, 1)
+    # Before the layer the two differ in area six-fold and in brightness two-fold; after it
+    # they differ by a small fraction of the signal.
+    assert np.abs(small_dim - large_bright).mean() < 0.15 * np.abs(large_bright).mean()
+
+
+def test_background_is_zero_and_the_head_averages_one():
+    out = HeadCrop(64)(_head(150, 200.0)).numpy()[0, :, :, 0]
+    assert out[0, 0] == 0.0 and out[-1, -1] == 0.0
+    assert out[out > 20 / 200].mean() == pytest.approx(1.0, abs=0.05)
+
+
+def test_an_empty_scan_gives_zeros_not_nans():
+    out = HeadCrop(32)(np.zeros((2, 240, 240, 1), dtype=np.float32)).numpy()
+    assert out.shape == (2, 32, 32, 1) and np.isfinite(out).all() and (out == 0).all()
+
+
+def test_head_crop_model_saves_and_loads_in_safe_mode(tmp_path):
+    model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, preprocess="head_crop")
+    scans = np.concatenate([_head(80, 120.0), _head(200, 240.0)]).astype(np.uint8)
+    before = model.predict(scans, verbose=0)
+    save_for_inference(model, tmp_path / "m.keras")
+    after = load_model(tmp_path / "m.keras").predict(scans, verbose=0)
+    assert np.allclose(before, after, atol=1e-6)
+
+
+def test_unknown_preprocess_is_refused():
+    with pytest.raises(ValueError, match="preprocess must be"):
+        build_improved_cnn(resolution=32, widths=(4,), preprocess="crop")
+
+
+def test_gradcam_of_a_head_crop_model_lands_on_the_head():
+    """The maps come from the cropped frame; they must be put back over the head, not the picture."""
+    from braintumor.gradcam import _inverse_boxes, gradcam
+    import tensorflow as tf
+
+    scan = _head(80, 200.0)  # a small head in the middle of the picture
+    layer = HeadCrop(32)
+    boxes = layer.boxes(scan)
+    # A map that is 1 over the whole crop must come back as 1 over the crop's square, 0 elsewhere.
+    back = tf.image.crop_and_resize(tf.ones((1, 32, 32, 1)), _inverse_boxes(boxes), [0], (240, 240)).numpy()[0, :, :, 0]
+    top, left, bottom, right = (boxes.numpy()[0] * 239).round().astype(int)
+    assert back[(top + bottom) // 2, (left + right) // 2] == pytest.approx(1.0)
+    assert back[5, 5] == 0.0 and back[top + 2:bottom - 2, left + 2:right - 2].min() > 0.99
+    model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, preprocess="head_crop")
+    heat = gradcam(model, scan.astype(np.uint8))
+    assert heat.shape == (1, 240, 240) and heat[0, :top - 2].max() == 0.0 and heat[0, bottom + 3:].max() == 0.0

@@ -1,0 +1,254 @@
+"""Run modes (output folder, training schedule), the metrics.json builder, and the report
+sections that tell the shortcut, the outside scans, the threshold and what a run costs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from braintumor import config, disclosure, report
+from braintumor.evaluation import build_metrics, fit_summary, model_entry
+from braintumor.models import TrainResult
+from braintumor.training_recipes import CHECK_SCHEDULE, RECIPES, scheduled
+
+Y = np.array([0] * 6 + [1] * 4)
+PERFECT = np.array([0.1] * 6 + [0.9] * 4)
+ONE_MISS = np.array([0.1] * 6 + [0.9, 0.9, 0.9, 0.2])
+
+
+# ---------------------------------------------------------------------------- run modes
+
+def test_output_root_defaults_to_the_repository_and_follows_the_variable(monkeypatch):
+    monkeypatch.delenv(config.OUTPUT_ENV_VAR, raising=False)
+    assert str(config.output_root()) == "."
+    monkeypatch.setenv(config.OUTPUT_ENV_VAR, "build/check")
+    assert (config.output_root() / config.METRICS_PATH).as_posix() == "build/check/model/metrics.json"
+
+
+def test_schedule_defaults_to_full_and_refuses_a_typo(monkeypatch):
+    monkeypatch.delenv(config.SCHEDULE_ENV_VAR, raising=False)
+    assert config.schedule() == "full"
+    monkeypatch.setenv(config.SCHEDULE_ENV_VAR, "check")
+    assert config.schedule() == "check"
+    monkeypatch.setenv(config.SCHEDULE_ENV_VAR, "quick")
+    with pytest.raises(ValueError, match="BRAIN_TUMOR_SCHEDULE='quick'"):
+        config.schedule()
+
+
+def test_check_schedule_shortens_training_and_changes_nothing_else():
+    full = scheduled(RECIPES["improved"], "improved", "full")
+    check = scheduled(RECIPES["improved"], "improved", "check")
+    assert full == RECIPES["improved"] and full is not RECIPES["improved"]
+    assert check["max_epochs"] < full["max_epochs"]
+    assert check["start_from_epoch"] < check["max_epochs"]  # early stopping can still act
+    changed = {key for key in full if full[key] != check[key]}
+    assert changed <= set(CHECK_SCHEDULE["improved"])  # same optimiser, batch size, schedule shape
+    assert scheduled(RECIPES["reference"], "reference", "check")["max_epochs"] <= RECIPES["reference"]["max_epochs"]
+    with pytest.raises(ValueError, match="unknown schedule"):
+        scheduled(RECIPES["improved"], "improved", "fast")
+
+
+def test_committed_metrics_come_from_the_full_schedule():
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    assert metrics["schedule"] == "full"
+    assert metrics["training"]["recipe"]["max_epochs"] == RECIPES["improved"]["max_epochs"]
+    assert metrics["training"]["machine"]["cpu"]
+
+
+# ---------------------------------------------------------------------------- metrics.json
+
+def _models():
+    models = {
+        "majority": model_entry("majority", Y, np.full(10, 0.4), 0.5, 0, 0.0),
+        "trivial_cues": model_entry("cues", Y, ONE_MISS, 0.5, None, 0.1),
+        "reference_cnn": model_entry("ref", Y, ONE_MISS, 0.5, 99, 5.0),
+        "improved_cnn": model_entry("cnn", Y, PERFECT, 0.3, 1234, 60.0),
+    }
+    for entry in models.values():
+        entry["head_matched"] = {**model_entry("m", Y[2:], entry_probability(entry)[2:], entry["threshold"], None, 0),
+                                 "n_pairs": 4}
+    models["trivial_cues"]["cross_validation"] = {"summary": {"accuracy": {"mean": 0.86, "std": 0.01}}}
+    return models
+
+
+def entry_probability(entry):
+    return PERFECT if entry["accuracy"] == 1.0 else ONE_MISS
+
+
+def _metrics(outside=True, validation_sensitivity=1.0):
+    models = _models()
+    if outside:
+        models["improved_cnn"]["outside"] = model_entry("out", Y, np.full(10, 0.9), 0.3, None, 0)
+    fit = TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=540.04, seconds_per_epoch=18.0)
+    return build_metrics(
+        models=models, threshold=0.3, threshold_rule="rule text", validation={"sensitivity": validation_sensitivity},
+        model_file="model/braintumor.keras",
+        training={"resolution": 128, "recipe": {}, **fit_summary(fit, machine={"cpu": "AMD EPYC", "usable_cores": 2})},
+        reference_training=fit_summary(fit), split_counts={"test": {"images": 10, "tumours": 4}}, schedule="full",
+        head_matching={"rule": "PAIRS RULE", "pairs": 4},
+    )
+
+
+def test_build_metrics_keeps_the_interface_and_records_the_schedule():
+    metrics = _metrics()
+    for key in ("model", "model_file", "threshold", "threshold_rule", "test", "validation", "training", "models",
+                "seed_report", "split_counts", "schedule", "head_matching"):
+        assert key in metrics
+    assert metrics["test"]["accuracy"] == 1.0 and metrics["test"]["confusion"] == {"tn": 6, "fp": 0, "fn": 0, "tp": 4}
+    assert metrics["training"]["seconds"] == 540.0 and metrics["training"]["epochs_run"] == 30
+    with pytest.raises(ValueError, match="improved_cnn"):
+        build_metrics(models={}, threshold=0.5, threshold_rule="", validation={}, model_file="", training={},
+                      reference_training={}, split_counts={}, schedule="full")
+
+
+# ---------------------------------------------------------------------------- report sections
+
+def test_matched_paragraph_names_the_rule_and_every_model():
+    text = report.matched_paragraph(_metrics())
+    assert "PAIRS RULE" in text and "4 head-size-matched test pairs" in text
+    assert text.count("\n| ") == 2 + 4 - 1  # header, rule line, one row per model
+    assert "86.0% ± 1.0" in text
+
+
+def test_outside_paragraph_with_and_without_scores():
+    text = report.outside_paragraph(_metrics(), "LOOKS")
+    assert "LOOKS" in text and "calling every scan 'tumour' would score 40.0%" in text
+    assert "specificity 0.0%" in text
+    assert "Not scored in this run" in report.outside_paragraph(_metrics(outside=False), "LOOKS")
+
+
+def test_threshold_paragraph_says_when_test_sensitivity_falls_below_the_floor():
+    cv = {"models": {"improved_cnn": {"folds": [{"threshold": 0.024}, {"threshold": 0.38}], "summary": {"n": 2}}}}
+    metrics = _metrics(validation_sensitivity=0.98)
+    metrics["test"]["sensitivity"] = 0.961
+    text = report.threshold_paragraph(metrics, cv)
+    assert "below the rule's floor" in text and "from 0.024 to 0.380" in text
+    metrics["test"]["sensitivity"] = 0.99
+    assert "below" not in report.threshold_paragraph(metrics, None)
+
+
+def test_headline_puts_cross_validation_first_and_counts_the_test_looks():
+    cv = {"folds": 5, "n_images": 3009, "models": {"improved_cnn": {"summary": {
+        key: {"mean": 0.9658, "std": 0.0104} for key in ("accuracy", "sensitivity", "specificity", "roc_auc")}}}}
+    metrics = _metrics()
+    text = report.headline(metrics, cv, metrics["models"]["improved_cnn"]["outside"])
+    assert text.index("Cross-validated") < text.index("Test rows") < text.index("Outside scans")
+    assert f"{len(disclosure.TEST_ROW_LOOKS)} shipped models" in text and "96.6% ± 1.0" in text
+
+
+def test_run_statement_marks_a_check_run():
+    metrics = _metrics()
+    assert "full training schedule" in report.run_statement(metrics) and "AMD EPYC" in report.run_statement(metrics)
+    metrics["schedule"] = "check"
+    assert "SHORTENED" in report.run_statement(metrics)
+
+
+def test_tertile_table_rows():
+    rows = [{**model_entry("t", Y, PERFECT, 0.5, None, 0), "head_area_range": [0.05, 0.12], "tumours": 4}]
+    table = report.tertile_table(rows)
+    assert "| 5.0%–12.0% | 10 | 4 | 100.0%" in table
+
+
+def test_costs_section_lists_each_cpu():
+    costs = {"entries": [{"command": "make test", "cpu": "AMD EPYC", "cores": 2, "minutes": 6.5, "note": "fresh clone"},
+                         {"command": "make test", "cpu": "Intel Xeon", "cores": 2, "minutes": 20.0, "note": "x"}]}
+    text = report.costs_section(costs)
+    assert "| `make test` | AMD EPYC | 2 | 6.5 | fresh clone |" in text and "Intel Xeon" in text
+    assert "Not measured" in report.costs_section(None)
+
+
+def test_update_document_can_write_elsewhere(tmp_path):
+    source = tmp_path / "README.md"
+    source.write_text("a\n<!-- BEGIN GENERATED: results -->\nold\n<!-- END GENERATED: results -->\n")
+    out = tmp_path / "check" / "README.md"
+    report.update_document(source, {"results": "new"}, out=out)
+    assert "old" in source.read_text() and "new" in out.read_text()
+
+
+# ---------------------------------------------------------------------------- the documents, whole
+
+def _context(outside=True):
+    metrics = _metrics(outside=outside)
+    metrics["models"]["forest_csv_features"] = model_entry("csv", Y, PERFECT, 0.5, None, 1.0, image_derived=False)
+    metrics["models"]["forest_csv_features"]["head_matched"] = metrics["models"]["majority"]["head_matched"]
+    metrics["models"]["forest_image_features"] = metrics["models"]["forest_csv_features"]
+    metrics["csv_feature_check"] = {"mean": {"spearman": 0.62}, "variance": {"spearman": 0.49}}
+    metrics["training"].update(parameters=1234, architecture={
+        "resolution": 128, "preprocess": "head_crop", "widths": [16, 32], "convs_per_block": 1, "batch_norm": True, "stem_stride": 1, "head": "flatten",
+        "dense_units": [64], "dropout": 0.3, "augment": False}, seed=42, versions={"keras": "3"})
+    metrics["input_check"] = {"description": "RULE DESCRIPTION."}
+    metrics["split_counts"] = {name: {"images": 10, "tumours": 4} for name in ("train", "val", "test")}
+    metrics["training"]["recipe"] = {"cosine_decay": True, "start_from_epoch": 20}
+    near = {"threshold": 1.0, "with_near_duplicate": {"n": 2, "correct": 2, "accuracy": 1.0},
+            "without_near_duplicate": {"n": 8, "correct": 8, "accuracy": 1.0, "ci95": [0.6, 1.0]}}
+    heat = {"head_fraction": 0.2, "correct_mean": 0.36, "misclassified_mean": 0.27, "correct_bright": 0.05,
+            "misclassified_bright": 0.04, "correct_n": 10, "misclassified_n": 0}
+    tertiles = [{**model_entry("t", Y, PERFECT, 0.3, None, 0), "head_area_range": [0.01, 0.2], "tumours": 4}]
+    return {"metrics": metrics, "test": metrics["test"], "misclassified": [], "heat": heat,
+            "gradcam_reading": "READING", "near": near, "cv": None, "tertiles": tertiles,
+            "outside": metrics["models"]["improved_cnn"].get("outside"),
+            "input_check": {"test": 0.03, **({"outside": 1.0} if outside else {})}}
+
+
+@pytest.mark.parametrize("outside", [True, False])
+def test_error_analysis_and_model_card_carry_every_section(outside):
+    ctx = _context(outside)
+    analysis, card = report.erroranalysis_markdown(ctx), report.model_card_markdown(ctx)
+    for text in (analysis, card):
+        assert text.startswith(report.GENERATED_NOTE)
+        assert "PAIRS RULE" in text and "RULE DESCRIPTION." in text and "3.0% of this dataset's test rows" in text
+        assert ("100.0% of the outside scans" in text) == outside
+        assert ("Not scored in this run" in text) == (not outside)
+    assert "## Tumour or slice level?" in analysis and "| 1.0%–20.0% | 10 | 4 |" in analysis
+    assert disclosure.TEST_ROW_HISTORY in analysis and "No test scan is misclassified." in analysis
+    assert ("img/outside_misclassified.png" in analysis) == outside
+    assert "full training schedule" in card and "Not a medical device" in card
+
+
+def test_readme_sections_fill_every_generated_block():
+    sections = report.readme_sections(_context(), None, None)
+    assert set(sections) == {"headline", "results", "benchmark", "costs"}
+    assert "Outside scans" in sections["headline"] and "Trivial slice-level cues" in sections["results"]
+    assert disclosure.OUTSIDE_HISTORY in sections["results"]
+    readme = (config.REPO_ROOT / "README.md").read_text()
+    report.replace_sections(readme, sections)  # raises if the README lacks a block
+
+
+def test_an_unfinished_cross_validation_is_not_reported_as_a_result():
+    partial = {"folds": 5, "n_images": 3009, "file": "model/cv_results.json",
+               "models": {"improved_cnn": {"folds": [{"threshold": 0.1}], "summary": None}}}
+    assert not report.cv_complete(partial) and not report.cv_complete(None)
+    assert "not complete yet" in report.cv_paragraph(partial)
+    assert "Cross-validated estimate" not in report.headline(_metrics(), partial, None)
+    assert "In cross-validation" not in report.threshold_paragraph(_metrics(), partial)
+
+
+def test_preprocessing_summary_names_the_head_crop():
+    assert "cropped to a square around its head" in report.preprocessing_summary({"resolution": 128, "preprocess": "head_crop"})
+    assert report.preprocessing_summary({"resolution": 64}) == "each scan resized to 64x64 and scaled to 0..1"
+
+
+# ---------------------------------------------------------------------------- the notebook's floors
+
+def _entry(labels, probability, threshold=0.5):
+    return model_entry("m", labels, probability, threshold, None, 0)
+
+
+@pytest.mark.parametrize("schedule", ["full", "check"])
+def test_regression_checks_pass_a_working_model_and_fail_broken_pipelines(schedule):
+    from braintumor.evaluation import regression_checks
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random(753) < 0.45).astype(int)
+    good = np.clip(labels * 0.9 + rng.normal(0.05, 0.08, 753), 0, 1)  # separates the classes
+    assert all(regression_checks(_entry(labels, good), _entry(labels, good), 0.4, schedule).values())
+
+    broken = {
+        "shuffled labels": _entry(labels, rng.random(753)),  # trained on noise: scores unrelated to the truth
+        "one class": _entry(labels, np.full(753, 0.1)),
+        "threshold the wrong way round": _entry(labels, 1 - good),
+    }
+    for name, entry in broken.items():
+        checks = regression_checks(entry, entry, 0.4, schedule)
+        assert not all(checks.values()), name
+    assert not all(regression_checks(_entry(labels, good), _entry(labels, good), 0.9, schedule).values())

@@ -1,0 +1,101 @@
+"""Slice-level cues, the cue classifier's grouped CV, head-size matching and tertiles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from braintumor.shortcut import (
+    CUE_NAMES,
+    PAIRING_RULE,
+    cross_validated_cue_scores,
+    head_size_matched_pairs,
+    matched_metrics,
+    slice_cues,
+    tertile_metrics,
+)
+
+
+def _disc_scans(radii, grey=120, size=240):
+    """Black scans with a centred bright disc of each radius (pixels)."""
+    rows, cols = np.mgrid[:size, :size] - (size - 1) / 2
+    distance = np.hypot(rows, cols)
+    return np.stack([np.where(distance <= r, grey, 0) for r in radii]).astype(np.uint8)[..., None]
+
+
+def test_slice_cues_on_known_shapes():
+    images = np.zeros((3, 240, 240, 1), np.uint8)
+    images[1, 60:180, 30:90] = 200  # 120 rows x 60 columns
+    images[2] = 10  # below the head threshold everywhere
+    cues = slice_cues(images)
+    assert tuple(cues.columns) == CUE_NAMES
+    np.testing.assert_allclose(cues.loc[1].to_numpy(), [120 * 60 / 240**2, 0.5, 0.25, 200, 200 * 120 * 60 / 240**2])
+    np.testing.assert_allclose(cues.loc[0].to_numpy(), 0)
+    np.testing.assert_allclose(cues.loc[2].to_numpy(), [0, 0, 0, 0, 10])
+
+
+def test_slice_cues_chunks_agree():
+    images = _disc_scans(np.linspace(10, 110, 300))
+    cues = slice_cues(images)
+    one_by_one = np.concatenate([slice_cues(images[i:i + 1]).to_numpy() for i in range(0, 300, 37)])
+    np.testing.assert_allclose(cues.to_numpy()[::37], one_by_one)
+    assert (np.diff(cues["head_area"]) >= 0).all()
+
+
+def test_cross_validation_reads_the_confound():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 60)
+    radii = np.where(labels == 1, rng.uniform(70, 100, 120), rng.uniform(30, 60, 120))
+    cues = slice_cues(_disc_scans(radii))
+    groups = np.arange(120) // 2  # pairs of neighbours share a group
+    scores = cross_validated_cue_scores(cues, labels, groups, seed=0, folds=3)
+    assert len(scores["folds"]) == 3 and sum(f["n"] for f in scores["folds"]) == 120
+    assert scores["summary"]["roc_auc"]["mean"] == pytest.approx(1.0)
+    assert set(scores["summary"]) == {"accuracy", "sensitivity", "specificity", "roc_auc"}
+    assert scores == cross_validated_cue_scores(cues, labels, groups, seed=0, folds=3)
+
+
+def test_pairs_follow_the_rule():
+    area = np.array([10, 30, 11.5, 20, 50, 19, 10.25, 21])  # exact in binary: ties are ties
+    labels = np.array([0, 0, 1, 1, 1, 0, 1, 0])
+    pairs = head_size_matched_pairs(area, labels, max_gap=2)
+    # tumours by area: 6 (10.25) takes 0 (10) first, so 2 (11.5) finds no free scan within 2;
+    # 3 (20) has 5 and 7 at equal gaps and takes the lower index; 4 (50) has none.
+    assert pairs.tolist() == [[0, 6], [5, 3]]
+    assert pairs.dtype.kind == "i"
+    assert "ascending order of head area" in PAIRING_RULE
+    assert head_size_matched_pairs(area, np.ones(8)).shape == (0, 2)
+
+
+def test_pairs_are_within_gap_and_unique():
+    rng = np.random.default_rng(1)
+    area, labels = rng.uniform(0, 0.4, 500), rng.integers(0, 2, 500)
+    pairs = head_size_matched_pairs(area, labels, max_gap=0.005)
+    assert (labels[pairs[:, 0]] == 0).all() and (labels[pairs[:, 1]] == 1).all()
+    assert (np.abs(area[pairs[:, 0]] - area[pairs[:, 1]]) <= 0.005).all()
+    assert len(np.unique(pairs)) == pairs.size
+    np.testing.assert_array_equal(pairs, head_size_matched_pairs(area, labels, max_gap=0.005))
+
+
+def test_matched_metrics_use_only_the_pairs():
+    labels = np.array([0, 1, 0, 1, 1])
+    probability = np.array([0.1, 0.9, 0.8, 0.2, 0.99])
+    area = np.array([0.1, 0.11, 0.3, 0.3, 0.9])
+    result = matched_metrics(labels, probability, 0.5, [[0, 1], [2, 3]], head_area=area)
+    assert result["n"] == 4 and result["n_pairs"] == 2
+    assert result["accuracy"] == 0.5 and result["sensitivity"] == 0.5 and result["specificity"] == 0.5
+    assert result["head_area_median"] == pytest.approx({"no_tumour": 0.2, "tumour": 0.205})
+    assert "ci95" in result
+
+
+def test_tertiles_split_and_guard_one_class():
+    area = np.arange(9) / 10
+    labels = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1])
+    probability = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9, 0.1])
+    rows = tertile_metrics(area, labels, probability, 0.5)
+    assert [r["n"] for r in rows] == [3, 3, 3] and [r["tumours"] for r in rows] == [0, 1, 3]
+    assert rows[0]["roc_auc"] is None and rows[0]["sensitivity"] is None and rows[0]["specificity"] == 1.0
+    assert rows[0]["ci95"]["roc_auc"] == [None, None]
+    assert rows[1]["roc_auc"] == 0.5 and rows[1]["accuracy"] == pytest.approx(2 / 3)
+    assert rows[2]["specificity"] is None and rows[2]["sensitivity"] == pytest.approx(2 / 3)
+    assert rows[0]["head_area_range"][0] == 0 and rows[2]["head_area_range"][1] == pytest.approx(0.8)
