@@ -1,6 +1,9 @@
 """Time one of the README's commands and record it in `model/run_costs.json`, with the CPU.
 
-    python bench/time_run.py "make test"        (run from a fresh clone to include the install)
+    PYTHONPATH=. python3 bench/time_run.py "make test"
+
+Run it from a fresh clone to include the install: it needs only the standard library and
+the package's two stdlib-only modules (`files`, `machine`), so no virtual environment yet.
 
 Each entry is keyed by command and CPU model, so the README can say what a run costs on each
 machine it has been measured on (TensorFlow trains 3-4x slower on some 2-core CPUs).

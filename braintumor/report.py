@@ -107,8 +107,8 @@ def cv_recipe_rows(cv_runs: list[dict]) -> list[dict]:
     for cv in cv_runs:
         recipe, cnn = cv["setup"]["recipe"], cv["models"]["improved_cnn"]
         folds = cnn["folds"]
-        restored = [f["epochs_run"] - recipe["patience"] if f["epochs_run"] < recipe["max_epochs"] else None
-                    for f in folds]
+        restored = [f.get("best_epoch", f["epochs_run"] - recipe["patience"]) if f["epochs_run"] < recipe["max_epochs"]
+                    else None for f in folds]
         rows.append({
             "candidate": cv["setup"]["candidate"],
             "file": cv["file"],
@@ -335,7 +335,8 @@ def near_duplicate_paragraph(near: dict) -> str:
 
 def cv_complete(cv: dict | None) -> bool:
     """Whether a cross-validation file holds every fold of every model (`make cv` resumes)."""
-    return bool(cv) and all(model.get("summary") for model in cv.get("models", {}).values())
+    return bool(cv) and bool(cv.get("models")) and all(
+        model.get("summary") and len(model["folds"]) == cv["folds"] for model in cv["models"].values())
 
 
 def cv_paragraph(cv: dict | None) -> str:
@@ -459,9 +460,11 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
     lines = []
     if cv_complete(cv) and "improved_cnn" in cv["models"]:
         summary = cv["models"]["improved_cnn"]["summary"]
+        scans = ("all " + f"{cv['n_images']} scans, test rows included" if cv["setup"].get("pool") == "all"
+                 else f"the {cv['n_images']} train and validation scans")
         lines.append(
             f"- **Cross-validated estimate** (the shipped recipe, {cv['folds']} folds grouped so that copies of a scan "
-            f"never straddle two folds, over the {cv['n_images']} train and validation scans): accuracy "
+            f"never straddle two folds, each fold setting its own early stopping and threshold, over {scans}): accuracy "
             f"{pct(summary['accuracy']['mean'])} ± {100 * summary['accuracy']['std']:.1f}, sensitivity "
             f"{pct(summary['sensitivity']['mean'])}, specificity {pct(summary['specificity']['mean'])}, ROC AUC "
             f"{summary['roc_auc']['mean']:.3f}.")
@@ -490,11 +493,21 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
     return "\n".join(lines)
 
 
+def headline_cv(ctx: dict) -> dict | None:
+    """The cross-validation the headline quotes: over all scans when that run is complete,
+    else over the train and validation rows."""
+    return ctx.get("cv_all") if cv_complete(ctx.get("cv_all")) else ctx.get("cv")
+
+
 def readme_sections(ctx: dict, benchmark: dict | None, costs: dict | None = None) -> dict[str, str]:
     """Every generated section of the README, from the error analysis's context."""
     return {
-        "headline": headline(ctx["metrics"], ctx.get("cv"), ctx["metrics"]["models"]["improved_cnn"].get("outside")),
-        "results": readme_results(ctx["metrics"], ctx["near"], ctx.get("cv"), disclosure.OUTSIDE_HISTORY),
+        "headline": headline(ctx["metrics"], headline_cv(ctx), ctx["metrics"]["models"]["improved_cnn"].get("outside")),
+        "results": readme_results(ctx["metrics"], ctx["near"], ctx.get("cv"), disclosure.OUTSIDE_HISTORY)
+        + "\n\nThe shipped model within each third of the test scans by head area (cut points from the test "
+          "scans; the smallest heads are mostly healthy slices from the top or bottom of the brain):\n\n"
+        + tertile_table(ctx["tertiles"])
+        + "\n\n" + input_check_paragraph(ctx["metrics"]["input_check"], ctx["input_check"]),
         "benchmark": benchmark_section(benchmark),
         "costs": costs_section(costs),
     }
@@ -713,7 +726,7 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         "## Performance",
         "",
-        headline(metrics, ctx.get("cv"), metrics["models"]["improved_cnn"].get("outside")),
+        headline(metrics, headline_cv(ctx), metrics["models"]["improved_cnn"].get("outside")),
         "",
         "### On the test rows",
         "",

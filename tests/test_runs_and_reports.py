@@ -118,7 +118,8 @@ def test_outside_paragraph_with_and_without_scores():
 
 
 def test_threshold_paragraph_says_when_test_sensitivity_falls_below_the_floor():
-    cv = {"models": {"improved_cnn": {"folds": [{"threshold": 0.024}, {"threshold": 0.38}], "summary": {"n": 2}}}}
+    cv = {"folds": 2, "models": {"improved_cnn": {"folds": [{"threshold": 0.024}, {"threshold": 0.38}],
+                                                   "summary": {"n": 2}}}}
     metrics = _metrics(validation_sensitivity=0.98)
     metrics["test"]["sensitivity"] = 0.961
     text = report.threshold_paragraph(metrics, cv)
@@ -128,7 +129,7 @@ def test_threshold_paragraph_says_when_test_sensitivity_falls_below_the_floor():
 
 
 def test_headline_puts_cross_validation_first_and_counts_the_test_looks():
-    cv = {"folds": 5, "n_images": 3009, "models": {"improved_cnn": {"summary": {
+    cv = {"folds": 5, "n_images": 3009, "setup": {}, "models": {"improved_cnn": {"folds": [{}] * 5, "summary": {
         key: {"mean": 0.9658, "std": 0.0104} for key in ("accuracy", "sensitivity", "specificity", "roc_auc")}}}}
     metrics = _metrics()
     text = report.headline(metrics, cv, metrics["models"]["improved_cnn"]["outside"])
@@ -217,6 +218,9 @@ def test_readme_sections_fill_every_generated_block():
 def test_an_unfinished_cross_validation_is_not_reported_as_a_result():
     partial = {"folds": 5, "n_images": 3009, "file": "model/cv_results.json",
                "models": {"improved_cnn": {"folds": [{"threshold": 0.1}], "summary": None}}}
+    # cross_validate.py writes a summary from the second fold on: two of five is still unfinished
+    two_of_five = {**partial, "models": {"improved_cnn": {"folds": [{"threshold": 0.1}] * 2, "summary": {"n": 2}}}}
+    assert not report.cv_complete(two_of_five)
     assert not report.cv_complete(partial) and not report.cv_complete(None)
     assert "not complete yet" in report.cv_paragraph(partial)
     assert "Cross-validated estimate" not in report.headline(_metrics(), partial, None)
