@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 EXECUTE := $(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600
 
-.PHONY: venv data study train evaluate reproduce test unit cv bench clean
+.PHONY: venv data study train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -56,8 +56,11 @@ test: venv                      ## unit tests, then nbval re-executes the notebo
 	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
 		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
 
-cv: venv data                   ## grouped 5-fold cross-validation (slow; JSON committed)
+cv: venv data                   ## grouped 5-fold cross-validation over train+val (slow; JSON committed)
 	$(PY) scripts/cross_validate.py
+
+cv-all: venv data               ## the headline: grouped 5-fold cross-validation over all scans (slow; JSON committed)
+	$(PY) scripts/cross_validate.py --pool all
 
 bench: venv                     ## speed and memory figures of this machine
 	$(PY) bench/benchmark.py

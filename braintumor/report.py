@@ -479,18 +479,26 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
             f"{pct(outside['specificity'])}**, ROC AUC {outside['roc_auc']:.3f}.")
     lines += [
         "",
-        "**Limits, in one sentence:** the model was trained on skull-stripped slices of one public dataset whose "
-        "healthy scans are mostly small slices from the top or bottom of the brain"
-        + ("; on clinical scans from elsewhere it calls most healthy brains 'tumour'."
-           if outside and outside["specificity"] < 0.5 else
-           ", so its figures on clinical scans from elsewhere are lower (see the outside scans)." if outside else
-           ", and it has not been scored on scans from elsewhere in this run."),
+        "**Limits:** the model was trained on skull-stripped slices of one public dataset whose "
+        "healthy scans are mostly small slices from the top or bottom of the brain. " + outside_limit(outside),
         "",
         "*Grouped cross-validation* trains and scores five fresh networks, each on four fifths of the scans and "
         "tested on the fifth, with copies of one scan kept in the same fifth. *Sensitivity* is the share of "
         "tumour scans called 'tumour'; *specificity* the share of healthy scans called 'no tumour'.",
     ]
     return "\n".join(lines)
+
+
+def outside_limit(outside: dict | None) -> str:
+    """One sentence on what the outside scans say about scans from elsewhere, from their figures."""
+    if not outside:
+        return "It has not been scored on scans from elsewhere in this run."
+    if outside["specificity"] < 0.5:
+        return "On clinical scans from elsewhere, with a skull, it calls most healthy brains 'tumour'."
+    if outside["roc_auc"] < 0.8:
+        return (f"On clinical scans from elsewhere, with a skull, it tells tumour from healthy scans little better "
+                f"than chance (ROC AUC {outside['roc_auc']:.2f}, sensitivity {pct(outside['sensitivity'])}).")
+    return f"On clinical scans from elsewhere its figures are lower (ROC AUC {outside['roc_auc']:.2f})."
 
 
 def headline_cv(ctx: dict) -> dict | None:
@@ -763,10 +771,14 @@ def model_card_markdown(ctx: dict) -> str:
         "- No patient identifiers: neighbouring slices of one patient may sit on both sides of the split, beyond "
         "the near-duplicates counted above, so the test figures may be optimistic for new patients.",
         "- Only 'tumour' vs 'no tumour': no tumour type, location or size.",
-        "- The healthy scans of this dataset are mostly small slices from the top or bottom of the brain: the model "
-        "reads slice size as well as tumours (see the head-size-matched figures), and on clinical scans from "
-        "elsewhere, with a skull, it calls most healthy brains 'tumour' (see the outside scans). Do not trust it "
-        "on scans that are not skull-stripped axial slices like these; `predict`'s warning flags many of them.",
+        "- The healthy scans of this dataset are mostly small slices from the top or bottom of the brain. "
+        + ("The network cannot read a slice's size or brightness (it crops and rescales each head), but it can "
+           "still read the anatomy of such slices; "
+           if training["architecture"].get("preprocess") == "head_crop" else "The network can read slice size; ")
+        + "the head-size-matched figures show what is left without size. " + outside_limit(
+            metrics["models"]["improved_cnn"].get("outside"))
+        + " Do not trust it on scans that are not skull-stripped axial slices like these; `predict`'s warning "
+          "flags many of them.",
         "- The `predict` command gives a number for any picture, meaningful or not.",
         "",
         "## How to reproduce",

@@ -256,3 +256,11 @@ def test_regression_checks_pass_a_working_model_and_fail_broken_pipelines(schedu
         checks = regression_checks(entry, entry, 0.4, schedule)
         assert not all(checks.values()), name
     assert not all(regression_checks(_entry(labels, good), _entry(labels, good), 0.9, schedule).values())
+
+
+def test_outside_limit_follows_the_figures():
+    assert "calls most healthy brains 'tumour'" in report.outside_limit({"specificity": 0.26, "roc_auc": 0.68})
+    assert "little better than chance (ROC AUC 0.64" in report.outside_limit(
+        {"specificity": 0.79, "roc_auc": 0.637, "sensitivity": 0.47})
+    assert "lower (ROC AUC 0.93)" in report.outside_limit({"specificity": 0.9, "roc_auc": 0.93, "sensitivity": 0.9})
+    assert "not been scored" in report.outside_limit(None)
