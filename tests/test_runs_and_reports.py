@@ -264,3 +264,12 @@ def test_outside_limit_follows_the_figures():
         {"specificity": 0.79, "roc_auc": 0.637, "sensitivity": 0.47})
     assert "lower (ROC AUC 0.93)" in report.outside_limit({"specificity": 0.9, "roc_auc": 0.93, "sensitivity": 0.9})
     assert "not been scored" in report.outside_limit(None)
+
+
+def test_slow_cpu_estimate_scales_by_the_ratio_measured_on_both():
+    entries = [{"command": "ci", "cpu": "AMD EPYC", "minutes": 12.0, "note": "before the check schedule"},
+               {"command": "ci", "cpu": "Intel Xeon", "minutes": 48.0, "note": "before the check schedule"},
+               {"command": "make test", "cpu": "AMD EPYC", "minutes": 5.0, "note": "fresh clone"}]
+    text = report.slow_cpu_estimate(entries)
+    assert "4.0x" in text and "`make test` about 20 min" in text
+    assert report.slow_cpu_estimate(entries[2:]) == ""
