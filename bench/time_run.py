@@ -46,9 +46,10 @@ def main(argv=None) -> int:
         print(f"'{args.command}' failed (exit {status}) after {seconds / 60:.1f} min; nothing recorded", file=sys.stderr)
         return status
     costs = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    updated = record(costs, args.command, seconds, machine_description(), args.note)
+    machine = machine_description()
+    updated = record(costs, args.command, seconds, machine, args.note)
     atomic_write(args.out, lambda tmp: tmp.write_text(json.dumps(updated, indent=2) + "\n"))
-    print(f"'{args.command}': {seconds / 60:.1f} min on {machine_description()['cpu']}; recorded in {args.out}")
+    print(f"'{args.command}': {seconds / 60:.1f} min on {machine['cpu']}; recorded in {args.out}")
     return 0
 
 

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import grey_stack
+from .data import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask  # noqa: F401 (re-exported for callers)
 from .metrics import wilson_interval
-
-#: Grey level above which a pixel counts as head rather than background (the scans have
-#: a black background; the skull and brain are far brighter than this).
-HEAD_GREY_LEVEL = 20
-
-
-def head_mask(images) -> np.ndarray:
-    """Boolean (N, 240, 240): pixels brighter than the black background."""
-    images = grey_stack(images)
-    return images > HEAD_GREY_LEVEL
 
 
 def heat_share_on_head(images, heatmaps) -> np.ndarray:
@@ -92,15 +82,6 @@ BORDER_WIDTH = 16
 #: 1.6 times the band's area share (0.25), which an even spread would give. The two framed
 #: maps the error analysis shows (Image367, Image3524) hold 0.45 and 0.50.
 BORDER_HEAVY_SHARE = 0.4
-
-
-def border_mask(side: int = 240, width: int = BORDER_WIDTH) -> np.ndarray:
-    """Boolean (side, side): True on the outermost `width` pixels of a square picture."""
-    if not 0 < 2 * width <= side:
-        raise ValueError(f"border width {width} does not fit a {side}-pixel picture")
-    mask = np.ones((side, side), dtype=bool)
-    mask[width:side - width, width:side - width] = False
-    return mask
 
 
 def heat_share_on_border(heatmaps, width: int = BORDER_WIDTH) -> np.ndarray:

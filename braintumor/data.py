@@ -253,6 +253,27 @@ def grey_stack(images) -> np.ndarray:
     return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
 
 
+#: Grey level above which a pixel counts as head rather than background (the scans have
+#: a black background; the skull and brain are far brighter than this).
+HEAD_GREY_LEVEL = 20
+
+
+def head_mask(images) -> np.ndarray:
+    """Boolean (N, 240, 240): pixels brighter than the black background."""
+    images = grey_stack(images)
+    return images > HEAD_GREY_LEVEL
+
+
+def border_mask(side: int | tuple[int, int], width: int) -> np.ndarray:
+    """Boolean picture (`side` or (height, width)): True on the outermost `width` pixels."""
+    height, breadth = (side, side) if isinstance(side, int) else side
+    if not 0 < 2 * width <= min(height, breadth):
+        raise ValueError(f"border width {width} does not fit a {height}x{breadth} picture")
+    mask = np.ones((height, breadth), dtype=bool)
+    mask[width:height - width, width:breadth - width] = False
+    return mask
+
+
 def exact_duplicate_groups(names, sha256) -> list[list[str]]:
     """Groups (of two or more names) whose files are byte-identical, in CSV order."""
     by_hash: dict[str, list[str]] = defaultdict(list)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .analysis import HEAD_GREY_LEVEL, head_mask
-from .data import grey_stack
+from .data import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask
 
 #: Width in pixels of the picture's outer band that `dark_frame` looks at.
 FRAME_WIDTH = 8
@@ -36,13 +35,6 @@ CUES = {
     "head_box": "head's bounding box covers {value} of the picture",
 }
 _GREY_LEVEL_CUES = {"head_grey"}
-
-
-def _frame(size: tuple[int, int], width: int = FRAME_WIDTH) -> np.ndarray:
-    """Boolean picture, True on the outer band `width` pixels wide."""
-    band = np.ones(size, dtype=bool)
-    band[width:-width, width:-width] = False
-    return band
 
 
 def _bright_rim_share(grey: np.ndarray, mask: np.ndarray) -> float:
@@ -75,7 +67,7 @@ def input_cues(images) -> dict[str, np.ndarray]:
     if greys.ndim != 3:
         raise ValueError(f"expected scans shaped (N, H, W[, 1]), got {np.shape(images)}")
     masks = head_mask(greys)
-    frame = _frame(greys.shape[1:])
+    frame = border_mask(greys.shape[1:], FRAME_WIDTH)
     head_pixels = masks.sum(axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
         head_grey = np.where(head_pixels > 0, (greys * masks).sum(axis=(1, 2)) / head_pixels, 0.0)

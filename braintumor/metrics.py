@@ -7,12 +7,10 @@ tumour probability, so models of any kind (CNN, forest, majority) are scored ali
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binomtest
+from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, roc_auc_score
 
 from . import config
-
-# scikit-learn and scipy.stats are imported inside the functions that use them: `predict`
-# reaches this module (input_check -> analysis -> metrics) and they would add about a
-# second to every start while it never calls them.
 
 
 #: The shipped model's threshold rule (`choose_threshold`): validation sensitivity at least
@@ -30,10 +28,21 @@ def confusion(y_true, y_pred) -> dict[str, int]:
     y_pred = np.asarray(y_pred).astype(int)
     if y_true.size == 0:  # scikit-learn refuses empty input; an empty table is well defined
         return {"tn": 0, "fp": 0, "fn": 0, "tp": 0}
-    from sklearn.metrics import confusion_matrix
-
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
     return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+#: The figures a cross-validation summarises over its folds.
+SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
+
+
+def fold_mean_std(folds: list[dict], names=SUMMARY_METRICS) -> dict:
+    """Per metric, the mean and sample standard deviation over the folds (std NaN for one fold)."""
+    return {
+        name: {"mean": float(np.mean([f[name] for f in folds])),
+               "std": float(np.std([f[name] for f in folds], ddof=1)) if len(folds) > 1 else float("nan")}
+        for name in names
+    }
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -47,8 +56,6 @@ def wilson_interval(successes: int, total: int, confidence_level: float = 0.95) 
     """
     if total == 0:
         return [float("nan"), float("nan")]
-    from scipy.stats import binomtest
-
     interval = binomtest(int(successes), int(total)).proportion_ci(
         confidence_level=confidence_level, method="wilson"
     )
@@ -94,8 +101,6 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
     A scan is called tumour when its tumour probability is >= `threshold`. With `with_ci`,
     `ci95` holds Wilson intervals for the proportions and a bootstrap interval for AUC.
     """
-    from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
     if y_true.shape != probability.shape:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
+from .data import HEAD_GREY_LEVEL
 from .training_recipes import RECIPES, REQUIRED_PREPROCESS
 
 # Quieter TensorFlow start-up; set before TensorFlow is first imported.
@@ -49,13 +50,13 @@ class HeadCrop(layers.Layer):
     In this dataset the slice's size and brightness predict the label (healthy scans are
     mostly small, bright slices from the top or bottom of the brain); after this layer every
     head fills the same extent with the same intensity scale, so neither is left to read.
-    The head is every pixel brighter than `level` grey levels, as in `analysis.head_mask`;
+    The head is every pixel brighter than `level` grey levels, as in `data.head_mask`;
     `margin` pads the square by that share of its side on each edge. A scan with no head
     pixel is kept whole. Being a layer, it travels inside the saved model: training,
     evaluation, `predict` and Grad-CAM all see the same transformation.
     """
 
-    def __init__(self, size: int = 128, level: float = 20.0, margin: float = 0.04, **kwargs):
+    def __init__(self, size: int = 128, level: float = HEAD_GREY_LEVEL, margin: float = 0.04, **kwargs):
         super().__init__(**kwargs)
         self.size, self.level, self.margin = int(size), float(level), float(margin)
 

@@ -18,15 +18,11 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .analysis import head_mask
-from .data import grey_stack
-from .metrics import binary_metrics
+from .data import grey_stack, head_mask
+from .metrics import SUMMARY_METRICS, binary_metrics, fold_mean_std
 
 #: The columns of `slice_cues`, in order: what `trivial_cue_classifier` is fitted on.
 CUE_NAMES = ("head_area", "head_height", "head_width", "head_mean_grey", "picture_mean_grey")
-
-#: The metrics `cross_validated_cue_scores` and `tertile_metrics` report.
-SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
 
 #: Largest head-area gap (fraction of the picture) within a pair: 0.01 is 576 of 57,600 pixels.
 MAX_GAP = 0.01
@@ -54,7 +50,7 @@ def slice_cues(images) -> pd.DataFrame:
     """Size and brightness of each scan's head: the cues that track slice level.
 
     Columns (`CUE_NAMES`): head_area (fraction of the picture brighter than
-    `analysis.HEAD_GREY_LEVEL`), head_height and head_width (the head mask's bounding box,
+    `data.HEAD_GREY_LEVEL`), head_height and head_width (the head mask's bounding box,
     as a fraction of the picture's side), head_mean_grey (mean grey inside the mask; 0 for
     an all-black scan) and picture_mean_grey. Worked in chunks so memory stays small.
     """
@@ -88,15 +84,6 @@ def trivial_cue_classifier(seed: int) -> RandomForestClassifier:
     return RandomForestClassifier(n_estimators=300, min_samples_leaf=5, random_state=seed, n_jobs=1)
 
 
-def _summary(folds: list[dict]) -> dict:
-    """Mean and sample standard deviation of each `SUMMARY_METRICS` over the folds."""
-    return {
-        metric: {"mean": float(np.mean([f[metric] for f in folds])),
-                 "std": float(np.std([f[metric] for f in folds], ddof=1)) if len(folds) > 1 else float("nan")}
-        for metric in SUMMARY_METRICS
-    }
-
-
 def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5) -> dict:
     """Grouped, stratified k-fold scores of `trivial_cue_classifier` at threshold 0.5.
 
@@ -115,7 +102,7 @@ def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5) 
         fitted = clone(model).fit(x[fit], labels[fit])
         scores = binary_metrics(labels[held_out], fitted.predict_proba(x[held_out])[:, 1], 0.5, with_ci=False)
         results.append({"fold": fold, "n": scores["n"], **{m: scores[m] for m in SUMMARY_METRICS}})
-    return {"folds": results, "summary": _summary(results), "n": len(labels),
+    return {"folds": results, "summary": fold_mean_std(results), "n": len(labels),
             "threshold": 0.5, "features": list(CUE_NAMES)}
 
 

@@ -27,22 +27,13 @@ from braintumor import config
 from braintumor.data import load_npz
 from braintumor.evaluation import write_json
 from braintumor.features import forest_probability, image_features, train_forest
-from braintumor.metrics import binary_metrics, choose_threshold
+from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
 from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
                                library_versions, predict_tumour_probability, train)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
-SUMMARY_METRICS = ("accuracy", "sensitivity", "specificity", "roc_auc")
-
-
-def fold_mean_std(folds: list[dict]) -> dict:
-    """Per metric of SUMMARY_METRICS, the mean and sample standard deviation over the folds."""
-    return {
-        metric: {"mean": float(np.mean([f[metric] for f in folds])), "std": float(np.std([f[metric] for f in folds], ddof=1))}
-        for metric in SUMMARY_METRICS
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,3 +100,10 @@ def test_fit_needs_scans_and_ordered_quantiles():
         fit_input_check(np.zeros((0, 240, 240, 1), dtype=np.uint8))
     with pytest.raises(ValueError, match="low_q"):
         fit_input_check(np.zeros((2, 240, 240, 1), dtype=np.uint8), low_q=0.9, high_q=0.1)
+
+
+def test_the_dark_frame_band_follows_a_non_square_picture():
+    from braintumor.data import border_mask
+
+    band = border_mask((20, 30), 4)
+    assert band.shape == (20, 30) and band[0].all() and band[:, -1].all() and not band[10, 15]

@@ -151,3 +151,15 @@ def test_reliability_bins():
 def test_reliability_bin_edges_are_half_open():
     bins = metrics.reliability_bins([0, 1], [0.1, 0.2], n_bins=10)
     assert bins["count"][1] == 1 and bins["count"][2] == 1  # 0.1 in [0.1, 0.2), 0.2 in [0.2, 0.3)
+
+
+def test_fold_mean_std_is_the_mean_and_sample_spread_over_folds():
+    from braintumor.metrics import fold_mean_std
+
+    folds = [{"accuracy": 0.9, "sensitivity": 1.0, "specificity": 0.8, "roc_auc": 0.95},
+             {"accuracy": 0.8, "sensitivity": 0.6, "specificity": 1.0, "roc_auc": 0.85}]
+    summary = fold_mean_std(folds)
+    assert summary["accuracy"]["mean"] == pytest.approx(0.85)
+    assert summary["accuracy"]["std"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert set(summary) == {"accuracy", "sensitivity", "specificity", "roc_auc"}
+    assert np.isnan(fold_mean_std(folds[:1])["roc_auc"]["std"])  # one fold has no spread
