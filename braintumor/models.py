@@ -107,6 +107,79 @@ class HeadCrop(layers.Layer):
         return {**super().get_config(), "size": self.size, "level": self.level, "margin": self.margin}
 
 
+@keras.saving.register_keras_serializable(package="braintumor")
+class RandomSkullRim(layers.Layer):
+    """Training-only augmentation: on a random share of scans, draw a bright ring a few pixels
+    outside the head, as scalp and skull look on a clinical scan that was not skull-stripped.
+
+    Works on raw scans (0..255) before `HeadCrop`, so the crop then takes the ring in as it
+    would a real skull. The ring lies between 2 and 7 pixels outside the head mask (grey >
+    `level`), with one grey level per scan drawn from [80, 230). At inference it is the
+    identity, so the saved model is unchanged.
+    """
+
+    def __init__(self, probability: float = 0.5, level: float = HEAD_GREY_LEVEL, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.probability, self.level, self.seed = float(probability), float(level), seed
+        self._generator = keras.random.SeedGenerator(seed)
+
+    def call(self, scans, training=None):
+        import tensorflow as tf
+
+        if not training:
+            return scans
+        scans = tf.cast(scans, "float32")
+        head = tf.cast(scans > self.level, "float32")
+        inner = tf.nn.max_pool2d(head, ksize=5, strides=1, padding="SAME")
+        outer = tf.nn.max_pool2d(head, ksize=15, strides=1, padding="SAME")
+        ring = outer - inner
+        batch = tf.shape(scans)[0]
+        grey = keras.random.uniform((batch, 1, 1, 1), 80.0, 230.0, seed=self._generator)
+        apply = tf.cast(keras.random.uniform((batch, 1, 1, 1), seed=self._generator) < self.probability, "float32")
+        return scans * (1 - ring * apply) + ring * apply * grey
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "probability": self.probability, "level": self.level, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="braintumor")
+class RandomIntensity(layers.Layer):
+    """Training-only augmentation for what differs between scanners and sequences: per scan a
+    gamma in [1/1.5, 1.5], a gain in [0.8, 1.25] and Gaussian noise of 3% of the signal.
+
+    Works on `HeadCrop`'s output (background 0, head averaging about 1). Identity at inference.
+    """
+
+    def __init__(self, max_gamma: float = 1.5, max_gain: float = 1.25, noise: float = 0.03,
+                 seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_gamma, self.max_gain, self.noise, self.seed = float(max_gamma), float(max_gain), float(noise), seed
+        self._generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=None):
+        import tensorflow as tf
+
+        if not training:
+            return x
+        x = tf.cast(x, "float32")
+        batch = tf.shape(x)[0]
+        log_gamma = keras.random.uniform((batch, 1, 1, 1), -1.0, 1.0, seed=self._generator) * np.log(self.max_gamma)
+        log_gain = keras.random.uniform((batch, 1, 1, 1), -1.0, 1.0, seed=self._generator) * np.log(self.max_gain)
+        # Gamma on the grey relative to the head's mean (about 1), so the head stays near 1.
+        x = tf.pow(tf.maximum(x, 0.0) + 1e-6, tf.exp(log_gamma)) * tf.exp(log_gain)
+        return x + keras.random.normal(tf.shape(x), stddev=self.noise, seed=self._generator) * tf.cast(x > 0.01, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_gamma": self.max_gamma, "max_gain": self.max_gain,
+                "noise": self.noise, "seed": self.seed}
+
+
 def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.SEED) -> keras.Model:
     """The two-convolution network of the Kaggle notebook this project started from.
 
@@ -139,6 +212,8 @@ def build_improved_cnn(
     head: str = "gap",
     dense_units: tuple[int, ...] = (),
     preprocess: str = "resize",
+    skull_rim: float = 0.0,
+    photometric: bool = False,
     seed: int = config.SEED,
 ) -> keras.Model:
     """A small VGG-style network: conv-BN-ReLU blocks, a pooled head, softmax.
@@ -155,6 +230,9 @@ def build_improved_cnn(
     which keeps where in the slice a feature was); `dense_units` adds dense ReLU layers.
     `preprocess` is "resize" (the whole picture resized and scaled to 0..1) or "head_crop"
     (`HeadCrop`: the head cropped to a fixed extent, its grey levels scaled by their mean).
+    `skull_rim` > 0 draws a skull-like ring around that share of training scans
+    (`RandomSkullRim`), `photometric` adds gamma, gain and noise (`RandomIntensity`); both
+    are for scans from other scanners and sites, and both are idle at inference.
     """
     if head not in ("gap", "flatten"):
         raise ValueError(f"head must be 'gap' or 'flatten', not {head!r}")
@@ -165,7 +243,14 @@ def build_improved_cnn(
         inputs, x = _inputs_and_preprocessing(resolution)
     else:
         inputs = keras.Input(shape=(config.IMAGE_SIZE, config.IMAGE_SIZE, 1), name="scan")
-        x = HeadCrop(resolution, name="head_crop")(inputs)
+        x = inputs
+        if skull_rim:
+            x = RandomSkullRim(skull_rim, seed=seed, name="augment_skull_rim")(x)
+        x = HeadCrop(resolution, name="head_crop")(x)
+        if photometric:
+            x = RandomIntensity(seed=seed, name="augment_intensity")(x)
+    if (skull_rim or photometric) and preprocess != "head_crop":
+        raise ValueError("skull_rim and photometric augmentation need preprocess='head_crop'")
     if augment:
         x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(x)
         x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="augment_rotate")(x)
@@ -241,10 +326,11 @@ class _EpochTimer(keras.callbacks.Callback):
         self.durations.append(time.perf_counter() - self._start)
 
 
-def _dataset(images, labels, batch_size: int, shuffle: bool, seed: int):
+def _dataset(images, labels, batch_size: int, shuffle: bool, seed: int, weights=None):
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((images, labels.astype("int32")))
+    columns = (images, labels.astype("int32")) + (() if weights is None else (np.asarray(weights, "float32"),))
+    data = tf.data.Dataset.from_tensor_slices(columns)
     if shuffle:
         data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(2)
@@ -263,6 +349,8 @@ def train(
     learning_rate: float = 1e-3,
     cosine_decay: bool = False,
     class_weight: dict | None = None,
+    sample_weight: np.ndarray | None = None,
+    val_sample_weight: np.ndarray | None = None,
     seed: int = config.SEED,
     verbose: int = 0,
 ) -> TrainResult:
@@ -270,7 +358,9 @@ def train(
 
     `start_from_epoch` makes early stopping ignore the first epochs, whose validation loss
     is erratic while batch-norm statistics settle. Images stay uint8 until the model's own
-    rescaling layer, which keeps memory low.
+    rescaling layer, which keeps memory low. `sample_weight` (per training scan) and
+    `val_sample_weight` (per validation scan, so that early stopping watches the same
+    weighted loss) balance classes within each source when several are pooled.
     """
     set_determinism(seed)
     compile_for_training(model, learning_rate, cosine_decay, max_epochs, int(np.ceil(len(y_train) / batch_size)))
@@ -280,8 +370,8 @@ def train(
     timer = _EpochTimer()
     start = time.perf_counter()
     fitted = model.fit(
-        _dataset(x_train, y_train, batch_size, shuffle=True, seed=seed),
-        validation_data=_dataset(x_val, y_val, 128, shuffle=False, seed=seed),
+        _dataset(x_train, y_train, batch_size, shuffle=True, seed=seed, weights=sample_weight),
+        validation_data=_dataset(x_val, y_val, 128, shuffle=False, seed=seed, weights=val_sample_weight),
         epochs=max_epochs,
         callbacks=[stopper, timer],
         class_weight=class_weight,
@@ -306,6 +396,7 @@ def train(
             "learning_rate": learning_rate,
             "cosine_decay": cosine_decay,
             "class_weight": class_weight,
+            "sample_weight": None if sample_weight is None else "balanced within each source",
             "seed": seed,
         },
     )

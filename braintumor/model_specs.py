@@ -1,0 +1,130 @@
+"""Named models: what each is (builder, architecture, recipe, training sources, file), shared
+by the notebooks, the scripts and `predict --model NAME`.
+
+* ``single-source``: the head-crop network trained on this dataset (source A) alone: the
+  improved CNN `model.ipynb` ships as `model/braintumor.keras`.
+* ``two-source``: the same kind of network trained on A and the extra source (B) together,
+  classes balanced within each source; its architecture is the row of the source study
+  (`model/source_study.json`) that `pick_two_source` picks from validation figures alone.
+
+A third model is one more `ModelSpec` in `SPECS`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+
+STUDY_PATH = config.MODEL_DIR / "source_study.json"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: str  # a function of `models`
+    sources: tuple[str, ...]  # `sources.LOADERS` names, trained on together
+    file: Path  # relative to the repository root
+    recipe: str = "improved"  # `training_recipes.RECIPES` key
+    architecture: dict = field(default_factory=dict)  # builder keywords; empty = chosen at run time
+    description: str = ""
+
+    @property
+    def metrics_key(self) -> str:
+        """Where `metrics.json` keeps this model's figures and threshold."""
+        return self.name.replace("-", "_")
+
+
+SPECS = {
+    "single-source": ModelSpec(
+        name="single-source", builder="build_improved_cnn", sources=("brain-tumor",), file=config.MODEL_PATH,
+        description="head-crop CNN trained on the Brain Tumor set (skull-stripped BraTS slices) alone; "
+        "architecture chosen by `models.choose_improved` over model/improved_search.json",
+    ),
+    "two-source": ModelSpec(
+        name="two-source", builder="build_improved_cnn", sources=("brain-tumor", "extra"),
+        file=config.MODEL_DIR / "braintumor_two_source.keras",
+        description="head-crop CNN trained on the Brain Tumor set and the extra clinical source together, "
+        "classes balanced within each source; architecture picked by `model_specs.pick_two_source` "
+        "over model/source_study.json",
+    ),
+}
+
+#: The model `predict` uses when --model is not given (see `DEFAULT_RULE`).
+DEFAULT_MODEL = "single-source"
+
+#: How the default was to be set, written before any two-source model met the outside scans:
+#: the two-source model becomes the default only if, on the outside scans at its validation
+#: threshold, it reaches all three of the targets below; otherwise the single-source model
+#: stays the default (its internal figures are the better-established ones).
+OUTSIDE_TARGETS = {"roc_auc": 0.95, "sensitivity": 0.90, "specificity": 0.90}
+DEFAULT_RULE = (
+    "`predict` uses the two-source model by default only if, on the outside scans at its validation "
+    "threshold, it reaches ROC AUC >= 0.95, sensitivity >= 0.90 and specificity >= 0.90; otherwise "
+    "the single-source model. (Rule fixed before any two-source model was scored on the outside scans.)"
+)
+
+#: The rule that picks the two-source row of the source study, from validation data only,
+#: written before any row was scored on A's test rows, B's held-out rows or the outside
+#: scans: among rows trained on both sources, the highest worst-source validation ROC AUC,
+#: min(A validation, A head-size-matched validation pairs, B validation); ties go to the
+#: higher mean of the three, then to the earlier row.
+PICK_RULE = (
+    "Among the study's rows trained on both sources, the one with the highest worst-case validation "
+    "ROC AUC over A's validation rows, A's head-size-matched validation pairs and B's validation rows "
+    "(ties: the higher mean of the three). Fixed before any row was scored on held-out data."
+)
+
+
+def _validation_aucs(row: dict) -> list[float]:
+    validation = row["validation"]
+    return [validation["brain_tumor"]["roc_auc"], validation["brain_tumor_matched"]["roc_auc"],
+            validation["extra"]["roc_auc"]]
+
+
+def pick_two_source(rows: list[dict]) -> dict:
+    """The study row `PICK_RULE` picks. Reads only each row's `sources` and `validation`."""
+    eligible = [row for row in rows if set(row["sources"]) == {"brain-tumor", "extra"}]
+    if not eligible:
+        raise ValueError("the source study has no row trained on both sources; run scripts/source_study.py train")
+    best = max(range(len(eligible)),
+               key=lambda i: (min(_validation_aucs(eligible[i])), np.mean(_validation_aucs(eligible[i])), -i))
+    return eligible[best]
+
+
+def read_study(path: Path = STUDY_PATH) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def resolve(name: str) -> ModelSpec:
+    """The spec called `name`; a clear error listing the names otherwise."""
+    if name not in SPECS:
+        raise KeyError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
+    return SPECS[name]
+
+
+def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | None = None, verbose: int = 0):
+    """Build `build_improved_cnn(**architecture)` and train it on the pooled train rows of
+    `sources`, early stopping on their pooled validation rows.
+
+    With several sources (or `balance=True`), each scan is weighted so that both classes
+    weigh the same within each source (`sources.balanced_weights`), in training and in the
+    validation loss early stopping watches. Returns (model, `models.TrainResult`).
+    """
+    from .models import build_improved_cnn, train
+    from .sources import balanced_weights, pooled
+
+    balance = len(sources) > 1 if balance is None else balance
+    train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
+    weights = {}
+    if balance:
+        weights = {"sample_weight": balanced_weights(train_part["labels"], train_part["source"]),
+                   "val_sample_weight": balanced_weights(val_part["labels"], val_part["source"])}
+    model = build_improved_cnn(**architecture)
+    fit = train(model, train_part["images"], train_part["labels"], val_part["images"], val_part["labels"],
+                **recipe, **weights, verbose=verbose)
+    return model, fit
