@@ -1,7 +1,8 @@
 # One target per step. The raw data are read from $BRAIN_TUMOR_DATA, else data/raw/.
 #   make reproduce   install, then run the three notebooks top to bottom on the real data
 #   make test        install, then unit tests + the notebooks re-executed (shorter schedule) and checked by nbval
-# The outside scans (evaluation only) are read from $BRAIN_TUMOR_EXTERNAL when it is set.
+# The outside scans (evaluation only) are read from $BRAIN_TUMOR_EXTERNAL when it is set, the second
+# training source from $BRAIN_TUMOR_EXTRA.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 EXECUTE := $(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600
 
-.PHONY: venv data study train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv data study source-study train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -29,6 +30,10 @@ data: venv                      ## validate the raw data, write data/image_data.
 
 study: venv data                ## resolution study of the reference CNN (slow, run once; its JSON is committed)
 	$(PY) scripts/resolution_study.py --model reference --resolutions 64 96 112 128
+
+source-study: venv data         ## leave-one-source-out study: train its rows, then score them (slow; JSON committed)
+	$(PY) scripts/source_study.py train "$$(cat scripts/source_study_rows.json)"
+	$(PY) scripts/source_study.py score
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'
@@ -66,4 +71,4 @@ bench: venv                     ## speed and memory figures of this machine
 	$(PY) bench/benchmark.py
 
 clean:
-	rm -rf data/image_data.npz $(CHECK_OUTPUT)
+	rm -rf data/image_data.npz data/extra_image_data.npz $(CHECK_OUTPUT)

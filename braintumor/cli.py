@@ -9,23 +9,32 @@ from pathlib import Path
 
 from . import config
 from .data import DataError
-from .predict import DEFAULT_BATCH_SIZE, PredictError, finite_float, positive_int, run
+from .model_specs import DEFAULT_MODEL, SPECS
+from .predict import DEFAULT_BATCH_SIZE, PredictError, finite_float, positive_int, resolve_model, run
 
 
 def _prepare(args) -> int:
     from .prepare import format_summary, prepare
 
+    from .sources import EXTRA_ENV_VAR, EXTRA_NPZ_PATH, EXTRA_SPLITS_PATH, find_extra_dir, format_extra_summary, prepare_extra
+
+    extra_dir = find_extra_dir(args.extra_dir)  # checked before anything is written
     summary = prepare(data_dir=args.data_dir, out=Path(args.out), splits_out=Path(args.splits))
     print(format_summary(summary))
     print(f"wrote {args.out} and {args.splits}")
+    if extra_dir is None:
+        print(f"extra source: not used (${EXTRA_ENV_VAR} is not set)")
+        return 0
+    print(format_extra_summary(prepare_extra(extra_dir)))
+    print(f"wrote {EXTRA_NPZ_PATH} and {EXTRA_SPLITS_PATH}")
     return 0
 
 
 def _predict(args) -> int:
-    model_path = Path(args.model) if args.model else config.REPO_ROOT / config.MODEL_PATH
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     try:
-        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size)
+        model_path, model_name = resolve_model(args.model)
+        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size, model_name)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -38,8 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="braintumor", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    prep = commands.add_parser("prepare", help="validate the raw Kaggle data and pack it into an npz")
+    prep = commands.add_parser("prepare", help="validate the raw Kaggle data (and the extra source, if given) and pack each into an npz")
     prep.add_argument("--data-dir", default=None, help=f"raw folder (default: ${config.DATA_ENV_VAR}, else data/raw/)")
+    prep.add_argument("--extra-dir", default=None,
+                      help="the second training source's folder (default: $BRAIN_TUMOR_EXTRA; unset: not used)")
     prep.add_argument("--out", default=str(config.NPZ_PATH), help="packed arrays (default: %(default)s)")
     prep.add_argument("--splits", default=str(config.SPLITS_PATH), help="split table (default: %(default)s)")
     prep.set_defaults(handler=_prepare)
@@ -58,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="image file (JPEG, PNG, BMP, TIFF) or folder (searched recursively; names starting with '.' are ignored)",
     )
     pred.add_argument(
-        "--model", metavar="FILE", default=None, help=f"model file (default: {config.MODEL_PATH} in the repository)"
+        "--model", metavar="NAME|FILE", default=None,
+        help=f"a model name ({', '.join(f'{name}: {spec.file}' for name, spec in SPECS.items())}) or a .keras "
+        f"file (default: {DEFAULT_MODEL}; the README says why)",
     )
     pred.add_argument(
         "--threshold", metavar="T", type=finite_float, default=None,
@@ -67,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--json", action="store_true",
-        help="one JSON object per line: file, probability, label (and warning when the input check "
-        "fires); or file and error; or file and skipped",
+        help="one JSON object per line: file, probability, label, model (the name of the model used; "
+        "its file path when given a file) and warning when the input check fires; or file and error; "
+        "or file and skipped",
     )
     pred.add_argument("--gradcam", metavar="DIR", help="write DIR/<name>_gradcam.png heat-map overlays")
     pred.add_argument(

@@ -135,6 +135,30 @@ def build_metrics(
     }
 
 
+def score_everywhere(model, threshold: float, brain_tumor, extra=None, outside=None) -> dict:
+    """One model's figures on every held-out set, at its validation threshold: A's test rows
+    (`brain_tumor_test`), A's head-size-matched test pairs (`brain_tumor_matched_test`), the
+    extra source's held-out rows (`extra_test`, when `extra` is given) and the outside scans
+    (`outside`, when given: every call is a look at them). `brain_tumor` and `extra` are
+    `sources.Source`s; `outside` an `external.ExternalSet`."""
+    from .models import predict_tumour_probability
+    from .shortcut import head_size_matched_pairs, matched_metrics, slice_cues
+
+    test = brain_tumor.part("test")
+    probability = predict_tumour_probability(model, test["images"])
+    head_area = slice_cues(test["images"])["head_area"].to_numpy()
+    pairs = head_size_matched_pairs(head_area, test["labels"])
+    scores = {"brain_tumor_test": binary_metrics(test["labels"], probability, threshold),
+              "brain_tumor_matched_test": matched_metrics(test["labels"], probability, threshold, pairs, head_area)}
+    if extra is not None:
+        held_out = extra.part("test")
+        scores["extra_test"] = binary_metrics(held_out["labels"], predict_tumour_probability(model, held_out["images"]),
+                                              threshold)
+    if outside is not None:
+        scores["outside"] = binary_metrics(outside.labels, predict_tumour_probability(model, outside.images), threshold)
+    return scores
+
+
 #: Floors the trained models must clear on the test rows, per training schedule. A retrain
 #: on another CPU family clears them (the shipped recipe's cross-validated accuracy is
 #: about 97-98% per fold on the full schedule, about 93% after the 8 epochs of the check
@@ -156,4 +180,23 @@ def regression_checks(shipped: dict, reference: dict, threshold: float, schedule
             min(shipped["sensitivity"], shipped["specificity"]) >= floors["sensitivity_and_specificity"],
         "reference CNN test accuracy above its floor": reference["accuracy"] >= floors["reference_accuracy"],
         "threshold within 0..0.5": 0.0 <= threshold <= 0.5,
+    }
+
+
+#: Floors of the two-source model (where BRAIN_TUMOR_EXTRA is set), per schedule: on A's test
+#: rows and on B's held-out rows, at its validation threshold.
+TWO_SOURCE_FLOORS = {
+    "full": {"brain_tumor_accuracy": 0.90, "extra_roc_auc": 0.90},
+    "check": {"brain_tumor_accuracy": 0.85, "extra_roc_auc": 0.85},
+}
+
+
+def two_source_checks(two_source: dict, schedule: str) -> dict[str, bool]:
+    """What `model.ipynb` asserts of the two-source model's scores (`score_everywhere`)."""
+    floors, scores = TWO_SOURCE_FLOORS[schedule], two_source["scores"]
+    return {
+        "two-source model: A test accuracy above its floor":
+            scores["brain_tumor_test"]["accuracy"] >= floors["brain_tumor_accuracy"],
+        "two-source model: B held-out ROC AUC above its floor": scores["extra_test"]["roc_auc"] >= floors["extra_roc_auc"],
+        "two-source model: threshold within 0..0.5": 0.0 <= two_source["threshold"] <= 0.5,
     }

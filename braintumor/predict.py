@@ -65,6 +65,7 @@ class Result:
     error: str | None = None
     skipped: str | None = None
     warning: str | None = None
+    model: str | None = None  # the name of the model that scored it (`model_specs`), or its file
 
     def as_json(self) -> str:
         if self.error is not None:
@@ -72,6 +73,8 @@ class Result:
         if self.skipped is not None:
             return json.dumps({"file": self.file, "skipped": self.skipped})
         record = {"file": self.file, "probability": round(self.probability, 6), "label": self.label}
+        if self.model is not None:
+            record["model"] = self.model
         if self.warning is not None:
             record["warning"] = self.warning
         return json.dumps(record)
@@ -216,14 +219,39 @@ def _metrics_path(model_path: Path) -> Path:
     return Path(model_path).parent / config.METRICS_PATH.name
 
 
+def _model_settings(metrics: dict, model_path: Path) -> dict:
+    """The part of metrics.json that belongs to this model file: its entry under
+    "model_files" (keyed by file name) when there is one, else the top level (the
+    single-source model's keys, and any metrics.json written before there were two models)."""
+    per_model = metrics.get("model_files") if isinstance(metrics, dict) else None
+    if isinstance(per_model, dict) and isinstance(per_model.get(Path(model_path).name), dict):
+        return per_model[Path(model_path).name]
+    return metrics
+
+
+def resolve_model(choice: str | None) -> tuple[Path, str]:
+    """(model file, name to report) for `--model`: a name from `model_specs.SPECS` (the
+    default `model_specs.DEFAULT_MODEL` when None) or a path to a `.keras` file."""
+    from .model_specs import DEFAULT_MODEL, SPECS
+
+    name = choice or DEFAULT_MODEL
+    if name in SPECS:
+        return config.REPO_ROOT / SPECS[name].file, name
+    path = Path(name)
+    known = {spec.file.name: spec.name for spec in SPECS.values()}
+    if path.suffix != ".keras" and not path.exists():
+        raise PredictError(f"--model {name!r} is neither a model name ({', '.join(SPECS)}) nor a model file.")
+    return path, known.get(path.name, str(path))
+
+
 def default_threshold(model_path: Path) -> tuple[float, str | None]:
-    """The decision threshold tuned for the model: `threshold` in metrics.json beside it.
+    """The decision threshold tuned for the model: its `threshold` in metrics.json beside it.
 
     Returns (threshold, note); the note says why 0.5 is used instead, when it is.
     """
     metrics_path = _metrics_path(model_path)
     try:
-        threshold = json.loads(metrics_path.read_text(encoding="utf-8"))["threshold"]
+        threshold = _model_settings(json.loads(metrics_path.read_text(encoding="utf-8")), model_path)["threshold"]
     except FileNotFoundError:
         reason = "it does not exist"
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -243,7 +271,7 @@ def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
     """
     metrics_path = _metrics_path(model_path)
     try:
-        rule = json.loads(metrics_path.read_text(encoding="utf-8")).get("input_check")
+        rule = _model_settings(json.loads(metrics_path.read_text(encoding="utf-8")), model_path).get("input_check")
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError, AttributeError) as error:
@@ -396,6 +424,7 @@ def run(
     as_json: bool = False,
     gradcam_dir: Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    model_name: str | None = None,
 ) -> int:
     """The `predict` command: print one line per input; 1 if any input failed, else 0.
 
@@ -428,6 +457,7 @@ def run(
     failed = 0
     try:
         for result in results:
+            result.model = model_name if result.probability is not None else None
             failed += result.error is not None
             if as_json:
                 print(result.as_json())

@@ -518,6 +518,7 @@ def readme_sections(ctx: dict, benchmark: dict | None, costs: dict | None = None
         + "\n\n" + input_check_paragraph(ctx["metrics"]["input_check"], ctx["input_check"]),
         "benchmark": benchmark_section(benchmark),
         "costs": costs_section(costs),
+        "sources": two_source_paragraph(ctx["metrics"], ctx.get("study")),
     }
 
 
@@ -666,6 +667,10 @@ def erroranalysis_markdown(ctx: dict) -> str:
         lines += ["![Misclassified outside scans](img/outside_misclassified.png)", "",
                   "![Grad-CAM of misclassified outside scans](img/gradcam_outside.png)", ""]
     lines += [
+        "## Two sources",
+        "",
+        two_source_paragraph(metrics, ctx.get("study")),
+        "",
         "## Scans unlike the training data",
         "",
         input_check_paragraph(metrics["input_check"], ctx["input_check"]),
@@ -756,6 +761,12 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         cv_paragraph(ctx.get("cv")),
         "",
+        "## The second model: `model/braintumor_two_source.keras`",
+        "",
+        two_source_paragraph(metrics, ctx.get("study")),
+        "",
+        two_source_trust(metrics),
+        "",
         "## Training",
         "",
         f"Adam{' with a cosine learning-rate schedule' if training['recipe'].get('cosine_decay') else ''}, L2 weight "
@@ -830,3 +841,160 @@ def costs_section(costs: dict | None) -> str:
         "\n\nTraining dominates both. TensorFlow's CPU kernels run 3-4x slower on the Intel Xeon these runs have met "
         "than on the AMD EPYC, which is why `make test` trains on the shorter check schedule: it must finish well "
         "within CI's 90 minutes on the slower machine. Measured with `bench/time_run.py`.")
+
+
+# --------------------------------------------------------------------------------------
+# Two sources: the leave-one-source-out study and the two models side by side
+# --------------------------------------------------------------------------------------
+
+#: Columns of the source study and of the side-by-side table: (key in the scores, title).
+HELD_OUT_COLUMNS = (
+    ("brain_tumor_test", "A: test rows"),
+    ("brain_tumor_matched_test", "A: head-size-matched test pairs"),
+    ("extra_test", "B: held-out rows"),
+    ("outside", "C: outside scans"),
+)
+
+
+def _variant(row: dict) -> str:
+    architecture = row.get("architecture", {})
+    parts = ["head crop" if architecture.get("preprocess") == "head_crop" else "whole picture"]
+    if architecture.get("skull_rim"):
+        parts.append(f"skull-like rim on {pct(architecture['skull_rim'], 0)} of training scans")
+    if architecture.get("photometric"):
+        parts.append("gamma/gain/noise")
+    if architecture.get("augment"):
+        parts.append("flips/rotation/shift/zoom")
+    return ", ".join(parts)
+
+
+def source_study_rows(study: dict) -> list[dict]:
+    """One dict a study row, for a DataFrame: what it trained on, its validation ROC AUCs and
+    (once scored) its held-out ROC AUCs; the picked row is marked."""
+    rows = []
+    for row in study["rows"]:
+        validation, held_out = row["validation"], row.get("held_out", {})
+        line = {
+            "row": row["name"] + (" (picked)" if row["name"] == study.get("picked") else ""),
+            "trained on": " + ".join("A" if s == "brain-tumor" else "B" for s in row["sources"]),
+            "variant": _variant(row),
+            "val AUC A": validation["brain_tumor"]["roc_auc"],
+            "val AUC A matched": validation["brain_tumor_matched"]["roc_auc"],
+            "val AUC B": validation["extra"]["roc_auc"],
+        }
+        for key, title in HELD_OUT_COLUMNS:
+            if key in held_out:
+                line[title.split(":")[0] + " AUC"] = held_out[key]["roc_auc"]
+        if "outside" in held_out:
+            line["C sens"] = held_out["outside"]["sensitivity"]
+            line["C spec"] = held_out["outside"]["specificity"]
+        rows.append(line)
+    return rows
+
+
+def source_study_table(study: dict) -> str:
+    """The study as markdown: validation ROC AUCs (what the pick read), then held-out ones."""
+    scored = any("held_out" in row for row in study["rows"])
+    header = ["Row", "Trained on", "Variant", "Val A", "Val A matched", "Val B"]
+    if scored:
+        header += ["Test A (acc / AUC)", "A matched pairs", "B held-out (AUC)", "C outside (sens / spec / AUC)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in study["rows"]:
+        validation, held_out = row["validation"], row.get("held_out", {})
+        name = f"**{row['name']}** (picked)" if row["name"] == study.get("picked") else row["name"]
+        cells = [name, " + ".join("A" if s == "brain-tumor" else "B" for s in row["sources"]), _variant(row),
+                 f"{validation['brain_tumor']['roc_auc']:.3f}", f"{validation['brain_tumor_matched']['roc_auc']:.3f}",
+                 f"{validation['extra']['roc_auc']:.3f}"]
+        if scored:
+            a, matched, b = held_out["brain_tumor_test"], held_out["brain_tumor_matched_test"], held_out["extra_test"]
+            outside = held_out.get("outside")
+            cells += [f"{pct(a['accuracy'])} / {a['roc_auc']:.3f}", f"{matched['roc_auc']:.3f}", f"{b['roc_auc']:.3f}",
+                      f"{pct(outside['sensitivity'])} / {pct(outside['specificity'])} / {outside['roc_auc']:.3f}"
+                      if outside else "not scored"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def everywhere_rows(single: dict, two: dict | None) -> list[dict]:
+    """Both models' headline figures on each held-out set (`evaluation.score_everywhere`), a
+    row per (set, model), for a DataFrame."""
+    rows = []
+    for key, title in HELD_OUT_COLUMNS:
+        for label, scores in (("single-source", single), ("two-source", two or {})):
+            if scores.get(key):
+                entry = scores[key]
+                rows.append({"held-out set": title, "model": label, "scans": entry.get("n_pairs", entry["n"]),
+                             **{name: entry[name] for name in ("accuracy", "sensitivity", "specificity", "roc_auc")}})
+    return rows
+
+
+def two_source_table(metrics: dict) -> str:
+    """Both models on every held-out set, with 95% intervals."""
+    two = metrics.get("two_source")
+    if not two:
+        return ""
+    models = (("Single-source (`model/braintumor.keras`)", metrics["models"]["improved_cnn"].get("everywhere", {})),
+              ("Two-source (`model/braintumor_two_source.keras`)", two["scores"]))
+    lines = ["| Held-out set | Model | Scans | Threshold | Accuracy (95% CI) | Sensitivity (95% CI) | "
+             "Specificity (95% CI) | ROC AUC (95% CI) |", "|---|---|---:|---:|---|---|---|---|"]
+    for key, title in HELD_OUT_COLUMNS:
+        for label, scores in models:
+            entry = scores.get(key)
+            if entry:
+                size = f"{entry['n_pairs']} pairs" if "n_pairs" in entry else str(entry["n"])
+                lines.append(f"| {title} | {label} | {size} | {entry['threshold']:.3f} | {_metric_cells(entry)} |")
+    return "\n".join(lines)
+
+
+def two_source_paragraph(metrics: dict, study: dict | None) -> str:
+    """The second source, the study, both models side by side and which one `predict` uses."""
+    two = metrics.get("two_source")
+    if not two:
+        return ("**A second training source.** Not used in this run: set `BRAIN_TUMOR_EXTRA` (see "
+                "[Getting the data](#getting-the-data)) and rerun `make reproduce`.")
+    default = metrics["default_model"]
+    cues = two.get("trivial_cues_cv")
+    text = [
+        f"**A second training source.** Source A is this dataset (skull-stripped BraTS slices); source B the public "
+        f"\"Brain Tumor MRI Dataset\" ({two['extra_counts']['images']} clinical slices with a skull, "
+        f"{pct(two['extra_counts']['tumour_share'])} tumours, near-copies of the other sets removed; split "
+        f"{two['extra_counts']['split']}, grouped by near-duplicates); C the outside scans (evaluation only). "
+        f"The two-source model is the network of study row `{two['study_row']}`, trained on A's and B's train rows "
+        f"with both classes weighing the same within each source; early stopping and its threshold "
+        f"({two['threshold']:.3f}) come from A's and B's validation rows.",
+    ]
+    if cues:
+        text.append(
+            f"On the pooled scans, slice-level cues alone (which source, a skull-like rim, the dark frame, a rough "
+            f"view cue, head size and brightness; random forest, grouped 5-fold) reach ROC AUC "
+            f"{cues['summary']['roc_auc']['mean']:.3f} and accuracy {pct(cues['summary']['accuracy']['mean'])}: B's "
+            f"tumour folders hold coronal and sagittal views, its healthy folder mostly axial ones, so a high figure "
+            f"on B alone proves little.")
+    text.append(f"\n\n{two_source_table(metrics)}\n")
+    if study:
+        text.append(f"\n**Leave-one-source-out study** (`scripts/source_study.py`, `model/source_study.json`). "
+                    f"The rule that picks the shipped two-source row was committed before any row was scored on "
+                    f"held-out data: {study.get('rule', '')}\n\n{source_study_table(study)}\n")
+    text.append(f"\n**Which model `predict` uses:** `{default['name']}` by default ({default['rule']} "
+                f"{default['reason']}) `--model single-source` or `--model two-source` selects either, and "
+                f"`--json` names the model used in each line.")
+    return " ".join(text[:2]) + "".join(text[2:])
+
+
+def two_source_trust(metrics: dict) -> str:
+    """Where each model may be trusted, read from the figures."""
+    two = metrics.get("two_source")
+    if not two:
+        return ""
+    scores, single = two["scores"], metrics["models"]["improved_cnn"].get("everywhere", {})
+
+    def auc(entry):
+        return "n/a" if not entry else f"{entry['roc_auc']:.3f}"
+
+    return (f"**Where each may be trusted.** Both hold on held-out scans of the sources they were trained on: A's "
+            f"test rows (ROC AUC {auc(single.get('brain_tumor_test'))} single-source, "
+            f"{auc(scores.get('brain_tumor_test'))} two-source) and, for the two-source model, B's held-out rows "
+            f"({auc(scores.get('extra_test'))}; the single-source model scores {auc(single.get('extra_test'))} there). "
+            f"Neither is shown to hold on a third source: on the outside scans ROC AUC "
+            f"{auc(single.get('outside'))} single-source, {auc(scores.get('outside'))} two-source. Held-out scans of "
+            f"a training source share its scanners, sequences and curation; they are not scans from elsewhere.")

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .data import grey_stack, head_mask
+from .data import HEAD_GREY_LEVEL, grey_stack, head_mask
 from .metrics import SUMMARY_METRICS, binary_metrics, fold_mean_std
 
 #: The columns of `slice_cues`, in order: what `trivial_cue_classifier` is fitted on.
@@ -72,6 +72,41 @@ def slice_cues(images) -> pd.DataFrame:
     return pd.DataFrame(values, columns=list(CUE_NAMES))
 
 
+#: The cues of `pooled_cues`: what a classifier can read off scans pooled from several
+#: sources without looking at tissue: which source, whether a skull is there, which view,
+#: how big and bright the head is.
+POOLED_CUE_NAMES = CUE_NAMES + ("source", "bright_rim", "dark_frame", "left_right_asymmetry")
+
+
+def left_right_asymmetry(images) -> np.ndarray:
+    """Mean absolute difference between each scan and its mirror image, over the head, in grey
+    levels: low for axial and coronal slices (a head is nearly symmetric about its midline
+    there), high for sagittal ones. A rough view cue, with no view labels to check it against."""
+    images = grey_stack(images).astype(np.float32)
+    values = []
+    for start in range(0, len(images), _CHUNK):
+        chunk = images[start:start + _CHUNK]
+        mask = chunk > HEAD_GREY_LEVEL
+        difference = np.abs(chunk - chunk[:, :, ::-1])
+        values.append(np.divide((difference * mask).sum(axis=(1, 2)), mask.sum(axis=(1, 2)),
+                                out=np.zeros(len(chunk)), where=mask.any(axis=(1, 2))))
+    return np.concatenate(values) if values else np.empty(0)
+
+
+def pooled_cues(images, source) -> pd.DataFrame:
+    """`slice_cues` plus the source index, the skull cue and dark-frame share of
+    `input_check.input_cues`, and `left_right_asymmetry`: columns `POOLED_CUE_NAMES`."""
+    from .input_check import input_cues
+
+    cues = slice_cues(images)
+    checked = input_cues(images)
+    cues["source"] = np.asarray(source, dtype=float)
+    cues["bright_rim"] = checked["bright_rim"]
+    cues["dark_frame"] = checked["dark_frame"]
+    cues["left_right_asymmetry"] = left_right_asymmetry(images)
+    return cues[list(POOLED_CUE_NAMES)]
+
+
 def trivial_cue_classifier(seed: int) -> RandomForestClassifier:
     """An unfitted random forest for the `CUE_NAMES` columns.
 
@@ -84,16 +119,17 @@ def trivial_cue_classifier(seed: int) -> RandomForestClassifier:
     return RandomForestClassifier(n_estimators=300, min_samples_leaf=5, random_state=seed, n_jobs=1)
 
 
-def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5) -> dict:
+def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5, features=CUE_NAMES) -> dict:
     """Grouped, stratified k-fold scores of `trivial_cue_classifier` at threshold 0.5.
 
     `groups` should be the byte-identical duplicate groups (`splits.group_ids`), as in the
     CNN's cross-validation, so copies never straddle folds; with the same `seed` and rows
     the folds are the same as `scripts/cross_validate.py`'s. Returns {"folds": [per fold:
     fold, n, accuracy, sensitivity, specificity, roc_auc], "summary": {metric: {"mean",
-    "std"}}, "n", "threshold", "features"}.
+    "std"}}, "n", "threshold", "features"}. `features` names the columns of `cues` used
+    (`POOLED_CUE_NAMES` for scans pooled from several sources).
     """
-    x = np.asarray(cues[list(CUE_NAMES)] if isinstance(cues, pd.DataFrame) else cues, dtype=float)
+    x = np.asarray(cues[list(features)] if isinstance(cues, pd.DataFrame) else cues, dtype=float)
     labels = np.asarray(labels).astype(int)
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     model = trivial_cue_classifier(seed)
@@ -103,7 +139,7 @@ def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5) 
         scores = binary_metrics(labels[held_out], fitted.predict_proba(x[held_out])[:, 1], 0.5, with_ci=False)
         results.append({"fold": fold, "n": scores["n"], **{m: scores[m] for m in SUMMARY_METRICS}})
     return {"folds": results, "summary": fold_mean_std(results), "n": len(labels),
-            "threshold": 0.5, "features": list(CUE_NAMES)}
+            "threshold": 0.5, "features": list(features)}
 
 
 def head_size_matched_pairs(head_area, labels, max_gap: float = MAX_GAP) -> np.ndarray:

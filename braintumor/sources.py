@@ -237,16 +237,20 @@ def load_sources(names) -> list[Source]:
     return [LOADERS[name]() for name in names]
 
 
-def pooled(sources: list[Source], split_name: str) -> dict[str, np.ndarray]:
-    """One split of several sources, concatenated: images, labels, names, and `source` (the
-    index of each scan's source in `sources`)."""
-    parts = [source.part(split_name) for source in sources]
-    return {
-        "images": np.concatenate([p["images"] for p in parts]),
-        "labels": np.concatenate([p["labels"] for p in parts]),
-        "names": np.concatenate([[f"{s.name}:{n}" for n in p["names"]] for s, p in zip(sources, parts)]),
-        "source": np.concatenate([np.full(len(p["labels"]), i) for i, p in enumerate(parts)]),
-    }
+def pooled(sources: list[Source], split_name: str | None = None) -> dict[str, np.ndarray]:
+    """One split of several sources (every row when `split_name` is None), concatenated:
+    images, labels, names ("source:name"), `source` (the index of each scan's source in
+    `sources`) and `groups` (near-duplicate groups, kept apart between sources)."""
+    parts, offset = [], 0
+    for index, source in enumerate(sources):
+        mask = np.ones(len(source.labels), bool) if split_name is None else source.split == split_name
+        if split_name is not None and split_name not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {SPLIT_NAMES} or None, not {split_name!r}")
+        parts.append({"images": source.images[mask], "labels": source.labels[mask],
+                      "names": np.array([f"{source.name}:{n}" for n in source.names[mask]], dtype=str),
+                      "source": np.full(int(mask.sum()), index), "groups": source.groups[mask] + offset})
+        offset += int(source.groups.max(initial=-1)) + 1
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
 
 
 def balanced_weights(labels, source) -> np.ndarray:

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from braintumor import config
+from braintumor.evaluation import score_everywhere
 from braintumor.files import atomic_write
 from braintumor.machine import machine_description
 from braintumor.metrics import binary_metrics, choose_threshold
-from braintumor.model_specs import STUDY_PATH, pick_two_source, train_on_sources
+from braintumor.model_specs import PICK_RULE, STUDY_PATH, pick_two_source, train_on_sources
 from braintumor.models import (architecture_from_json, library_versions, load_model, predict_tumour_probability,
                                save_for_inference)
 from braintumor.shortcut import head_size_matched_pairs, matched_metrics, slice_cues
@@ -52,16 +53,18 @@ def _write(study: dict) -> None:
     atomic_write(STUDY_PATH, lambda tmp: tmp.write_text(json.dumps(study, indent=2) + "\n"))
 
 
+def _kept(figures: dict) -> dict:
+    return {key: figures[key] for key in ("n_pairs",) + FIGURES if key in figures}
+
+
 def _scores(labels, probability, threshold) -> dict:
-    figures = binary_metrics(labels, probability, threshold)
-    return {key: figures[key] for key in FIGURES if key in figures}
+    return _kept(binary_metrics(labels, probability, threshold))
 
 
 def _matched(part, probability, threshold) -> dict:
     head_area = slice_cues(part["images"])["head_area"].to_numpy()
     pairs = head_size_matched_pairs(head_area, part["labels"])
-    figures = matched_metrics(part["labels"], probability, threshold, pairs, head_area)
-    return {key: figures[key] for key in ("n_pairs",) + FIGURES if key in figures}
+    return _kept(matched_metrics(part["labels"], probability, threshold, pairs, head_area))
 
 
 def train_rows(candidates: list[dict]) -> None:
@@ -114,23 +117,13 @@ def score_rows() -> None:
 
     study = _read()
     picked = pick_two_source(study["rows"])  # from validation columns only, before any score below
-    study["picked"] = picked["name"]
+    study["picked"], study["rule"] = picked["name"], PICK_RULE
     brain_tumor, extra = load_sources(["brain-tumor", "extra"])
-    a_test, b_test = brain_tumor.part("test"), extra.part("test")
     outside_dir = find_external_dir()
     outside = load_external(outside_dir) if outside_dir else None
     for row in study["rows"]:
-        model = load_model(row["model_file"])
-        threshold = row["threshold"]
-        p_a = predict_tumour_probability(model, a_test["images"])
-        row["held_out"] = {
-            "brain_tumor_test": _scores(a_test["labels"], p_a, threshold),
-            "brain_tumor_matched_test": _matched(a_test, p_a, threshold),
-            "extra_test": _scores(b_test["labels"], predict_tumour_probability(model, b_test["images"]), threshold),
-        }
-        if outside is not None:
-            row["held_out"]["outside"] = _scores(outside.labels, predict_tumour_probability(model, outside.images),
-                                                 threshold)
+        scores = score_everywhere(load_model(row["model_file"]), row["threshold"], brain_tumor, extra, outside)
+        row["held_out"] = {name: _kept(figures) for name, figures in scores.items()}
         print(row["name"], {k: round(v["roc_auc"], 3) for k, v in row["held_out"].items()}, flush=True)
     study["outside_fingerprint"] = fingerprint(outside.sha256) if outside is not None else None
     study["scored_on"] = machine_description()["cpu"]

@@ -70,3 +70,58 @@ def test_gradcam_of_a_head_crop_model_lands_on_the_head():
     model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, preprocess="head_crop")
     heat = gradcam(model, scan.astype(np.uint8))
     assert heat.shape == (1, 240, 240) and heat[0, :top - 2].max() == 0.0 and heat[0, bottom + 3:].max() == 0.0
+
+
+def test_skull_rim_draws_a_ring_outside_the_head_in_training_only():
+    from braintumor.models import RandomSkullRim
+
+    scan = _head(120, 200.0)
+    layer = RandomSkullRim(probability=1.0, seed=0)
+    np.testing.assert_array_equal(layer(scan, training=False).numpy(), scan)
+    ringed = layer(scan, training=True).numpy()[0, :, :, 0]
+    head = scan[0, :, :, 0] > 20
+    changed = ringed != scan[0, :, :, 0]
+    assert changed.any() and not (changed & head).any()  # only outside the head
+    distance_ok = np.zeros_like(head)
+    rows, cols = np.nonzero(head)
+    distance_ok[max(rows.min() - 8, 0):rows.max() + 9, max(cols.min() - 8, 0):cols.max() + 9] = True
+    assert not (changed & ~distance_ok).any()  # a few pixels from the head, not across the picture
+    assert 80 <= ringed[changed].min() and ringed[changed].max() < 230
+
+
+def test_intensity_augmentation_is_idle_at_inference_and_keeps_the_background_dark():
+    from braintumor.models import RandomIntensity
+
+    crop = HeadCrop(64)(_head(150, 200.0))
+    layer = RandomIntensity(seed=0)
+    np.testing.assert_array_equal(layer(crop, training=False).numpy(), crop.numpy())
+    varied = layer(crop, training=True).numpy()
+    assert not np.allclose(varied, crop.numpy())
+    assert np.abs(varied[crop.numpy() == 0]).max() < 1e-3  # noise only on the head
+
+
+def test_augmented_model_saves_and_loads_in_safe_mode_as_the_same_function(tmp_path):
+    model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, preprocess="head_crop",
+                               skull_rim=0.5, photometric=True)
+    path = tmp_path / "m.keras"
+    save_for_inference(model, path)
+    scans = np.concatenate([_head(100, 150.0), _head(180, 220.0)])
+    np.testing.assert_allclose(load_model(path).predict(scans, verbose=0), model.predict(scans, verbose=0), atol=1e-6)
+    with pytest.raises(ValueError, match="head_crop"):
+        build_improved_cnn(resolution=32, widths=(4,), preprocess="resize", photometric=True)
+
+
+def test_sample_weights_reach_the_loss():
+    from braintumor.models import train
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (24, 240, 240, 1)).astype(np.uint8)
+    y = np.array([0, 1] * 12)
+    runs = []
+    for weights in (np.ones(24), np.where(y == 1, 3.0, 0.1)):
+        model = build_improved_cnn(resolution=32, widths=(4,), augment=False)
+        fit = train(model, x, y, x, y, max_epochs=1, patience=1, batch_size=24, sample_weight=weights,
+                    val_sample_weight=weights)
+        runs.append(fit.history["loss"][0])
+        assert fit.config["sample_weight"] == "balanced within each source"
+    assert runs[0] != pytest.approx(runs[1])

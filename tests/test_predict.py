@@ -111,7 +111,7 @@ def test_predicts_every_input_kind_and_folders(tmp_path, model_path, capsys):
     assert "no threshold" in err and "0.5" in err  # no metrics.json beside the model
 
 
-def test_json_lines_have_file_probability_and_label(tmp_path, model_path, capsys):
+def test_json_lines_have_file_probability_label_and_model(tmp_path, model_path, capsys):
     files = make_every_kind(tmp_path)
 
     status = main(["predict", *map(str, files), "--model", str(model_path), "--json"])
@@ -120,7 +120,8 @@ def test_json_lines_have_file_probability_and_label(tmp_path, model_path, capsys
     assert status == 0
     assert [record["file"] for record in records] == [str(path) for path in files]
     for record in records:
-        assert set(record) == {"file", "probability", "label"}
+        assert set(record) == {"file", "probability", "label", "model"}
+        assert record["model"] == str(model_path)  # a file that is no named model: named by its path
         assert 0.0 <= record["probability"] <= 1.0
         assert record["label"] == int(record["probability"] >= 0.5)
 
@@ -185,7 +186,7 @@ def test_folders_are_searched_recursively_one_json_line_per_file(tmp_path, model
     assert [record["file"] for record in records] == [str(images[0]), str(notes), *map(str, images[1:])]
     assert records[1] == {"file": str(notes), "skipped": "not an image file"}
     for record in records[:1] + records[2:]:
-        assert set(record) == {"file", "probability", "label"}
+        assert set(record) == {"file", "probability", "label", "model"}
 
 
 def test_skipped_files_are_noted_on_stderr_in_text_mode(tmp_path, model_path, capsys):
@@ -245,8 +246,8 @@ def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, 
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
     assert status == 0
-    assert set(records[0]) == {"file", "probability", "label"}
-    assert set(records[1]) == {"file", "probability", "label", "warning"}
+    assert set(records[0]) == {"file", "probability", "label", "model"}
+    assert set(records[1]) == {"file", "probability", "label", "model", "warning"}
     assert "head fills" in records[1]["warning"] and "training:" in records[1]["warning"]
 
     main(["predict", str(typical), str(big), "--model", str(model_with_rule)])
@@ -325,7 +326,7 @@ def test_bad_inputs_in_json_mode_are_json_error_lines_on_stdout(tmp_path, model_
     records = [json.loads(line) for line in out.splitlines()]
 
     assert status == 1
-    assert set(records[0]) == {"file", "probability", "label"}
+    assert set(records[0]) == {"file", "probability", "label", "model"}
     assert [record["file"] for record in records[1:]] == [str(path) for path in bad]
     for record, reason in zip(records[1:], bad.values()):
         assert set(record) == {"file", "error"} and reason in record["error"]
@@ -387,3 +388,38 @@ def test_module_entry_point_exit_status_end_to_end(tmp_path, model_path):
     assert finished.stdout.startswith(f"{good}\t")
     assert f"{missing}\terror: no such file" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_model_names_resolve_to_their_files_and_are_reported(tmp_path):
+    from braintumor.model_specs import DEFAULT_MODEL, SPECS
+    from braintumor.predict import PredictError, resolve_model
+
+    for name, spec in SPECS.items():
+        assert resolve_model(name) == (config.REPO_ROOT / spec.file, name)
+    assert resolve_model(None)[1] == DEFAULT_MODEL
+    # a copy of a named model's file keeps its name; any other file is reported by its path
+    assert resolve_model(str(tmp_path / "braintumor_two_source.keras"))[1] == "two-source"
+    assert resolve_model(str(tmp_path / "mine.keras"))[1] == str(tmp_path / "mine.keras")
+    with pytest.raises(PredictError, match="neither a model name"):
+        resolve_model("three-source")
+
+
+def test_each_model_file_reads_its_own_threshold_from_metrics_json(tmp_path, model_path, capsys):
+    import shutil
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("braintumor.keras", "braintumor_two_source.keras"):
+        shutil.copy(model_path, folder / name)
+    (folder / "metrics.json").write_text(json.dumps(
+        {"threshold": 0.0, "model_files": {"braintumor_two_source.keras": {"threshold": 1.0}}}))
+    files = make_every_kind(tmp_path / "scans")
+    labels = {}
+    for name in ("braintumor.keras", "braintumor_two_source.keras"):
+        main(["predict", *map(str, files), "--model", str(folder / name), "--json"])
+        records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        labels[name] = {record["label"] for record in records}
+        assert {record["model"] for record in records} == {
+            "single-source" if name == "braintumor.keras" else "two-source"}
+    # threshold 0 calls everything tumour; the two-source entry's 1.0 calls nothing tumour (the tiny model is never that sure)
+    assert labels == {"braintumor.keras": {1}, "braintumor_two_source.keras": {0}}

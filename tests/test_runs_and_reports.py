@@ -208,7 +208,7 @@ def test_error_analysis_and_model_card_carry_every_section(outside):
 
 def test_readme_sections_fill_every_generated_block():
     sections = report.readme_sections(_context(), None, None)
-    assert set(sections) == {"headline", "results", "benchmark", "costs"}
+    assert set(sections) == {"headline", "results", "benchmark", "costs", "sources"}
     assert "Outside scans" in sections["headline"] and "Trivial slice-level cues" in sections["results"]
     assert disclosure.OUTSIDE_HISTORY in sections["results"]
     readme = (config.REPO_ROOT / "README.md").read_text()
@@ -273,3 +273,62 @@ def test_slow_cpu_estimate_scales_by_the_ratio_measured_on_both():
     text = report.slow_cpu_estimate(entries)
     assert "4.0x" in text and "`make test` about 20 min" in text
     assert report.slow_cpu_estimate(entries[2:]) == ""
+
+
+def _everywhere(labels, probability, threshold=0.4):
+    from braintumor.metrics import binary_metrics
+
+    entry = binary_metrics(labels, probability, threshold)
+    return {"brain_tumor_test": entry, "brain_tumor_matched_test": {**entry, "n_pairs": 100},
+            "extra_test": entry, "outside": entry}
+
+
+def test_two_source_checks_pass_a_working_model_and_fail_a_broken_one():
+    from braintumor.evaluation import two_source_checks
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random(500) < 0.5).astype(int)
+    good = np.clip(labels * 0.9 + rng.normal(0.05, 0.08, 500), 0, 1)
+    for schedule in ("full", "check"):
+        assert all(two_source_checks({"scores": _everywhere(labels, good), "threshold": 0.4}, schedule).values())
+        assert not all(two_source_checks({"scores": _everywhere(labels, rng.random(500)), "threshold": 0.4},
+                                         schedule).values())
+        assert not all(two_source_checks({"scores": _everywhere(labels, good), "threshold": 0.7}, schedule).values())
+
+
+def _study():
+    def row(name, sources, held_out_auc):
+        figures = {"roc_auc": 0.99, "accuracy": 0.97, "sensitivity": 0.95, "specificity": 0.9}
+        return {"name": name, "sources": sources, "architecture": {"preprocess": "head_crop", "skull_rim": 0.5},
+                "validation": {"brain_tumor": figures, "brain_tumor_matched": figures, "extra": figures},
+                "held_out": {key: {**figures, "roc_auc": held_out_auc} for key in
+                             ("brain_tumor_test", "brain_tumor_matched_test", "extra_test", "outside")}}
+    return {"rows": [row("a1", ["brain-tumor"], 0.61), row("ab1", ["brain-tumor", "extra"], 0.72)],
+            "picked": "ab1", "rule": "the worst validation AUC"}
+
+
+def test_source_study_table_marks_the_pick_and_shows_every_column():
+    table = report.source_study_table(_study())
+    assert "| **ab1** (picked) | A + B | head crop, skull-like rim on 50% of training scans |" in table
+    assert "| a1 | A |" in table and "0.720" in table and "0.610" in table
+    rows = report.source_study_rows(_study())
+    assert rows[1]["row"] == "ab1 (picked)" and rows[1]["C AUC"] == 0.72
+    unscored = {"rows": [{k: v for k, v in r.items() if k != "held_out"} for r in _study()["rows"]]}
+    assert "C outside" not in report.source_study_table(unscored)
+
+
+def test_two_source_paragraph_says_which_model_predict_uses_and_why():
+    rng = np.random.default_rng(2)
+    labels = (rng.random(300) < 0.5).astype(int)
+    scores = _everywhere(labels, np.clip(labels * 0.8 + rng.normal(0.1, 0.1, 300), 0, 1))
+    metrics = {"models": {"improved_cnn": {"everywhere": scores}},
+               "two_source": {"scores": scores, "threshold": 0.4, "study_row": "ab1",
+                              "extra_counts": {"images": 2894, "tumour_share": 0.865, "split": "train 1852"}},
+               "default_model": {"name": "single-source", "rule": "Rule.", "reason": "Not met."}}
+    text = report.two_source_paragraph(metrics, _study())
+    assert "`single-source` by default (Rule. Not met.)" in text
+    assert "study row `ab1`" in text and "| **ab1** (picked) |" in text
+    assert text.count("| A: test rows |") == 2  # both models, side by side
+    assert "Not used in this run" in report.two_source_paragraph({"models": {}}, None)
+    assert report.everywhere_rows(scores, None)[0]["model"] == "single-source"
+    assert len(report.everywhere_rows(scores, scores)) == 8

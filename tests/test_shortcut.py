@@ -99,3 +99,17 @@ def test_tertiles_split_and_guard_one_class():
     assert rows[1]["roc_auc"] == 0.5 and rows[1]["accuracy"] == pytest.approx(2 / 3)
     assert rows[2]["specificity"] is None and rows[2]["sensitivity"] == pytest.approx(2 / 3)
     assert rows[0]["head_area_range"][0] == 0 and rows[2]["head_area_range"][1] == pytest.approx(0.8)
+
+
+def test_left_right_asymmetry_is_zero_for_a_mirror_symmetric_head_and_pooled_cues_add_the_source():
+    from braintumor.shortcut import POOLED_CUE_NAMES, left_right_asymmetry, pooled_cues
+
+    symmetric = np.zeros((240, 240), np.uint8)
+    symmetric[60:180, 40:200] = 150
+    lopsided = symmetric.copy()
+    lopsided[60:180, 40:100] = 250
+    images = np.stack([symmetric, lopsided])[..., None]
+    asymmetry = left_right_asymmetry(images)
+    assert asymmetry[0] == 0 and asymmetry[1] > 20
+    cues = pooled_cues(images, [0, 1])
+    assert list(cues.columns) == list(POOLED_CUE_NAMES) and cues["source"].tolist() == [0.0, 1.0]
