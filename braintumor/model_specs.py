@@ -76,7 +76,7 @@ DEFAULT_RULE = (
 PICK_RULE = (
     "Among the study's rows trained on both sources, the one with the highest worst-case validation "
     "ROC AUC over A's validation rows, A's head-size-matched validation pairs and B's validation rows "
-    "(ties: the higher mean of the three). Fixed before any row was scored on held-out data."
+    "(ties: the higher mean of the three)."
 )
 
 
@@ -107,15 +107,16 @@ def resolve(name: str) -> ModelSpec:
     return SPECS[name]
 
 
-def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | None = None, verbose: int = 0):
-    """Build `build_improved_cnn(**architecture)` and train it on the pooled train rows of
+def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | None = None, verbose: int = 0,
+                     builder: str = "build_improved_cnn"):
+    """Build `models.<builder>(**architecture)` and train it on the pooled train rows of
     `sources`, early stopping on their pooled validation rows.
 
     With several sources (or `balance=True`), each scan is weighted so that both classes
     weigh the same within each source (`sources.balanced_weights`), in training and in the
     validation loss early stopping watches. Returns (model, `models.TrainResult`).
     """
-    from .models import build_improved_cnn, train
+    from . import models
     from .sources import balanced_weights, pooled
 
     balance = len(sources) > 1 if balance is None else balance
@@ -124,7 +125,7 @@ def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | 
     if balance:
         weights = {"sample_weight": balanced_weights(train_part["labels"], train_part["source"]),
                    "val_sample_weight": balanced_weights(val_part["labels"], val_part["source"])}
-    model = build_improved_cnn(**architecture)
-    fit = train(model, train_part["images"], train_part["labels"], val_part["images"], val_part["labels"],
+    model = getattr(models, builder)(**architecture)
+    fit = models.train(model, train_part["images"], train_part["labels"], val_part["images"], val_part["labels"],
                 **recipe, **weights, verbose=verbose)
     return model, fit

@@ -455,7 +455,8 @@ def run_statement(metrics: dict) -> str:
 
 
 def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
-    """The README's first figures: the cross-validated estimate, the test confirmation, the outside scans."""
+    """The README's first figures: the cross-validated estimate, the test confirmation, the outside scans
+    (and the two-source model's outside figure, where there is one)."""
     test = metrics["test"]
     lines = []
     if cv_complete(cv) and "improved_cnn" in cv["models"]:
@@ -470,13 +471,21 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
             f"{summary['roc_auc']['mean']:.3f}.")
     lines.append(
         f"- **Test rows, as a confirmation** ({test['n']} scans): accuracy {with_ci(test, 'accuracy')}, sensitivity "
-        f"{with_ci(test, 'sensitivity')}, specificity {with_ci(test, 'specificity')}. These rows have scored "
-        f"{len(disclosure.TEST_ROW_LOOKS)} shipped models in turn, so they confirm rather than estimate.")
+        f"{with_ci(test, 'sensitivity')}, specificity {with_ci(test, 'specificity')}. These rows have "
+        f"been scored {len(disclosure.TEST_ROW_LOOKS)} times (four shipped models in turn, a study, the two-source "
+        f"model), so they confirm rather than estimate.")
     if outside:
         lines.append(
             f"- **Outside scans** ({outside['n']} clinical slices from another public set, with a skull): accuracy "
             f"{with_ci(outside, 'accuracy')}, sensitivity {pct(outside['sensitivity'])}, **specificity "
             f"{pct(outside['specificity'])}**, ROC AUC {outside['roc_auc']:.3f}.")
+    two_outside = ((metrics.get("two_source") or {}).get("scores") or {}).get("outside")
+    if two_outside:
+        lines.append(
+            f"- **The two-source model** (also trained on a second, clinical source; see [Two training sources]"
+            f"(#two-training-sources)) on the same outside scans: accuracy {with_ci(two_outside, 'accuracy')}, "
+            f"sensitivity {pct(two_outside['sensitivity'])}, specificity {pct(two_outside['specificity'])}, ROC AUC "
+            f"{two_outside['roc_auc']:.3f}.")
     lines += [
         "",
         "**Limits:** the model was trained on skull-stripped slices of one public dataset whose "
@@ -974,9 +983,11 @@ def two_source_paragraph(metrics: dict, study: dict | None) -> str:
     if study:
         text.append(f"\n**Leave-one-source-out study** (`scripts/source_study.py`, `model/source_study.json`). "
                     f"The rule that picks the shipped two-source row was committed before any row was scored on "
-                    f"held-out data: {study.get('rule', '')}\n\n{source_study_table(study)}\n")
-    text.append(f"\n**Which model `predict` uses:** `{default['name']}` by default ({default['rule']} "
-                f"{default['reason']}) `--model single-source` or `--model two-source` selects either, and "
+                    f"held-out data: {study.get('rule', '')[:1].lower() + study.get('rule', '')[1:]} Columns: ROC "
+                    f"AUC on validation (what the rule read), then accuracy and ROC AUC on held-out data.\n\n"
+                    f"{source_study_table(study)}\n")
+    text.append(f"\n**Which model `predict` uses:** `{default['name']}`, by default. The rule: {default['rule']} "
+                f"{default['reason']} `--model single-source` or `--model two-source` selects either, and "
                 f"`--json` names the model used in each line.")
     return " ".join(text[:2]) + "".join(text[2:])
 

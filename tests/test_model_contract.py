@@ -179,3 +179,23 @@ def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
     assert result.history["val_loss"][result.best_epoch - 1] == min(result.history["val_loss"])
     assert result.seconds > 0 and result.config["max_epochs"] == 4
     assert result.history["accuracy"][-1] > 0.9  # it learnt the lesion, not a constant
+
+
+def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults_as_metrics_say():
+    """The two-source model, its study and the default `predict` uses agree (a stale artifact is a bug)."""
+    from braintumor import model_specs
+    from braintumor.predict import default_threshold
+
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    study = model_specs.read_study(config.REPO_ROOT / model_specs.STUDY_PATH)
+    two = metrics["two_source"]
+    assert two["study_row"] == model_specs.pick_two_source(study["rows"])["name"] == study["picked"]
+    assert all("held_out" in row for row in study["rows"])  # every row was scored, the pick's rule came first
+    assert metrics["default_model"]["name"] == model_specs.DEFAULT_MODEL
+    spec = model_specs.SPECS["two-source"]
+    path = config.REPO_ROOT / spec.file
+    assert path.stat().st_size <= 5_000_000 and two["model_file"] == str(spec.file)
+    assert default_threshold(path) == (two["threshold"], None)
+    assert default_threshold(config.REPO_ROOT / config.MODEL_PATH) == (metrics["threshold"], None)
+    model = load_model(path)
+    assert tuple(model.input_shape) == (None, 240, 240, 1) and tuple(model.output_shape) == (None, 2)

@@ -134,7 +134,7 @@ def test_headline_puts_cross_validation_first_and_counts_the_test_looks():
     metrics = _metrics()
     text = report.headline(metrics, cv, metrics["models"]["improved_cnn"]["outside"])
     assert text.index("Cross-validated") < text.index("Test rows") < text.index("Outside scans")
-    assert f"{len(disclosure.TEST_ROW_LOOKS)} shipped models" in text and "96.6% ± 1.0" in text
+    assert f"been scored {len(disclosure.TEST_ROW_LOOKS)} times" in text and "96.6% ± 1.0" in text
 
 
 def test_run_statement_marks_a_check_run():
@@ -326,7 +326,7 @@ def test_two_source_paragraph_says_which_model_predict_uses_and_why():
                               "extra_counts": {"images": 2894, "tumour_share": 0.865, "split": "train 1852"}},
                "default_model": {"name": "single-source", "rule": "Rule.", "reason": "Not met."}}
     text = report.two_source_paragraph(metrics, _study())
-    assert "`single-source` by default (Rule. Not met.)" in text
+    assert "`single-source`, by default. The rule: Rule. Not met." in text
     assert "study row `ab1`" in text and "| **ab1** (picked) |" in text
     assert text.count("| A: test rows |") == 2  # both models, side by side
     assert "Not used in this run" in report.two_source_paragraph({"models": {}}, None)
