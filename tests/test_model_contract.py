@@ -199,3 +199,15 @@ def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults
     assert default_threshold(config.REPO_ROOT / config.MODEL_PATH) == (metrics["threshold"], None)
     model = load_model(path)
     assert tuple(model.input_shape) == (None, 240, 240, 1) and tuple(model.output_shape) == (None, 2)
+
+
+def test_every_committed_model_file_carries_its_threshold_and_input_check_for_predict():
+    from braintumor import model_specs
+    from braintumor.predict import input_check_rule
+
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    for spec in model_specs.SPECS.values():
+        entry = metrics["model_files"][spec.file.name]
+        assert entry["name"] == spec.name and 0 < entry["threshold"] <= 0.5
+        rule, note = input_check_rule(config.REPO_ROOT / spec.file)
+        assert rule is not None and note is None, spec.name
