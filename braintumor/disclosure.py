@@ -15,7 +15,7 @@ TEST_ROW_LOOKS = (
     {"commit": "the source study (after 953212b)", "model": "the rows of the leave-one-source-out study "
      "(model/source_study.json), scored together once, after the rule that picks among them was committed (f1f69ee)"},
     {"commit": "the two-source model (after 953212b)", "model": "the two-source model, the network of the picked "
-     "study row retrained by model.ipynb on A's and B's train rows"},
+     "study row retrained by model.ipynb on A's and B's train rows (two identical full runs, see OUTSIDE_LOOKS)"},
 )
 
 TEST_ROW_HISTORY = (
@@ -38,7 +38,8 @@ OUTSIDE_LOOKS = (
     {"model": "every row of the leave-one-source-out study, including g1",
      "by": "scripts/source_study.py score, once, after the rule picking the two-source row was committed"},
     {"model": "g1, the reference CNN and the two-source model, full schedule",
-     "by": "model.ipynb and erroranalysis.ipynb, the run whose figures are committed now"},
+     "by": "model.ipynb and erroranalysis.ipynb, the run whose figures are committed now (run twice on the same "
+           "CPU, the second only to keep predict's input check with the single-source model: identical figures)"},
 )
 
 #: SHA-256 over the sorted file hashes (`external.fingerprint`) of the outside copy the
