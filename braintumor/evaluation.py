@@ -142,14 +142,12 @@ def score_everywhere(model, threshold: float, brain_tumor, extra=None, outside=N
     (`outside`, when given: every call is a look at them). `brain_tumor` and `extra` are
     `sources.Source`s; `outside` an `external.ExternalSet`."""
     from .models import predict_tumour_probability
-    from .shortcut import head_size_matched_pairs, matched_metrics, slice_cues
+    from .shortcut import matched_metrics_of
 
     test = brain_tumor.part("test")
     probability = predict_tumour_probability(model, test["images"])
-    head_area = slice_cues(test["images"])["head_area"].to_numpy()
-    pairs = head_size_matched_pairs(head_area, test["labels"])
     scores = {"brain_tumor_test": binary_metrics(test["labels"], probability, threshold),
-              "brain_tumor_matched_test": matched_metrics(test["labels"], probability, threshold, pairs, head_area)}
+              "brain_tumor_matched_test": matched_metrics_of(test["images"], test["labels"], probability, threshold)}
     if extra is not None:
         held_out = extra.part("test")
         scores["extra_test"] = binary_metrics(held_out["labels"], predict_tumour_probability(model, held_out["images"]),

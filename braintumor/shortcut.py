@@ -187,6 +187,14 @@ def matched_metrics(labels, probability, threshold: float, pairs, head_area=None
     return result
 
 
+def matched_metrics_of(images, labels, probability, threshold: float) -> dict:
+    """`matched_metrics` on the head-size-matched pairs of these scans: their head areas
+    (`slice_cues`), paired by `head_size_matched_pairs`, in one call."""
+    head_area = slice_cues(images)["head_area"].to_numpy()
+    pairs = head_size_matched_pairs(head_area, labels)
+    return matched_metrics(labels, probability, threshold, pairs, head_area)
+
+
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None
 

@@ -36,7 +36,7 @@ from braintumor.metrics import binary_metrics, choose_threshold
 from braintumor.model_specs import PICK_RULE, STUDY_PATH, pick_two_source, train_on_sources
 from braintumor.models import (architecture_from_json, library_versions, load_model, predict_tumour_probability,
                                save_for_inference)
-from braintumor.shortcut import head_size_matched_pairs, matched_metrics, slice_cues
+from braintumor.shortcut import matched_metrics_of
 from braintumor.sources import load_sources
 from braintumor.training_recipes import RECIPES
 
@@ -59,12 +59,6 @@ def _kept(figures: dict) -> dict:
 
 def _scores(labels, probability, threshold) -> dict:
     return _kept(binary_metrics(labels, probability, threshold))
-
-
-def _matched(part, probability, threshold) -> dict:
-    head_area = slice_cues(part["images"])["head_area"].to_numpy()
-    pairs = head_size_matched_pairs(head_area, part["labels"])
-    return _kept(matched_metrics(part["labels"], probability, threshold, pairs, head_area))
 
 
 def train_rows(candidates: list[dict]) -> None:
@@ -97,7 +91,7 @@ def train_rows(candidates: list[dict]) -> None:
             "threshold": threshold,
             "validation": {
                 "brain_tumor": _scores(a_val["labels"], p_a, threshold),
-                "brain_tumor_matched": _matched(a_val, p_a, threshold),
+                "brain_tumor_matched": _kept(matched_metrics_of(a_val["images"], a_val["labels"], p_a, threshold)),
                 "extra": _scores(b_val["labels"], p_b, threshold),
             },
             "best_epoch": fit.best_epoch if fit else None,
