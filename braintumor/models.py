@@ -408,6 +408,18 @@ def predict_tumour_probability(model: keras.Model, images: np.ndarray, batch_siz
     return np.asarray(probabilities[:, 1], dtype=float)
 
 
+def flip_averaged_probability(model: keras.Model, images: np.ndarray, plain: np.ndarray | None = None,
+                               batch_size: int = 128) -> np.ndarray:
+    """Tumour probability averaged over each scan and its left-right mirror image.
+
+    `plain`, the scans' own probabilities when already computed, saves one forward pass.
+    """
+    if plain is None:
+        plain = predict_tumour_probability(model, images, batch_size)
+    mirrored = predict_tumour_probability(model, np.ascontiguousarray(images[:, :, ::-1]), batch_size)
+    return (np.asarray(plain, dtype=float) + mirrored) / 2
+
+
 def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
     """Save weights and architecture without optimizer state (smaller file), atomically.
 

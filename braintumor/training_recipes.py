@@ -46,3 +46,28 @@ def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
     if schedule == "check":
         return {**recipe, **CHECK_SCHEDULE[model]}
     raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
+
+
+#: Whether the shipped network's probability is averaged over the scan and its left-right
+#: mirror image. Brains are nearly symmetric and tumours lie on either side, so the mirror
+#: image is another view of the same tissue; averaging two views usually ranks scans better
+#: and costs one more forward pass. Written down before the cross-validation that decides it
+#: (`scripts/cross_validate.py --out model/cv_matched_pairs.json`) ran; neither the test rows
+#: nor the outside scans take part in the decision.
+FLIP_AVERAGE_MIN_GAIN = 0.001
+FLIP_AVERAGE_RULE = (
+    "average over the scan and its mirror image if, in grouped 5-fold cross-validation over the train and "
+    "validation rows, that raises the out-of-fold ROC AUC on head-size-matched pairs by at least "
+    f"{FLIP_AVERAGE_MIN_GAIN} and lowers neither the folds' mean accuracy nor their mean matched-pair accuracy"
+)
+
+
+def flip_average_wins(cv: dict) -> bool:
+    """`FLIP_AVERAGE_RULE` applied to a cross-validation record with out-of-fold matched pairs
+    (`scripts/cross_validate.py`): True when averaging over the mirror image should ship."""
+    plain, flipped = (cv["matched_pairs"][key] for key in ("plain", "flip_average"))
+    return bool(
+        flipped["roc_auc"] >= plain["roc_auc"] + FLIP_AVERAGE_MIN_GAIN
+        and flipped["fold_accuracy_mean"] >= plain["fold_accuracy_mean"]
+        and flipped["fold_matched_accuracy_mean"] >= plain["fold_matched_accuracy_mean"]
+    )

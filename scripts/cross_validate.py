@@ -10,6 +10,11 @@ after every fold, so an interrupted run resumes where it stopped.
 
 `--candidate NAME --out model/cv_NAME.json` cross-validates another row of the search
 instead of the winner, to compare recipes on more than one validation split.
+Every fold also scores the network averaged over each scan and its mirror image (the
+decision `training_recipes.FLIP_AVERAGE_RULE` takes), and the out-of-fold probabilities are
+kept, so the head-size-matched pairs of the whole pool (about four times the test rows'
+pairs) give the matched-pair ROC AUC of the recipe, not of one split.
+
 `--pool all` folds all 3762 scans (test rows included) into `model/cv_all_scans.json`: the
 README's headline estimate, where each fold sets its own early stopping and threshold.
 """
@@ -29,11 +34,33 @@ from braintumor.evaluation import write_json
 from braintumor.features import forest_probability, image_features, train_forest
 from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
 from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
-                               library_versions, predict_tumour_probability, train)
+                               flip_averaged_probability, library_versions, predict_tumour_probability, train)
+from braintumor.shortcut import PAIRING_RULE, head_size_matched_pairs, matched_metrics, slice_cues
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
+#: The CNN's two ways of scoring a scan: as it is, and averaged with its mirror image.
+VARIANTS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average"}
+
+
+def matched_pair_summary(labels, head_area, out_of_fold: dict, folds: list[dict]) -> dict:
+    """Per variant: ROC AUC (95% bootstrap interval) of the out-of-fold probabilities on the
+    head-size-matched pairs of the whole pool, and the folds' mean accuracy and mean
+    matched-pair accuracy (each fold at its own threshold)."""
+    pairs = head_size_matched_pairs(head_area, labels)
+    summary = {"pairing_rule": PAIRING_RULE}
+    for variant, key in VARIANTS.items():
+        pooled = matched_metrics(labels, np.asarray(out_of_fold[variant], dtype=float), 0.5, pairs, head_area)
+        runs = folds[key]["folds"]
+        summary[variant] = {
+            "n_pairs": pooled["n_pairs"], "roc_auc": pooled["roc_auc"], "roc_auc_ci95": pooled["ci95"]["roc_auc"],
+            "head_area_median": pooled["head_area_median"],
+            "fold_accuracy_mean": float(np.mean([run["accuracy"] for run in runs])),
+            "fold_matched_accuracy_mean": float(np.mean([run["matched"]["accuracy"] for run in runs])),
+            "fold_matched_roc_auc_mean": float(np.mean([run["matched"]["roc_auc"] for run in runs])),
+        }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,18 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     labels = dataset.labels[pool]
     groups = group_ids(dataset.names, dataset.duplicate_groups)[pool]
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    resume = previous if previous.get("setup") == json.loads(json.dumps(setup)) else {}
+    # Resumed only from a record of the same setup that kept its out-of-fold probabilities.
+    same = previous.get("setup") == json.loads(json.dumps(setup)) and "out_of_fold" in previous
+    resume = previous if same else {}
     results = {
         "folds": FOLDS,
         "n_images": int(len(pool)),
         "file": str(args.out),
         "setup": setup,
         "versions": library_versions(),
-        "models": resume.get("models", {"improved_cnn": {"folds": []}, "forest_image_features": {"folds": []}}),
+        "models": resume.get("models", {**{key: {"folds": []} for key in VARIANTS.values()},
+                                        "forest_image_features": {"folds": []}}),
+        "out_of_fold": resume.get("out_of_fold", {variant: [None] * len(pool) for variant in VARIANTS}),
     }
     # The pooled scans, gathered once (fancy indexing copies): every fold indexes into them.
     x, y = dataset.images[pool], labels
     features = image_features(x[..., 0])
+    head_area = slice_cues(x)["head_area"].to_numpy()
     splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=config.SEED)
     for fold, (train_part, held_out) in enumerate(splitter.split(np.zeros(len(pool)), labels, groups)):
         if fold < len(results["models"]["improved_cnn"]["folds"]):
@@ -89,21 +121,41 @@ def main(argv: list[str] | None = None) -> int:
         fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
         model = build_improved_cnn(**architecture)
         fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe)
-        threshold = choose_threshold(y[stop_index], predict_tumour_probability(model, x[stop_index]))
-        cnn = binary_metrics(y[held_out], predict_tumour_probability(model, x[held_out]), threshold, with_ci=False)
-        cnn.update(fold=fold + 1, epochs_run=fitted.epochs_run, best_epoch=fitted.best_epoch,
-                   train_seconds=round(fitted.seconds, 1))
+        stop_plain = predict_tumour_probability(model, x[stop_index])
+        held_plain = predict_tumour_probability(model, x[held_out])
+        scores = {"plain": (stop_plain, held_plain),
+                  "flip_average": (flip_averaged_probability(model, x[stop_index], stop_plain),
+                                   flip_averaged_probability(model, x[held_out], held_plain))}
+        fold_pairs = head_size_matched_pairs(head_area[held_out], y[held_out])
+        entries = {}
+        for variant, (stop_probability, held_probability) in scores.items():
+            threshold = choose_threshold(y[stop_index], stop_probability)
+            entry = binary_metrics(y[held_out], held_probability, threshold, with_ci=False)
+            matched = matched_metrics(y[held_out], held_probability, threshold, fold_pairs)
+            entry["matched"] = {name: matched[name] for name in ("n_pairs", "accuracy", "sensitivity",
+                                                                  "specificity", "roc_auc")}
+            entry.update(fold=fold + 1, epochs_run=fitted.epochs_run, best_epoch=fitted.best_epoch,
+                         train_seconds=round(fitted.seconds, 1))
+            entries[VARIANTS[variant]] = entry
+            for position, probability in zip(held_out.tolist(), held_probability.tolist()):
+                results["out_of_fold"][variant][position] = round(probability, 6)
+        cnn = entries["improved_cnn"]
         started = time.perf_counter()
         forest, _ = train_forest(features[train_part], y[train_part], seed=config.SEED)
         trees = binary_metrics(y[held_out], forest_probability(forest, features[held_out]), 0.5, with_ci=False)
         trees.update(fold=fold + 1, train_seconds=round(time.perf_counter() - started, 1))
-        for key, entry in (("improved_cnn", cnn), ("forest_image_features", trees)):
+        for key, entry in (*entries.items(), ("forest_image_features", trees)):
             results["models"][key]["folds"].append(entry)
             results["models"][key]["summary"] = fold_mean_std(results["models"][key]["folds"]) if fold else None
         print(f"fold {fold + 1}: CNN accuracy {cnn['accuracy']:.4f} sensitivity {cnn['sensitivity']:.4f} "
-              f"({fitted.seconds:.0f} s); forest accuracy {trees['accuracy']:.4f}", flush=True)
+              f"matched-pair AUC {cnn['matched']['roc_auc']:.4f} (mirror-averaged "
+              f"{entries['improved_cnn_flip_average']['matched']['roc_auc']:.4f}) ({fitted.seconds:.0f} s); "
+              f"forest accuracy {trees['accuracy']:.4f}", flush=True)
         write_json(args.out, results)
+    results["matched_pairs"] = matched_pair_summary(labels, head_area, results["out_of_fold"], results["models"])
+    write_json(args.out, results)
     print(json.dumps({key: value["summary"] for key, value in results["models"].items()}, indent=1))
+    print(json.dumps(results.get("matched_pairs"), indent=1))
     return 0
 
 
