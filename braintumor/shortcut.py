@@ -195,6 +195,37 @@ def matched_metrics_of(images, labels, probability, threshold: float) -> dict:
     return matched_metrics(labels, probability, threshold, pairs, head_area)
 
 
+def out_of_fold_matched_summary(labels, head_area, out_of_fold: dict, folds: dict) -> dict:
+    """Head-size-matched figures of a cross-validation, per way of scoring (variant).
+
+    `out_of_fold` maps a variant to every pooled scan's probability from the fold that held
+    it out; `folds` maps it to the fold records (`accuracy`, and `matched` with `accuracy`
+    and `roc_auc`). Per variant: the ROC AUC (95% bootstrap interval) of the out-of-fold
+    probabilities on the matched pairs of the whole pool, which are several times the pairs
+    of one held-out split, and the folds' mean accuracy, matched-pair accuracy and
+    matched-pair ROC AUC (each fold at its own threshold, so no pooled threshold is needed).
+    """
+    labels = np.asarray(labels).astype(int)
+    head_area = np.asarray(head_area, dtype=float)
+    pairs = head_size_matched_pairs(head_area, labels)
+    summary = {"pairing_rule": PAIRING_RULE}
+    for variant, probability in out_of_fold.items():
+        probability = np.asarray(probability, dtype=float)
+        if np.isnan(probability).any():
+            raise ValueError(f"variant {variant!r}: some scans have no out-of-fold probability; "
+                             "finish every fold before summarising")
+        pooled = matched_metrics(labels, probability, 0.5, pairs, head_area)
+        runs = folds[variant]
+        summary[variant] = {
+            "n_pairs": pooled["n_pairs"], "roc_auc": pooled["roc_auc"], "roc_auc_ci95": pooled["ci95"]["roc_auc"],
+            "head_area_median": pooled["head_area_median"],
+            "fold_accuracy_mean": float(np.mean([run["accuracy"] for run in runs])),
+            "fold_matched_accuracy_mean": float(np.mean([run["matched"]["accuracy"] for run in runs])),
+            "fold_matched_roc_auc_mean": float(np.mean([run["matched"]["roc_auc"] for run in runs])),
+        }
+    return summary
+
+
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None
 

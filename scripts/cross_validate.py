@@ -35,32 +35,13 @@ from braintumor.features import forest_probability, image_features, train_forest
 from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
 from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
                                flip_averaged_probability, library_versions, predict_tumour_probability, train)
-from braintumor.shortcut import PAIRING_RULE, head_size_matched_pairs, matched_metrics, slice_cues
+from braintumor.shortcut import head_size_matched_pairs, matched_metrics, out_of_fold_matched_summary, slice_cues
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
 #: The CNN's two ways of scoring a scan: as it is, and averaged with its mirror image.
 VARIANTS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average"}
-
-
-def matched_pair_summary(labels, head_area, out_of_fold: dict, folds: list[dict]) -> dict:
-    """Per variant: ROC AUC (95% bootstrap interval) of the out-of-fold probabilities on the
-    head-size-matched pairs of the whole pool, and the folds' mean accuracy and mean
-    matched-pair accuracy (each fold at its own threshold)."""
-    pairs = head_size_matched_pairs(head_area, labels)
-    summary = {"pairing_rule": PAIRING_RULE}
-    for variant, key in VARIANTS.items():
-        pooled = matched_metrics(labels, np.asarray(out_of_fold[variant], dtype=float), 0.5, pairs, head_area)
-        runs = folds[key]["folds"]
-        summary[variant] = {
-            "n_pairs": pooled["n_pairs"], "roc_auc": pooled["roc_auc"], "roc_auc_ci95": pooled["ci95"]["roc_auc"],
-            "head_area_median": pooled["head_area_median"],
-            "fold_accuracy_mean": float(np.mean([run["accuracy"] for run in runs])),
-            "fold_matched_accuracy_mean": float(np.mean([run["matched"]["accuracy"] for run in runs])),
-            "fold_matched_roc_auc_mean": float(np.mean([run["matched"]["roc_auc"] for run in runs])),
-        }
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{entries['improved_cnn_flip_average']['matched']['roc_auc']:.4f}) ({fitted.seconds:.0f} s); "
               f"forest accuracy {trees['accuracy']:.4f}", flush=True)
         write_json(args.out, results)
-    results["matched_pairs"] = matched_pair_summary(labels, head_area, results["out_of_fold"], results["models"])
+    results["matched_pairs"] = out_of_fold_matched_summary(
+        labels, head_area, results["out_of_fold"], {variant: results["models"][key]["folds"]
+                                                    for variant, key in VARIANTS.items()})
     write_json(args.out, results)
     print(json.dumps({key: value["summary"] for key, value in results["models"].items()}, indent=1))
     print(json.dumps(results.get("matched_pairs"), indent=1))

@@ -211,3 +211,36 @@ def test_every_committed_model_file_carries_its_threshold_and_input_check_for_pr
         assert entry["name"] == spec.name and 0 < entry["threshold"] <= 0.5
         rule, note = input_check_rule(config.REPO_ROOT / spec.file)
         assert rule is not None and note is None, spec.name
+
+
+def test_flip_averaged_probability_is_the_mean_over_the_scan_and_its_mirror_image():
+    from braintumor.models import flip_averaged_probability
+
+    model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, seed=3)
+    rng = np.random.default_rng(1)
+    scans = rng.integers(0, 255, size=(4, 240, 240, 1)).astype(np.uint8)
+    plain = model.predict(scans, verbose=0)[:, 1]
+    mirrored = model.predict(scans[:, :, ::-1], verbose=0)[:, 1]
+    assert not np.allclose(plain, mirrored)  # the network itself is not mirror-symmetric
+    averaged = flip_averaged_probability(model, scans)
+    np.testing.assert_allclose(averaged, (plain + mirrored) / 2, atol=1e-6)
+    np.testing.assert_allclose(flip_averaged_probability(model, scans, plain=plain), averaged, atol=1e-6)
+    # A scan that is its own mirror image keeps its probability.
+    symmetric = np.concatenate([scans[:, :, :120], scans[:, :, :120][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(flip_averaged_probability(model, symmetric),
+                               model.predict(symmetric, verbose=0)[:, 1], atol=1e-6)
+
+
+def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
+    from braintumor.training_recipes import FLIP_AVERAGE_MIN_GAIN, flip_average_wins
+
+    def record(auc_gain, accuracy_change=0.0, matched_accuracy_change=0.0):
+        base = {"roc_auc": 0.990, "fold_accuracy_mean": 0.97, "fold_matched_accuracy_mean": 0.95}
+        flipped = {"roc_auc": 0.990 + auc_gain, "fold_accuracy_mean": 0.97 + accuracy_change,
+                   "fold_matched_accuracy_mean": 0.95 + matched_accuracy_change}
+        return {"matched_pairs": {"plain": base, "flip_average": flipped}}
+
+    assert flip_average_wins(record(FLIP_AVERAGE_MIN_GAIN + 1e-4))
+    assert not flip_average_wins(record(FLIP_AVERAGE_MIN_GAIN / 2))
+    assert not flip_average_wins(record(0.004, accuracy_change=-0.001))
+    assert not flip_average_wins(record(0.004, matched_accuracy_change=-0.001))

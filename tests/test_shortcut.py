@@ -11,6 +11,7 @@ from braintumor.shortcut import (
     cross_validated_cue_scores,
     head_size_matched_pairs,
     matched_metrics,
+    out_of_fold_matched_summary,
     slice_cues,
     tertile_metrics,
 )
@@ -113,3 +114,22 @@ def test_left_right_asymmetry_is_zero_for_a_mirror_symmetric_head_and_pooled_cue
     assert asymmetry[0] == 0 and asymmetry[1] > 20
     cues = pooled_cues(images, [0, 1])
     assert list(cues.columns) == list(POOLED_CUE_NAMES) and cues["source"].tolist() == [0.0, 1.0]
+
+
+def test_out_of_fold_matched_summary_scores_pooled_pairs_and_refuses_unfinished_folds():
+    # Pairs by head area: (0, 1) and (2, 3); scan 4 (a tumour with a large head) has no partner.
+    labels = np.array([0, 1, 0, 1, 1])
+    area = np.array([0.1, 0.1, 0.3, 0.3, 0.9])
+    folds = {"plain": [{"accuracy": 0.8, "matched": {"accuracy": 0.5, "roc_auc": 0.5}},
+                       {"accuracy": 0.6, "matched": {"accuracy": 1.0, "roc_auc": 1.0}}]}
+    ranked = out_of_fold_matched_summary(labels, area, {"plain": [0.1, 0.9, 0.2, 0.8, 0.0]}, folds)
+    assert ranked["pairing_rule"] == PAIRING_RULE
+    assert ranked["plain"]["n_pairs"] == 2 and ranked["plain"]["roc_auc"] == 1.0
+    assert ranked["plain"]["fold_accuracy_mean"] == pytest.approx(0.7)
+    assert ranked["plain"]["fold_matched_accuracy_mean"] == pytest.approx(0.75)
+    # The unpaired scan does not count: a wrong score on it leaves the matched AUC alone,
+    # while one inverted pair halves it.
+    inverted = out_of_fold_matched_summary(labels, area, {"plain": [0.1, 0.9, 0.8, 0.2, 0.0]}, folds)
+    assert inverted["plain"]["roc_auc"] == 0.75
+    with pytest.raises(ValueError, match="no out-of-fold probability"):
+        out_of_fold_matched_summary(labels, area, {"plain": [0.1, 0.9, None, 0.8, 0.0]}, folds)
