@@ -226,6 +226,29 @@ def out_of_fold_matched_summary(labels, head_area, out_of_fold: dict, folds: dic
     return summary
 
 
+#: Quantile bins of head area within which `head_area_balanced_weights` balances the classes.
+HEAD_AREA_BINS = 5
+
+
+def head_area_bin_edges(head_area, bins: int = HEAD_AREA_BINS) -> np.ndarray:
+    """The inner cut points of `bins` equally filled head-area bins of these scans."""
+    return np.quantile(np.asarray(head_area, dtype=float), np.linspace(0, 1, bins + 1)[1:-1])
+
+
+def head_area_balanced_weights(head_area, labels, edges) -> np.ndarray:
+    """Training weights under which head size no longer predicts the label.
+
+    Scans are binned by head area at `edges` (`head_area_bin_edges` of the training scans);
+    within each bin both classes weigh the same and the bin keeps its total weight, so a
+    network gains nothing from telling a small head from a large one (the same balancing as
+    `sources.balanced_weights`, with head-area bins in place of sources).
+    """
+    from .sources import balanced_weights
+
+    bin_of = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(head_area, dtype=float), side="right")
+    return balanced_weights(labels, bin_of)
+
+
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None
 

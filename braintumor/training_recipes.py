@@ -71,3 +71,27 @@ def flip_average_wins(cv: dict) -> bool:
         and flipped["fold_accuracy_mean"] >= plain["fold_accuracy_mean"]
         and flipped["fold_matched_accuracy_mean"] >= plain["fold_matched_accuracy_mean"]
     )
+
+
+#: Whether the shipped recipe weighs its training scans so that head size does not predict
+#: the label (`shortcut.head_area_balanced_weights`, in `HEAD_AREA_BINS` quantile bins of
+#: the training scans' head area; early stopping's loss weighted alike). Written down before
+#: the cross-validation that decides it (`scripts/cross_validate.py --weighting head_area`)
+#: ran; neither the test rows nor the outside scans take part.
+HEAD_AREA_WEIGHTING_MIN_GAIN = 0.002
+HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS = 0.005
+HEAD_AREA_WEIGHTING_RULE = (
+    "train with head-area-balanced weights if, in grouped 5-fold cross-validation over the train and validation "
+    "rows (the same folds), that raises the out-of-fold ROC AUC on head-size-matched pairs by at least "
+    f"{HEAD_AREA_WEIGHTING_MIN_GAIN} over the same recipe unweighted and lowers the folds' mean accuracy by at most "
+    f"{HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS}"
+)
+
+
+def head_area_weighting_wins(unweighted_cv: dict, weighted_cv: dict) -> bool:
+    """`HEAD_AREA_WEIGHTING_RULE` on two cross-validation records of the same recipe and folds."""
+    plain, weighted = unweighted_cv["matched_pairs"]["plain"], weighted_cv["matched_pairs"]["plain"]
+    return bool(
+        weighted["roc_auc"] >= plain["roc_auc"] + HEAD_AREA_WEIGHTING_MIN_GAIN
+        and weighted["fold_accuracy_mean"] >= plain["fold_accuracy_mean"] - HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS
+    )

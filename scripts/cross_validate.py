@@ -35,7 +35,8 @@ from braintumor.features import forest_probability, image_features, train_forest
 from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
 from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
                                flip_averaged_probability, library_versions, predict_tumour_probability, train)
-from braintumor.shortcut import head_size_matched_pairs, matched_metrics, out_of_fold_matched_summary, slice_cues
+from braintumor.shortcut import (head_area_balanced_weights, head_area_bin_edges, head_size_matched_pairs,
+                                 matched_metrics, out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
 
 FOLDS = 5
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", choices=("trainval", "all"), default="trainval",
                         help="the scans to fold: the train and validation rows (default), or all scans, test rows "
                              "included, for the headline estimate")
+    parser.add_argument("--weighting", choices=("none", "head_area"), default="none",
+                        help="head_area: weigh training scans so that head size does not predict the label "
+                             "(training_recipes.HEAD_AREA_WEIGHTING_RULE decides whether the shipped recipe does)")
     args = parser.parse_args(argv)
     args.out = args.out or (CV_ALL_PATH if args.pool == "all" else config.CV_PATH)
     # By default the candidate model.ipynb ships: the search's winner on the validation rows.
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         choice = choose_improved(rows)
     architecture, recipe = choice["architecture"], choice["recipe"]
     setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED,
-             **({"pool": "all"} if args.pool == "all" else {})}
+             **({"pool": "all"} if args.pool == "all" else {}),
+             **({"weighting": "head_area_balanced"} if args.weighting == "head_area" else {})}
     dataset = load_npz()
     masks = split_masks(dataset.names)
     pool = np.arange(len(dataset.names)) if args.pool == "all" else np.flatnonzero(masks["train"] | masks["val"])
@@ -101,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                                          val_fraction=0.2, seed=config.SEED + fold)
         fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
         model = build_improved_cnn(**architecture)
-        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe)
+        weights = {}
+        if args.weighting == "head_area":
+            edges = head_area_bin_edges(head_area[fit_index])
+            weights = {"sample_weight": head_area_balanced_weights(head_area[fit_index], y[fit_index], edges),
+                       "val_sample_weight": head_area_balanced_weights(head_area[stop_index], y[stop_index], edges)}
+        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe, **weights)
         stop_plain = predict_tumour_probability(model, x[stop_index])
         held_plain = predict_tumour_probability(model, x[held_out])
         scores = {"plain": (stop_plain, held_plain),

@@ -244,3 +244,30 @@ def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
     assert not flip_average_wins(record(FLIP_AVERAGE_MIN_GAIN / 2))
     assert not flip_average_wins(record(0.004, accuracy_change=-0.001))
     assert not flip_average_wins(record(0.004, matched_accuracy_change=-0.001))
+
+
+@pytest.mark.skipif(not (config.REPO_ROOT / config.METRICS_PATH).is_file(), reason="no committed metrics yet")
+def test_committed_matched_cross_validation_figures_are_those_of_the_committed_cross_validations():
+    """metrics.json quotes the cross-validations' matched pairs; a rerun of `make cv` without a new run of the
+    notebooks would leave it stale."""
+    from braintumor.evaluation import CV_FILES, cross_validated_matched
+
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    runs = {pool: json.loads(path.read_text()) if (path := config.REPO_ROOT / config.MODEL_DIR / name).is_file() else None
+            for pool, name in CV_FILES.items()}
+    expected = json.loads(json.dumps(cross_validated_matched(runs)))
+    assert metrics["head_matching"].get("cross_validation", {}) == expected
+    assert "train_val" in expected, "the committed cross-validation over train+val lacks its matched pairs: make cv"
+
+
+def test_head_area_weighting_rule_needs_a_matched_auc_gain_within_an_accuracy_budget():
+    from braintumor.training_recipes import (HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS, HEAD_AREA_WEIGHTING_MIN_GAIN,
+                                             head_area_weighting_wins)
+
+    def record(auc, accuracy):
+        return {"matched_pairs": {"plain": {"roc_auc": auc, "fold_accuracy_mean": accuracy}}}
+
+    base = record(0.990, 0.978)
+    assert head_area_weighting_wins(base, record(0.990 + HEAD_AREA_WEIGHTING_MIN_GAIN, 0.978))
+    assert not head_area_weighting_wins(base, record(0.990 + HEAD_AREA_WEIGHTING_MIN_GAIN / 2, 0.99))
+    assert not head_area_weighting_wins(base, record(0.999, 0.978 - 2 * HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS))

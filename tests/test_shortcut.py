@@ -133,3 +133,24 @@ def test_out_of_fold_matched_summary_scores_pooled_pairs_and_refuses_unfinished_
     assert inverted["plain"]["roc_auc"] == 0.75
     with pytest.raises(ValueError, match="no out-of-fold probability"):
         out_of_fold_matched_summary(labels, area, {"plain": [0.1, 0.9, None, 0.8, 0.0]}, folds)
+
+
+def test_head_area_balanced_weights_make_head_size_useless_as_a_cue():
+    from braintumor.shortcut import head_area_balanced_weights, head_area_bin_edges
+
+    rng = np.random.default_rng(0)
+    # Healthy scans mostly small, tumours mostly large: head area predicts the label.
+    labels = np.repeat([0, 1], [300, 200])
+    area = np.where(labels == 0, rng.uniform(0.05, 0.25, 500), rng.uniform(0.15, 0.35, 500))
+    edges = head_area_bin_edges(area)
+    assert len(edges) == 4
+    weights = head_area_balanced_weights(area, labels, edges)
+    bin_of = np.searchsorted(edges, area, side="right")
+    for b in np.unique(bin_of):
+        inside = bin_of == b
+        healthy, tumour = weights[inside & (labels == 0)].sum(), weights[inside & (labels == 1)].sum()
+        if healthy and tumour:
+            assert healthy == pytest.approx(tumour)  # within a bin the label is a coin toss
+        assert weights[inside].sum() == pytest.approx(inside.sum())  # each bin keeps its weight
+    # Held-out scans are binned at the training scans' edges.
+    assert head_area_balanced_weights([0.01, 0.5], [0, 1], edges).shape == (2,)
