@@ -52,8 +52,9 @@ def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
 #: mirror image. Brains are nearly symmetric and tumours lie on either side, so the mirror
 #: image is another view of the same tissue; averaging two views usually ranks scans better
 #: and costs one more forward pass. Written down before the cross-validation that decides it
-#: (`scripts/cross_validate.py --out model/cv_matched_pairs.json`) ran; neither the test rows
-#: nor the outside scans take part in the decision.
+#: ran (`scripts/cross_validate.py --out model/cv_matched_pairs.json`; its folds repeated
+#: `model/cv_results.json`'s to the last digit on the same CPU, so it replaced that file);
+#: neither the test rows nor the outside scans take part in the decision.
 FLIP_AVERAGE_MIN_GAIN = 0.001
 FLIP_AVERAGE_RULE = (
     "average over the scan and its mirror image if, in grouped 5-fold cross-validation over the train and "
