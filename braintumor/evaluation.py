@@ -16,6 +16,8 @@ import numpy as np
 from . import config
 from .files import atomic_write
 from .metrics import binary_metrics
+from .training_recipes import (FLIP_AVERAGE_RULE, HEAD_AREA_WEIGHTING_RULE, flip_average_wins,
+                               head_area_weighting_wins)
 
 #: What the author of the Kaggle notebook this project started from reported for its
 #: two-conv CNN (random 20% split, so not comparable row for row with ours, which keeps
@@ -133,6 +135,48 @@ def build_metrics(
         "split_counts": split_counts,
         **sections,
     }
+
+
+#: The committed cross-validations whose out-of-fold probabilities give matched-pair figures:
+#: the shipped recipe over the train and validation rows (`make cv`) and over all scans
+#: (`make cv-all`), and the same network over the train and validation rows without
+#: head-area weights (`scripts/cross_validate.py --weighting none --out model/cv_g1_unweighted.json`).
+CV_FILES = {"train_val": "cv_results.json", "all_scans": "cv_all_scans.json",
+            "train_val_unweighted": "cv_g1_unweighted.json"}
+
+
+def cross_validated_matched(cv_runs: dict) -> dict:
+    """The head-size-matched figures of complete cross-validations, for `metrics.json`.
+
+    `cv_runs` maps a pool name (a key of `CV_FILES`) to a record of
+    `scripts/cross_validate.py` (or None). A record counts only when it has `matched_pairs`,
+    which the script writes once every fold is done. Per pool: its file, scans, candidate,
+    weighting, and per way of scoring ("plain", "flip_average") the out-of-fold matched-pair
+    ROC AUC with its interval, the number of pairs and the folds' mean figures. Under
+    "decisions", the rules read on train-and-validation records only (never on a pool with
+    test rows): mirror-averaging (`FLIP_AVERAGE_RULE`, on the shipped recipe's record) and
+    head-area weights (`HEAD_AREA_WEIGHTING_RULE`, the weighted record against the unweighted).
+    """
+    summary, complete = {}, {}
+    for pool, cv in cv_runs.items():
+        matched = (cv or {}).get("matched_pairs")
+        if not matched:
+            continue
+        complete[pool] = cv
+        summary[pool] = {"file": cv["file"], "n_scans": cv["n_images"], "candidate": cv["setup"]["candidate"],
+                         "weighting": cv["setup"].get("weighting", "none"), "pairing_rule": matched["pairing_rule"],
+                         **{variant: matched[variant] for variant in ("plain", "flip_average") if variant in matched}}
+    decisions = {}
+    if "train_val" in summary and "flip_average" in summary["train_val"]:
+        decisions["mirror_average"] = {"rule": FLIP_AVERAGE_RULE, "ships": flip_average_wins(complete["train_val"])}
+    train_val = {pool: cv for pool, cv in complete.items() if pool.startswith("train_val")}
+    weighted = [pool for pool, cv in train_val.items() if cv["setup"].get("weighting")]
+    unweighted = [pool for pool, cv in train_val.items() if not cv["setup"].get("weighting")]
+    if weighted and unweighted:
+        decisions["head_area_weighting"] = {
+            "rule": HEAD_AREA_WEIGHTING_RULE, "weighted": weighted[0], "unweighted": unweighted[0],
+            "ships": head_area_weighting_wins(train_val[unweighted[0]], train_val[weighted[0]])}
+    return {**summary, **({"decisions": decisions} if decisions else {})}
 
 
 def score_everywhere(model, threshold: float, brain_tumor, extra=None, outside=None) -> dict:

@@ -110,7 +110,7 @@ def cv_recipe_rows(cv_runs: list[dict]) -> list[dict]:
         restored = [f.get("best_epoch", f["epochs_run"] - recipe["patience"]) if f["epochs_run"] < recipe["max_epochs"]
                     else None for f in folds]
         rows.append({
-            "candidate": cv["setup"]["candidate"],
+            "candidate": cv["setup"]["candidate"] + (" + head-area weights" if cv["setup"].get("weighting") else ""),
             "file": cv["file"],
             "watches from epoch": recipe.get("start_from_epoch", 0),
             "accuracy mean": round(cnn["summary"]["accuracy"]["mean"], 4),
@@ -385,7 +385,50 @@ def matched_paragraph(metrics: dict) -> str:
              f"shipped model scores {pct(shipped['head_matched']['accuracy'])} accuracy and ROC AUC "
              f"{shipped['head_matched']['roc_auc']:.3f}, against {shipped['roc_auc']:.3f} on all test rows. "
              f"The pairing rule: {matching['rule']}")
+    text += matched_cv_sentences(matching.get("cross_validation"))
     return text + "\n\n" + block_table(metrics, "head_matched", count="Pairs")
+
+
+#: How the model card words the shipped recipe's training weights (`training_recipes.SHIPPED_WEIGHTING`).
+WEIGHTING_WORDS = {"head_area": "training scans weighted so that head size does not predict the label (both classes "
+                                "weigh the same within each fifth of the training scans by head area), "}
+
+
+def _matched_auc(entry: dict) -> str:
+    low, high = entry["roc_auc_ci95"]
+    return f"ROC AUC {entry['roc_auc']:.3f} ({low:.3f}–{high:.3f}) on {entry['n_pairs']} pairs"
+
+
+def matched_cv_sentences(matched_cv: dict | None) -> str:
+    """The matched-pair figures of the cross-validations (`evaluation.cross_validated_matched`):
+    more pairs than the test rows hold, so a narrower interval, and the decisions taken on them."""
+    if not matched_cv or not ({"all_scans", "train_val"} & set(matched_cv)):
+        return ""
+    pools = [(f"all {entry['n_scans']} scans" if key == "all_scans" else
+              f"the {entry['n_scans']} train and validation scans", entry)
+             for key in ("all_scans", "train_val") if (entry := matched_cv.get(key))]
+    text = (" Grouped cross-validation measures the same on more pairs, from the out-of-fold probabilities of five "
+            "fresh networks (the pairs formed by the same rule over the whole pool): "
+            + "; ".join(f"over {scans}, {_matched_auc(entry['plain'])}" for scans, entry in pools) + ".")
+    decisions = matched_cv.get("decisions", {})
+    train_val = matched_cv.get("train_val")
+    shipped = lambda decision: "is therefore shipped" if decision["ships"] else "is therefore not shipped"
+    if "mirror_average" in decisions:
+        text += (f" Averaging each scan's probability with that of its mirror image scores "
+                 f"{train_val['flip_average']['roc_auc']:.3f} on the train and validation pairs against "
+                 f"{train_val['plain']['roc_auc']:.3f} without, and {shipped(decisions['mirror_average'])} (the rule, "
+                 f"written before that cross-validation ran: {decisions['mirror_average']['rule']}).")
+    if "head_area_weighting" in decisions:
+        decision = decisions["head_area_weighting"]
+        weighted, unweighted = (matched_cv[decision[key]]["plain"] for key in ("weighted", "unweighted"))
+        text += (f" Weighing the training scans so that head size does not predict the label (both classes weigh "
+                 f"the same within each fifth of the training scans by head area) scores "
+                 f"{weighted['roc_auc']:.3f} ({weighted['roc_auc_ci95'][0]:.3f}–{weighted['roc_auc_ci95'][1]:.3f}) "
+                 f"on the train and validation pairs against {unweighted['roc_auc']:.3f} "
+                 f"({unweighted['roc_auc_ci95'][0]:.3f}–{unweighted['roc_auc_ci95'][1]:.3f}) without, fold accuracy "
+                 f"{pct(weighted['fold_accuracy_mean'])} against {pct(unweighted['fold_accuracy_mean'])}, and "
+                 f"{shipped(decision)} (the rule, written before its cross-validation ran: {decision['rule']}).")
+    return text
 
 
 def outside_paragraph(metrics: dict, looks: str) -> str:
@@ -468,11 +511,14 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
             f"never straddle two folds, each fold setting its own early stopping and threshold, over {scans}): accuracy "
             f"{pct(summary['accuracy']['mean'])} ± {100 * summary['accuracy']['std']:.1f}, sensitivity "
             f"{pct(summary['sensitivity']['mean'])}, specificity {pct(summary['specificity']['mean'])}, ROC AUC "
-            f"{summary['roc_auc']['mean']:.3f}.")
+            f"{summary['roc_auc']['mean']:.3f}"
+            + (f"; on head-size-matched pairs, where head size says nothing, {_matched_auc(cv['matched_pairs']['plain'])}"
+               if cv.get("matched_pairs") else "") + ".")
     lines.append(
         f"- **Test rows, as a confirmation** ({test['n']} scans): accuracy {with_ci(test, 'accuracy')}, sensitivity "
         f"{with_ci(test, 'sensitivity')}, specificity {with_ci(test, 'specificity')}. These rows have "
-        f"been scored {len(disclosure.TEST_ROW_LOOKS)} times (four shipped models in turn, a study, the two-source "
+        f"been scored {len(disclosure.TEST_ROW_LOOKS)} times ({disclosure.SHIPPED_SINGLE_SOURCE_LOOKS} shipped models in turn, "
+        f"a study, the two-source "
         f"model), so they confirm rather than estimate.")
     if outside:
         lines.append(
@@ -780,6 +826,7 @@ def model_card_markdown(ctx: dict) -> str:
         "",
         f"Adam{' with a cosine learning-rate schedule' if training['recipe'].get('cosine_decay') else ''}, L2 weight "
         f"decay, {'augmentation layers active only in training, ' if training['architecture'].get('augment', True) else ''}"
+        f"{WEIGHTING_WORDS.get(training.get('weighting', 'none'), '')}"
         f"early stopping on validation loss (watching from epoch {training['recipe'].get('start_from_epoch', 0)} on) "
         f"with the best weights restored: {training['epochs_run']} epochs run, best epoch {training['best_epoch']}, "
         f"{training['seconds']:.0f} s on {training.get('machine', {}).get('cpu', 'the CPU that ran `model.ipynb`')}. "

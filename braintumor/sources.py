@@ -205,9 +205,10 @@ def _with_split(name: str, dataset: Dataset, splits_path: Path, groups: np.ndarr
                   groups=groups, split=split.astype(str))
 
 
-def brain_tumor_source(npz=config.NPZ_PATH, splits=config.SPLITS_PATH) -> Source:
-    """Source A, as `prepare` packed and split it."""
-    dataset = load_npz(npz)
+def brain_tumor_source(npz=config.NPZ_PATH, splits=config.SPLITS_PATH, dataset: Dataset | None = None) -> Source:
+    """Source A, as `prepare` packed and split it; `dataset`, when already loaded from `npz`,
+    is used as it is rather than read again."""
+    dataset = load_npz(npz) if dataset is None else dataset
     return _with_split("brain-tumor", dataset, Path(splits), group_ids(dataset.names, dataset.duplicate_groups))
 
 
@@ -229,12 +230,14 @@ TITLES = {"brain-tumor": "A: Brain Tumor (BraTS slices, skull-stripped)",
           "extra": "B: Brain Tumor MRI Dataset (clinical, skull)"}
 
 
-def load_sources(names) -> list[Source]:
-    """The prepared sources, in the order named."""
+def load_sources(names, loaded: dict[str, Source] | None = None) -> list[Source]:
+    """The prepared sources, in the order named; those in `loaded` (name -> Source already
+    in memory) are taken from there rather than read again."""
     unknown = [name for name in names if name not in LOADERS]
     if unknown:
         raise ValueError(f"unknown source(s) {unknown}; known: {sorted(LOADERS)}")
-    return [LOADERS[name]() for name in names]
+    loaded = loaded or {}
+    return [loaded[name] if name in loaded else LOADERS[name]() for name in names]
 
 
 def pooled(sources: list[Source], split_name: str | None = None) -> dict[str, np.ndarray]:

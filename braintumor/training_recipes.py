@@ -96,3 +96,11 @@ def head_area_weighting_wins(unweighted_cv: dict, weighted_cv: dict) -> bool:
         weighted["roc_auc"] >= plain["roc_auc"] + HEAD_AREA_WEIGHTING_MIN_GAIN
         and weighted["fold_accuracy_mean"] >= plain["fold_accuracy_mean"] - HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS
     )
+
+
+#: What the shipped recipe does under `HEAD_AREA_WEIGHTING_RULE`: "head_area" (weights) or "none".
+#: The rule read `model/cv_results.json` (weights) against `model/cv_g1_unweighted.json` (none;
+#: same network, folds and seed) and shipped the weights; the figures it read are in
+#: `metrics.json` under head_matching.cross_validation, and a unit test keeps this constant
+#: in step with those files.
+SHIPPED_WEIGHTING = "head_area"

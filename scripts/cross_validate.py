@@ -15,6 +15,10 @@ decision `training_recipes.FLIP_AVERAGE_RULE` takes), and the out-of-fold probab
 kept, so the head-size-matched pairs of the whole pool (about four times the test rows'
 pairs) give the matched-pair ROC AUC of the recipe, not of one split.
 
+Training weights follow the shipped recipe (`training_recipes.SHIPPED_WEIGHTING`);
+`--weighting none --out model/cv_g1_unweighted.json` reruns the same recipe without them,
+the record `HEAD_AREA_WEIGHTING_RULE` compares with.
+
 `--pool all` folds all 3762 scans (test rows included) into `model/cv_all_scans.json`: the
 README's headline estimate, where each fold sets its own early stopping and threshold.
 """
@@ -38,6 +42,7 @@ from braintumor.models import (architecture_from_json, build_improved_cnn, choos
 from braintumor.shortcut import (head_area_balanced_weights, head_area_bin_edges, head_size_matched_pairs,
                                  matched_metrics, out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
+from braintumor.training_recipes import SHIPPED_WEIGHTING
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
@@ -55,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", choices=("trainval", "all"), default="trainval",
                         help="the scans to fold: the train and validation rows (default), or all scans, test rows "
                              "included, for the headline estimate")
-    parser.add_argument("--weighting", choices=("none", "head_area"), default="none",
-                        help="head_area: weigh training scans so that head size does not predict the label "
-                             "(training_recipes.HEAD_AREA_WEIGHTING_RULE decides whether the shipped recipe does)")
+    parser.add_argument("--weighting", choices=("none", "head_area"), default=SHIPPED_WEIGHTING,
+                        help="head_area: weigh training scans so that head size does not predict the label; "
+                             f"default: the shipped recipe's ({SHIPPED_WEIGHTING}, training_recipes.SHIPPED_WEIGHTING)")
     args = parser.parse_args(argv)
     args.out = args.out or (CV_ALL_PATH if args.pool == "all" else config.CV_PATH)
     # By default the candidate model.ipynb ships: the search's winner on the validation rows.

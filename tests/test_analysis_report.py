@@ -164,6 +164,9 @@ def test_cv_recipe_rows_find_the_earliest_restored_epoch():
     assert early["accuracy std"] > late["accuracy std"]
     none_stopped = report.cv_recipe_rows([_cv_run("full", 20, [30, 30], [0.9, 0.9])])[0]
     assert none_stopped["earliest restored epoch"] is None
+    weighted = _cv_run("g1", 20, [30, 30], [0.9, 0.9])
+    weighted["setup"]["weighting"] = "head_area_balanced"
+    assert report.cv_recipe_rows([weighted])[0]["candidate"] == "g1 + head-area weights"
 
 
 def test_near_duplicate_paragraph_counts_and_grammar():

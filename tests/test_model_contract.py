@@ -161,6 +161,7 @@ def test_committed_metrics_and_cv_describe_the_search_winner():
     cv = json.loads((config.REPO_ROOT / config.CV_PATH).read_text())
     assert metrics["training"]["search_choice"] == winner["name"] == cv["setup"]["candidate"]
     assert metrics["training"]["recipe"] == winner["recipe"] == cv["setup"]["recipe"]
+    assert metrics["training"]["weighting"] == cv["setup"].get("weighting", "none").removesuffix("_balanced")
     assert metrics["threshold_rule"] == THRESHOLD_RULE
 
 
@@ -271,3 +272,16 @@ def test_head_area_weighting_rule_needs_a_matched_auc_gain_within_an_accuracy_bu
     assert head_area_weighting_wins(base, record(0.990 + HEAD_AREA_WEIGHTING_MIN_GAIN, 0.978))
     assert not head_area_weighting_wins(base, record(0.990 + HEAD_AREA_WEIGHTING_MIN_GAIN / 2, 0.99))
     assert not head_area_weighting_wins(base, record(0.999, 0.978 - 2 * HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS))
+
+
+
+def test_shipped_weighting_is_what_its_rule_reads_in_the_committed_cross_validations():
+    from braintumor.evaluation import CV_FILES, cross_validated_matched
+    from braintumor.training_recipes import SHIPPED_WEIGHTING
+
+    runs = {pool: json.loads((config.REPO_ROOT / config.MODEL_DIR / name).read_text())
+            for pool, name in CV_FILES.items() if pool.startswith("train_val")}
+    decision = cross_validated_matched(runs)["decisions"]["head_area_weighting"]
+    assert SHIPPED_WEIGHTING == ("head_area" if decision["ships"] else "none")
+    # make cv reproduces the shipped recipe's record: its weighting is the shipped one.
+    assert runs["train_val"]["setup"].get("weighting", "none").removesuffix("_balanced") == SHIPPED_WEIGHTING

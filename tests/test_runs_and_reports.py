@@ -332,3 +332,63 @@ def test_two_source_paragraph_says_which_model_predict_uses_and_why():
     assert "Not used in this run" in report.two_source_paragraph({"models": {}}, None)
     assert report.everywhere_rows(scores, None)[0]["model"] == "single-source"
     assert len(report.everywhere_rows(scores, scores)) == 8
+
+
+# ---------------------------------------------------------------------------- matched pairs in cross-validation
+
+def _cv_record(pool_scans, plain_auc, mirror_auc, complete=True, weighting=None, accuracy=0.978):
+    variant = lambda auc: {"n_pairs": 700, "roc_auc": auc, "roc_auc_ci95": [auc - 0.004, min(auc + 0.003, 1.0)],
+                           "fold_accuracy_mean": accuracy, "fold_matched_accuracy_mean": 0.96,
+                           "fold_matched_roc_auc_mean": auc}
+    record = {"file": f"model/cv_{pool_scans}.json", "n_images": pool_scans,
+              "setup": {"candidate": "g1", **({"weighting": weighting} if weighting else {})},
+              "folds": 5, "models": {"improved_cnn": {"folds": [{}] * 5, "summary": {
+                  key: {"mean": 0.9787, "std": 0.0075} for key in ("accuracy", "sensitivity", "specificity", "roc_auc")}}}}
+    if complete:  # cross_validate.py writes matched_pairs only once every fold is done
+        record["matched_pairs"] = {"pairing_rule": "PAIRS RULE", "plain": variant(plain_auc),
+                                   "flip_average": variant(mirror_auc)}
+    return record
+
+
+def test_cross_validated_matched_keeps_complete_runs_and_decides_on_train_val_records_only():
+    from braintumor.evaluation import cross_validated_matched
+
+    summary = cross_validated_matched({"train_val": _cv_record(3009, 0.993, 0.991),
+                                       "all_scans": _cv_record(3762, 0.990, 0.999)})
+    assert summary["train_val"]["plain"]["roc_auc"] == 0.993 and summary["all_scans"]["n_scans"] == 3762
+    assert summary["decisions"]["mirror_average"]["ships"] is False  # the all-scans pool's gain does not count
+    assert "head_area_weighting" not in summary["decisions"]
+    assert cross_validated_matched({"train_val": _cv_record(3009, 0.990, 0.995)})["decisions"]["mirror_average"]["ships"]
+    runs = {"train_val": _cv_record(3009, 0.993, 0.98, weighting="head_area_balanced", accuracy=0.975),
+            "train_val_unweighted": _cv_record(3009, 0.990, 0.98)}
+    decision = cross_validated_matched(runs)["decisions"]["head_area_weighting"]
+    assert decision["ships"] is True and decision["weighted"] == "train_val"
+    runs["train_val"] = _cv_record(3009, 0.993, 0.98, weighting="head_area_balanced", accuracy=0.97)
+    assert cross_validated_matched(runs)["decisions"]["head_area_weighting"]["ships"] is False  # lost accuracy
+    unfinished = cross_validated_matched({"train_val": _cv_record(3009, 0.99, 0.99, complete=False), "all_scans": None})
+    assert unfinished == {}
+
+
+def test_matched_and_headline_text_quote_the_cross_validated_pairs():
+    from braintumor.evaluation import cross_validated_matched
+
+    metrics = _metrics()
+    assert "Grouped cross-validation measures" not in report.matched_paragraph(metrics)
+    runs = {"train_val": _cv_record(3009, 0.993, 0.991), "all_scans": _cv_record(3762, 0.990, 0.999)}
+    metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
+    text = report.matched_paragraph(metrics)
+    assert "over all 3762 scans, ROC AUC 0.990 (0.986–0.993) on 700 pairs" in text
+    assert "over the 3009 train and validation scans, ROC AUC 0.993" in text
+    assert "scores 0.991 on the train and validation pairs against 0.993 without, and is therefore not shipped" in text
+    assert "Weighing the training scans" not in text
+    headline = report.headline(metrics, runs["all_scans"], None)
+    assert "head-size-matched pairs, where head size says nothing, ROC AUC 0.990 (0.986–0.993) on 700 pairs" in headline
+    assert "head-size-matched" not in report.headline(metrics, _cv_record(3762, 0.99, 0.99, complete=False), None)
+    runs["train_val_unweighted"] = runs["train_val"]
+    runs["train_val"] = _cv_record(3009, 0.996, 0.99, weighting="head_area_balanced", accuracy=0.976)
+    metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
+    text = report.matched_paragraph(metrics)
+    assert ("Weighing the training scans so that head size does not predict the label (both classes weigh the same "
+            "within each fifth of the training scans by head area) scores 0.996 (0.992–0.999) on the train and "
+            "validation pairs against 0.993 (0.989–0.996) without, fold accuracy 97.6% against 97.8%, and is "
+            "therefore shipped") in text

@@ -158,3 +158,15 @@ def test_specs_name_distinct_files_and_known_sources():
     assert model_specs.DEFAULT_MODEL in model_specs.SPECS
     with pytest.raises(KeyError, match="single-source"):
         model_specs.resolve("three-source")
+
+
+def test_load_sources_takes_a_source_already_in_memory_and_refuses_unknown_names(monkeypatch):
+    from braintumor import sources
+
+    in_memory = _source("brain-tumor", [0, 1], ["train", "test"])
+    read = []
+    monkeypatch.setitem(sources.LOADERS, "extra", lambda: read.append("extra") or _source("extra", [1], ["train"]))
+    loaded = sources.load_sources(["brain-tumor", "extra"], loaded={"brain-tumor": in_memory})
+    assert loaded[0] is in_memory and loaded[1].name == "extra" and read == ["extra"]
+    with pytest.raises(ValueError, match="unknown source"):
+        sources.load_sources(["elsewhere"])
