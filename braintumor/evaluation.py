@@ -145,6 +145,13 @@ CV_FILES = {"train_val": "cv_results.json", "all_scans": "cv_all_scans.json",
             "train_val_unweighted": "cv_g1_unweighted.json"}
 
 
+def read_cv_records(model_dir=None) -> dict:
+    """Each `CV_FILES` record in `model_dir` (default: the repository's `model/`), None where absent."""
+    model_dir = Path(model_dir or config.MODEL_DIR)
+    return {pool: json.loads((model_dir / name).read_text()) if (model_dir / name).is_file() else None
+            for pool, name in CV_FILES.items()}
+
+
 def cross_validated_matched(cv_runs: dict) -> dict:
     """The head-size-matched figures of complete cross-validations, for `metrics.json`.
 

@@ -394,9 +394,13 @@ WEIGHTING_WORDS = {"head_area": "training scans weighted so that head size does 
                                 "weigh the same within each fifth of the training scans by head area), "}
 
 
-def _matched_auc(entry: dict) -> str:
+def _auc_with_ci(entry: dict) -> str:
     low, high = entry["roc_auc_ci95"]
-    return f"ROC AUC {entry['roc_auc']:.3f} ({low:.3f}–{high:.3f}) on {entry['n_pairs']} pairs"
+    return f"{entry['roc_auc']:.3f} ({low:.3f}–{high:.3f})"
+
+
+def _matched_auc(entry: dict) -> str:
+    return f"ROC AUC {_auc_with_ci(entry)} on {entry['n_pairs']} pairs"
 
 
 def matched_cv_sentences(matched_cv: dict | None) -> str:
@@ -422,10 +426,8 @@ def matched_cv_sentences(matched_cv: dict | None) -> str:
         decision = decisions["head_area_weighting"]
         weighted, unweighted = (matched_cv[decision[key]]["plain"] for key in ("weighted", "unweighted"))
         text += (f" Weighing the training scans so that head size does not predict the label (both classes weigh "
-                 f"the same within each fifth of the training scans by head area) scores "
-                 f"{weighted['roc_auc']:.3f} ({weighted['roc_auc_ci95'][0]:.3f}–{weighted['roc_auc_ci95'][1]:.3f}) "
-                 f"on the train and validation pairs against {unweighted['roc_auc']:.3f} "
-                 f"({unweighted['roc_auc_ci95'][0]:.3f}–{unweighted['roc_auc_ci95'][1]:.3f}) without, fold accuracy "
+                 f"the same within each fifth of the training scans by head area) scores {_auc_with_ci(weighted)} on "
+                 f"the train and validation pairs against {_auc_with_ci(unweighted)} without, fold accuracy "
                  f"{pct(weighted['fold_accuracy_mean'])} against {pct(unweighted['fold_accuracy_mean'])}, and "
                  f"{shipped(decision)} (the rule, written before its cross-validation ran: {decision['rule']}).")
     return text
@@ -517,9 +519,8 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
     lines.append(
         f"- **Test rows, as a confirmation** ({test['n']} scans): accuracy {with_ci(test, 'accuracy')}, sensitivity "
         f"{with_ci(test, 'sensitivity')}, specificity {with_ci(test, 'specificity')}. These rows have "
-        f"been scored {len(disclosure.TEST_ROW_LOOKS)} times ({disclosure.SHIPPED_SINGLE_SOURCE_LOOKS} shipped models in turn, "
-        f"a study, the two-source "
-        f"model), so they confirm rather than estimate.")
+        f"been scored {len(disclosure.TEST_ROW_LOOKS)} times ({disclosure.SHIPPED_SINGLE_SOURCE_LOOKS} shipped models "
+        f"in turn, a study, the two-source model), so they confirm rather than estimate.")
     if outside:
         lines.append(
             f"- **Outside scans** ({outside['n']} clinical slices from another public set, with a skull): accuracy "

@@ -249,6 +249,15 @@ def head_area_balanced_weights(head_area, labels, edges) -> np.ndarray:
     return balanced_weights(labels, bin_of)
 
 
+def head_area_training_weights(fit_area, fit_labels, stop_area, stop_labels) -> dict:
+    """`train`'s `sample_weight` and `val_sample_weight` under which head size does not predict
+    the label: bins cut on the training scans' head areas, the early-stopping scans weighted
+    at the same cut points, so that the loss early stopping watches is weighted alike."""
+    edges = head_area_bin_edges(fit_area)
+    return {"sample_weight": head_area_balanced_weights(fit_area, fit_labels, edges),
+            "val_sample_weight": head_area_balanced_weights(stop_area, stop_labels, edges)}
+
+
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None
 

@@ -104,3 +104,6 @@ def head_area_weighting_wins(unweighted_cv: dict, weighted_cv: dict) -> bool:
 #: `metrics.json` under head_matching.cross_validation, and a unit test keeps this constant
 #: in step with those files.
 SHIPPED_WEIGHTING = "head_area"
+
+#: How a cross-validation record (`setup["weighting"]`) names each weighting; "none" leaves the key out.
+WEIGHTING_SETUP_NAMES = {"none": None, "head_area": "head_area_balanced"}

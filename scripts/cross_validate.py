@@ -39,10 +39,10 @@ from braintumor.features import forest_probability, image_features, train_forest
 from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
 from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
                                flip_averaged_probability, library_versions, predict_tumour_probability, train)
-from braintumor.shortcut import (head_area_balanced_weights, head_area_bin_edges, head_size_matched_pairs,
-                                 matched_metrics, out_of_fold_matched_summary, slice_cues)
+from braintumor.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
+                                 out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
-from braintumor.training_recipes import SHIPPED_WEIGHTING
+from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     architecture, recipe = choice["architecture"], choice["recipe"]
     setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED,
              **({"pool": "all"} if args.pool == "all" else {}),
-             **({"weighting": "head_area_balanced"} if args.weighting == "head_area" else {})}
+             **({"weighting": WEIGHTING_SETUP_NAMES[args.weighting]} if args.weighting != "none" else {})}
     dataset = load_npz()
     masks = split_masks(dataset.names)
     pool = np.arange(len(dataset.names)) if args.pool == "all" else np.flatnonzero(masks["train"] | masks["val"])
@@ -113,9 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         model = build_improved_cnn(**architecture)
         weights = {}
         if args.weighting == "head_area":
-            edges = head_area_bin_edges(head_area[fit_index])
-            weights = {"sample_weight": head_area_balanced_weights(head_area[fit_index], y[fit_index], edges),
-                       "val_sample_weight": head_area_balanced_weights(head_area[stop_index], y[stop_index], edges)}
+            weights = head_area_training_weights(head_area[fit_index], y[fit_index], head_area[stop_index], y[stop_index])
         fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe, **weights)
         stop_plain = predict_tumour_probability(model, x[stop_index])
         held_plain = predict_tumour_probability(model, x[held_out])

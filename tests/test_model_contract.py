@@ -7,6 +7,7 @@ import pytest
 
 from braintumor import config
 from braintumor.metrics import THRESHOLD_RULE
+from braintumor.training_recipes import WEIGHTING_SETUP_NAMES
 from braintumor.models import (build_improved_cnn, build_reference_cnn, choose_improved, load_model,
                                predict_tumour_probability, save_for_inference, screen_summary)
 
@@ -161,7 +162,7 @@ def test_committed_metrics_and_cv_describe_the_search_winner():
     cv = json.loads((config.REPO_ROOT / config.CV_PATH).read_text())
     assert metrics["training"]["search_choice"] == winner["name"] == cv["setup"]["candidate"]
     assert metrics["training"]["recipe"] == winner["recipe"] == cv["setup"]["recipe"]
-    assert metrics["training"]["weighting"] == cv["setup"].get("weighting", "none").removesuffix("_balanced")
+    assert WEIGHTING_SETUP_NAMES[metrics["training"]["weighting"]] == cv["setup"].get("weighting")
     assert metrics["threshold_rule"] == THRESHOLD_RULE
 
 
@@ -251,11 +252,10 @@ def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
 def test_committed_matched_cross_validation_figures_are_those_of_the_committed_cross_validations():
     """metrics.json quotes the cross-validations' matched pairs; a rerun of `make cv` without a new run of the
     notebooks would leave it stale."""
-    from braintumor.evaluation import CV_FILES, cross_validated_matched
+    from braintumor.evaluation import cross_validated_matched, read_cv_records
 
     metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
-    runs = {pool: json.loads(path.read_text()) if (path := config.REPO_ROOT / config.MODEL_DIR / name).is_file() else None
-            for pool, name in CV_FILES.items()}
+    runs = read_cv_records(config.REPO_ROOT / config.MODEL_DIR)
     expected = json.loads(json.dumps(cross_validated_matched(runs)))
     assert metrics["head_matching"].get("cross_validation", {}) == expected
     assert "train_val" in expected, "the committed cross-validation over train+val lacks its matched pairs: make cv"
@@ -276,12 +276,12 @@ def test_head_area_weighting_rule_needs_a_matched_auc_gain_within_an_accuracy_bu
 
 
 def test_shipped_weighting_is_what_its_rule_reads_in_the_committed_cross_validations():
-    from braintumor.evaluation import CV_FILES, cross_validated_matched
-    from braintumor.training_recipes import SHIPPED_WEIGHTING
+    from braintumor.evaluation import cross_validated_matched, read_cv_records
+    from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
 
-    runs = {pool: json.loads((config.REPO_ROOT / config.MODEL_DIR / name).read_text())
-            for pool, name in CV_FILES.items() if pool.startswith("train_val")}
+    runs = {pool: cv for pool, cv in read_cv_records(config.REPO_ROOT / config.MODEL_DIR).items()
+            if pool.startswith("train_val")}
     decision = cross_validated_matched(runs)["decisions"]["head_area_weighting"]
     assert SHIPPED_WEIGHTING == ("head_area" if decision["ships"] else "none")
     # make cv reproduces the shipped recipe's record: its weighting is the shipped one.
-    assert runs["train_val"]["setup"].get("weighting", "none").removesuffix("_balanced") == SHIPPED_WEIGHTING
+    assert runs["train_val"]["setup"].get("weighting") == WEIGHTING_SETUP_NAMES[SHIPPED_WEIGHTING]

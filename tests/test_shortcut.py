@@ -154,3 +154,18 @@ def test_head_area_balanced_weights_make_head_size_useless_as_a_cue():
         assert weights[inside].sum() == pytest.approx(inside.sum())  # each bin keeps its weight
     # Held-out scans are binned at the training scans' edges.
     assert head_area_balanced_weights([0.01, 0.5], [0, 1], edges).shape == (2,)
+
+
+def test_head_area_training_weights_cut_bins_on_the_training_scans_only():
+    from braintumor.shortcut import head_area_balanced_weights, head_area_bin_edges, head_area_training_weights
+
+    rng = np.random.default_rng(1)
+    fit_area, fit_labels = rng.uniform(0.05, 0.35, 200), rng.integers(0, 2, 200)
+    stop_area, stop_labels = rng.uniform(0.3, 0.5, 40), rng.integers(0, 2, 40)  # larger heads than training
+    weights = head_area_training_weights(fit_area, fit_labels, stop_area, stop_labels)
+    edges = head_area_bin_edges(fit_area)
+    np.testing.assert_array_equal(weights["sample_weight"], head_area_balanced_weights(fit_area, fit_labels, edges))
+    np.testing.assert_array_equal(weights["val_sample_weight"],
+                                  head_area_balanced_weights(stop_area, stop_labels, edges))
+    assert not np.array_equal(weights["val_sample_weight"],  # not re-binned on the early-stopping scans
+                              head_area_balanced_weights(stop_area, stop_labels, head_area_bin_edges(stop_area)))
