@@ -107,3 +107,42 @@ SHIPPED_WEIGHTING = "head_area"
 
 #: How a cross-validation record (`setup["weighting"]`) names each weighting; "none" leaves the key out.
 WEIGHTING_SETUP_NAMES = {"none": None, "head_area": "head_area_balanced"}
+
+
+#: Whether the shipped network is the average of `SEED_ENSEMBLE_MEMBERS` networks trained
+#: alike from different seeds (member m from seed config.SEED + m), saved as one model. The
+#: members see the same scans and differ in initial weights, augmentation draws and batch
+#: order; their mean ranks scans more steadily than any one of them, at that many times the
+#: training and prediction cost, so it must earn its place on the head-size-matched pairs.
+#: Written down before the cross-validation that decides it
+#: (`scripts/cross_validate.py --members 2 --out model/cv_seed_ensemble.json`) ran; neither
+#: the test rows nor the outside scans take part.
+SEED_ENSEMBLE_MEMBERS = 2
+SEED_ENSEMBLE_MIN_GAIN = 0.001
+SEED_ENSEMBLE_MAX_ACCURACY_LOSS = 0.0025
+SEED_ENSEMBLE_RULE = (
+    f"ship the mean of {SEED_ENSEMBLE_MEMBERS} networks trained alike from different seeds if, in grouped 5-fold "
+    "cross-validation over the train and validation rows (the same folds, each fold choosing its threshold on the "
+    "mean's inner-validation probabilities), that raises the out-of-fold ROC AUC on head-size-matched pairs by at "
+    f"least {SEED_ENSEMBLE_MIN_GAIN} over the first network alone and lowers the folds' mean accuracy by at most "
+    f"{SEED_ENSEMBLE_MAX_ACCURACY_LOSS}"
+)
+
+
+def seed_ensemble_wins(cv: dict) -> bool:
+    """`SEED_ENSEMBLE_RULE` on a cross-validation record with a "seed_ensemble" variant
+    (`scripts/cross_validate.py --members N`): True when the seed ensemble should ship."""
+    single, ensemble = (cv["matched_pairs"][key] for key in ("plain", "seed_ensemble"))
+    return bool(
+        ensemble["roc_auc"] >= single["roc_auc"] + SEED_ENSEMBLE_MIN_GAIN
+        and ensemble["fold_accuracy_mean"] >= single["fold_accuracy_mean"] - SEED_ENSEMBLE_MAX_ACCURACY_LOSS
+    )
+
+
+def member_seeds(members: int) -> list[int]:
+    """The seeds of a seed ensemble's members: the first is the single network's own seed."""
+    from .config import SEED
+
+    if members < 1:
+        raise ValueError(f"a seed ensemble needs at least one member, not {members}")
+    return [SEED + member for member in range(members)]

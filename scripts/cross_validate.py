@@ -19,6 +19,10 @@ Training weights follow the shipped recipe (`training_recipes.SHIPPED_WEIGHTING`
 `--weighting none --out model/cv_g1_unweighted.json` reruns the same recipe without them,
 the record `HEAD_AREA_WEIGHTING_RULE` compares with.
 
+`--members N --out model/cv_seed_ensemble.json` also trains N - 1 more networks per fold from
+the next seeds and scores their mean ("seed_ensemble"; threshold chosen on the mean's inner
+validation probabilities) beside the first network alone, the record `SEED_ENSEMBLE_RULE` reads.
+
 `--pool all` folds all 3762 scans (test rows included) into `model/cv_all_scans.json`: the
 README's headline estimate, where each fold sets its own early stopping and threshold.
 """
@@ -42,12 +46,14 @@ from braintumor.models import (architecture_from_json, build_improved_cnn, choos
 from braintumor.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
                                  out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
-from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
+from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES, member_seeds
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
 #: The CNN's two ways of scoring a scan: as it is, and averaged with its mirror image.
 VARIANTS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average"}
+#: With --members N > 1, a third: the mean of the N networks' probabilities.
+ENSEMBLE_VARIANT = {"seed_ensemble": "improved_cnn_seed_ensemble"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weighting", choices=("none", "head_area"), default=SHIPPED_WEIGHTING,
                         help="head_area: weigh training scans so that head size does not predict the label; "
                              f"default: the shipped recipe's ({SHIPPED_WEIGHTING}, training_recipes.SHIPPED_WEIGHTING)")
+    parser.add_argument("--members", type=int, default=1,
+                        help="networks per fold, from seeds SEED, SEED + 1, ...; above 1 the record also scores "
+                             "their mean (seed_ensemble) beside the first alone (default 1)")
     args = parser.parse_args(argv)
+    if args.members < 1:
+        parser.error(f"--members must be at least 1, not {args.members}")
+    variants = {**VARIANTS, **(ENSEMBLE_VARIANT if args.members > 1 else {})}
     args.out = args.out or (CV_ALL_PATH if args.pool == "all" else config.CV_PATH)
     # By default the candidate model.ipynb ships: the search's winner on the validation rows.
     rows = json.loads((config.MODEL_DIR / "improved_search.json").read_text())["rows"]
@@ -78,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     architecture, recipe = choice["architecture"], choice["recipe"]
     setup = {"candidate": choice["name"], "architecture": architecture, "recipe": recipe, "seed": config.SEED,
              **({"pool": "all"} if args.pool == "all" else {}),
-             **({"weighting": WEIGHTING_SETUP_NAMES[args.weighting]} if args.weighting != "none" else {})}
+             **({"weighting": WEIGHTING_SETUP_NAMES[args.weighting]} if args.weighting != "none" else {}),
+             **({"members": args.members, "member_seeds": member_seeds(args.members)} if args.members > 1 else {})}
     dataset = load_npz()
     masks = split_masks(dataset.names)
     pool = np.arange(len(dataset.names)) if args.pool == "all" else np.flatnonzero(masks["train"] | masks["val"])
@@ -94,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         "file": str(args.out),
         "setup": setup,
         "versions": library_versions(),
-        "models": resume.get("models", {**{key: {"folds": []} for key in VARIANTS.values()},
+        "models": resume.get("models", {**{key: {"folds": []} for key in variants.values()},
                                         "forest_image_features": {"folds": []}}),
-        "out_of_fold": resume.get("out_of_fold", {variant: [None] * len(pool) for variant in VARIANTS}),
+        "out_of_fold": resume.get("out_of_fold", {variant: [None] * len(pool) for variant in variants}),
     }
     # The pooled scans, gathered once (fancy indexing copies): every fold indexes into them.
     x, y = dataset.images[pool], labels
@@ -110,16 +123,26 @@ def main(argv: list[str] | None = None) -> int:
         inner = grouped_stratified_split(labels[train_part], groups[train_part], test_fraction=0.0,
                                          val_fraction=0.2, seed=config.SEED + fold)
         fit_index, stop_index = train_part[inner == "train"], train_part[inner == "val"]
-        model = build_improved_cnn(**architecture)
         weights = {}
         if args.weighting == "head_area":
             weights = head_area_training_weights(head_area[fit_index], y[fit_index], head_area[stop_index], y[stop_index])
-        fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe, **weights)
-        stop_plain = predict_tumour_probability(model, x[stop_index])
-        held_plain = predict_tumour_probability(model, x[held_out])
+        members = []  # per member: (fitted, inner-validation probabilities, held-out probabilities)
+        for seed in member_seeds(args.members):
+            model = build_improved_cnn(**architecture, seed=seed)
+            fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe, **weights,
+                           seed=seed)
+            members.append((fitted, predict_tumour_probability(model, x[stop_index]),
+                            predict_tumour_probability(model, x[held_out])))
+            if len(members) == 1:
+                first_model = model
+        # The first member alone is exactly the single-network recipe (seed config.SEED).
+        fitted, stop_plain, held_plain = members[0]
         scores = {"plain": (stop_plain, held_plain),
-                  "flip_average": (flip_averaged_probability(model, x[stop_index], stop_plain),
-                                   flip_averaged_probability(model, x[held_out], held_plain))}
+                  "flip_average": (flip_averaged_probability(first_model, x[stop_index], stop_plain),
+                                   flip_averaged_probability(first_model, x[held_out], held_plain))}
+        if args.members > 1:
+            scores["seed_ensemble"] = (np.mean([stop for _, stop, _ in members], axis=0),
+                                       np.mean([held for _, _, held in members], axis=0))
         fold_pairs = head_size_matched_pairs(head_area[held_out], y[held_out])
         entries = {}
         for variant, (stop_probability, held_probability) in scores.items():
@@ -128,9 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             matched = matched_metrics(y[held_out], held_probability, threshold, fold_pairs)
             entry["matched"] = {name: matched[name] for name in ("n_pairs", "accuracy", "sensitivity",
                                                                   "specificity", "roc_auc")}
+            trained = [member[0] for member in members] if variant == "seed_ensemble" else [fitted]
             entry.update(fold=fold + 1, epochs_run=fitted.epochs_run, best_epoch=fitted.best_epoch,
-                         train_seconds=round(fitted.seconds, 1))
-            entries[VARIANTS[variant]] = entry
+                         train_seconds=round(sum(run.seconds for run in trained), 1))
+            if variant == "seed_ensemble":
+                entry.update(member_epochs_run=[run.epochs_run for run in trained],
+                             member_best_epochs=[run.best_epoch for run in trained])
+            entries[variants[variant]] = entry
             for position, probability in zip(held_out.tolist(), held_probability.tolist()):
                 results["out_of_fold"][variant][position] = round(probability, 6)
         cnn = entries["improved_cnn"]
@@ -143,12 +170,15 @@ def main(argv: list[str] | None = None) -> int:
             results["models"][key]["summary"] = fold_mean_std(results["models"][key]["folds"]) if fold else None
         print(f"fold {fold + 1}: CNN accuracy {cnn['accuracy']:.4f} sensitivity {cnn['sensitivity']:.4f} "
               f"matched-pair AUC {cnn['matched']['roc_auc']:.4f} (mirror-averaged "
-              f"{entries['improved_cnn_flip_average']['matched']['roc_auc']:.4f}) ({fitted.seconds:.0f} s); "
+              f"{entries['improved_cnn_flip_average']['matched']['roc_auc']:.4f}"
+              + (f", seed ensemble {entries['improved_cnn_seed_ensemble']['matched']['roc_auc']:.4f}"
+                 if args.members > 1 else "")
+              + f") ({sum(member[0].seconds for member in members):.0f} s); "
               f"forest accuracy {trees['accuracy']:.4f}", flush=True)
         write_json(args.out, results)
     results["matched_pairs"] = out_of_fold_matched_summary(
         labels, head_area, results["out_of_fold"], {variant: results["models"][key]["folds"]
-                                                    for variant, key in VARIANTS.items()})
+                                                    for variant, key in variants.items()})
     write_json(args.out, results)
     print(json.dumps({key: value["summary"] for key, value in results["models"].items()}, indent=1))
     print(json.dumps(results.get("matched_pairs"), indent=1))

@@ -248,6 +248,30 @@ def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
     assert not flip_average_wins(record(0.004, matched_accuracy_change=-0.001))
 
 
+def test_seed_ensemble_rule_needs_a_matched_auc_gain_and_at_most_a_small_accuracy_loss():
+    from braintumor.training_recipes import (SEED_ENSEMBLE_MAX_ACCURACY_LOSS, SEED_ENSEMBLE_MIN_GAIN,
+                                             seed_ensemble_wins)
+
+    def record(auc_gain, accuracy_change=0.0):
+        single = {"roc_auc": 0.990, "fold_accuracy_mean": 0.97}
+        ensemble = {"roc_auc": 0.990 + auc_gain, "fold_accuracy_mean": 0.97 + accuracy_change}
+        return {"matched_pairs": {"plain": single, "seed_ensemble": ensemble}}
+
+    assert seed_ensemble_wins(record(SEED_ENSEMBLE_MIN_GAIN + 1e-4))
+    assert seed_ensemble_wins(record(0.004, accuracy_change=-SEED_ENSEMBLE_MAX_ACCURACY_LOSS / 2))
+    assert not seed_ensemble_wins(record(SEED_ENSEMBLE_MIN_GAIN / 2))
+    assert not seed_ensemble_wins(record(0.004, accuracy_change=-2 * SEED_ENSEMBLE_MAX_ACCURACY_LOSS))
+
+
+def test_a_seed_ensemble_starts_from_the_single_networks_seed():
+    from braintumor.training_recipes import member_seeds
+
+    assert member_seeds(1) == [config.SEED]
+    assert member_seeds(3) == [config.SEED, config.SEED + 1, config.SEED + 2]
+    with pytest.raises(ValueError, match="at least one member"):
+        member_seeds(0)
+
+
 @pytest.mark.skipif(not (config.REPO_ROOT / config.METRICS_PATH).is_file(), reason="no committed metrics yet")
 def test_committed_matched_cross_validation_figures_are_those_of_the_committed_cross_validations():
     """metrics.json quotes the cross-validations' matched pairs; a rerun of `make cv` without a new run of the
