@@ -16,8 +16,8 @@ import numpy as np
 from . import config
 from .files import atomic_write
 from .metrics import binary_metrics
-from .training_recipes import (FLIP_AVERAGE_RULE, HEAD_AREA_WEIGHTING_RULE, flip_average_wins,
-                               head_area_weighting_wins)
+from .training_recipes import (CV_VARIANT_KEYS, FLIP_AVERAGE_RULE, HEAD_AREA_WEIGHTING_RULE, SEED_ENSEMBLE_RULE,
+                               flip_average_wins, head_area_weighting_wins, seed_ensemble_wins, shipped_cv_variant)
 
 #: What the author of the Kaggle notebook this project started from reported for its
 #: two-conv CNN (random 20% split, so not comparable row for row with ours, which keeps
@@ -98,6 +98,18 @@ def fit_summary(fit, **extra) -> dict:
     }
 
 
+def ensemble_fit_summary(fits: list, **extra) -> dict:
+    """`fit_summary` of a model made of one or more trained networks (`models.train_seed_ensemble`):
+    one network as `fit_summary` gives it; several as the first network's epochs, the seconds
+    of all of them together, and each member's own summary with its seed under `members`."""
+    from .training_recipes import member_seeds
+
+    if len(fits) == 1:
+        return fit_summary(fits[0], **extra)
+    members = [fit_summary(fit, seed=seed) for fit, seed in zip(fits, member_seeds(len(fits)))]
+    return {**fit_summary(fits[0], **extra), "seconds": round(sum(fit.seconds for fit in fits), 1), "members": members}
+
+
 def build_metrics(
     *,
     models: dict,
@@ -140,9 +152,11 @@ def build_metrics(
 #: The committed cross-validations whose out-of-fold probabilities give matched-pair figures:
 #: the shipped recipe over the train and validation rows (`make cv`) and over all scans
 #: (`make cv-all`), and the same network over the train and validation rows without
-#: head-area weights (`scripts/cross_validate.py --weighting none --out model/cv_g1_unweighted.json`).
+#: head-area weights (`scripts/cross_validate.py --weighting none --out model/cv_g1_unweighted.json`),
+#: and the shipped recipe with a second network from the next seed beside the first
+#: (`scripts/cross_validate.py --members 2 --out model/cv_seed_ensemble.json`).
 CV_FILES = {"train_val": "cv_results.json", "all_scans": "cv_all_scans.json",
-            "train_val_unweighted": "cv_g1_unweighted.json"}
+            "train_val_unweighted": "cv_g1_unweighted.json", "train_val_seed_ensemble": "cv_seed_ensemble.json"}
 
 
 def read_cv_records(model_dir=None) -> dict:
@@ -158,11 +172,13 @@ def cross_validated_matched(cv_runs: dict) -> dict:
     `cv_runs` maps a pool name (a key of `CV_FILES`) to a record of
     `scripts/cross_validate.py` (or None). A record counts only when it has `matched_pairs`,
     which the script writes once every fold is done. Per pool: its file, scans, candidate,
-    weighting, and per way of scoring ("plain", "flip_average") the out-of-fold matched-pair
-    ROC AUC with its interval, the number of pairs and the folds' mean figures. Under
-    "decisions", the rules read on train-and-validation records only (never on a pool with
-    test rows): mirror-averaging (`FLIP_AVERAGE_RULE`, on the shipped recipe's record) and
-    head-area weights (`HEAD_AREA_WEIGHTING_RULE`, the weighted record against the unweighted).
+    weighting, and per way of scoring (`CV_VARIANT_KEYS`: "plain", "flip_average",
+    "seed_ensemble") the out-of-fold matched-pair ROC AUC with its interval, the number of
+    pairs and the folds' mean figures; "shipped" names the way that is the shipped model.
+    Under "decisions", the rules read on train-and-validation records only (never on a pool
+    with test rows): mirror-averaging (`FLIP_AVERAGE_RULE`, on the shipped recipe's record),
+    head-area weights (`HEAD_AREA_WEIGHTING_RULE`, the weighted single network against the
+    unweighted) and the seed ensemble (`SEED_ENSEMBLE_RULE`, on the record that scored it).
     """
     summary, complete = {}, {}
     for pool, cv in cv_runs.items():
@@ -172,17 +188,24 @@ def cross_validated_matched(cv_runs: dict) -> dict:
         complete[pool] = cv
         summary[pool] = {"file": cv["file"], "n_scans": cv["n_images"], "candidate": cv["setup"]["candidate"],
                          "weighting": cv["setup"].get("weighting", "none"), "pairing_rule": matched["pairing_rule"],
-                         **{variant: matched[variant] for variant in ("plain", "flip_average") if variant in matched}}
+                         **{variant: matched[variant] for variant in CV_VARIANT_KEYS if variant in matched},
+                         "shipped": shipped_cv_variant(cv)}
     decisions = {}
     if "train_val" in summary and "flip_average" in summary["train_val"]:
         decisions["mirror_average"] = {"rule": FLIP_AVERAGE_RULE, "ships": flip_average_wins(complete["train_val"])}
     train_val = {pool: cv for pool, cv in complete.items() if pool.startswith("train_val")}
+    # The weighting decision compares single networks; each record's first network is one.
     weighted = [pool for pool, cv in train_val.items() if cv["setup"].get("weighting")]
     unweighted = [pool for pool, cv in train_val.items() if not cv["setup"].get("weighting")]
     if weighted and unweighted:
         decisions["head_area_weighting"] = {
             "rule": HEAD_AREA_WEIGHTING_RULE, "weighted": weighted[0], "unweighted": unweighted[0],
             "ships": head_area_weighting_wins(train_val[unweighted[0]], train_val[weighted[0]])}
+    ensembles = [pool for pool, cv in train_val.items() if "seed_ensemble" in cv["matched_pairs"]]
+    if ensembles:
+        decisions["seed_ensemble"] = {"rule": SEED_ENSEMBLE_RULE, "record": ensembles[0],
+                                      "members": train_val[ensembles[0]]["setup"]["members"],
+                                      "ships": seed_ensemble_wins(train_val[ensembles[0]])}
     return {**summary, **({"decisions": decisions} if decisions else {})}
 
 

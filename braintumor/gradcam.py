@@ -37,6 +37,15 @@ def last_conv_layer_name(model: keras.Model) -> str:
     raise ValueError(f"model '{model.name}' has no layer with a 4-D output to take Grad-CAM from")
 
 
+def feature_map_width(model: keras.Model) -> int:
+    """The width of the feature maps Grad-CAM reads (for a seed ensemble, its first member's,
+    which all members share): how coarse the heat maps are before they are resized."""
+    from .models import ensemble_members
+
+    network = ensemble_members(model)[0]
+    return int(network.get_layer(last_conv_layer_name(network)).output.shape[1])
+
+
 def _score_model(model: keras.Model, layer_name: str):
     """Sub-model to (feature maps, class scores), with the scores taken before the softmax.
 
@@ -66,6 +75,15 @@ def gradcam(model: keras.Model, images, class_index: int = 1, layer_name: str | 
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:
         images = images[..., np.newaxis]
+    from .models import ensemble_members
+
+    members = ensemble_members(model)
+    if len(members) > 1:
+        # A seed ensemble averages its members' probabilities; its map is the mean of theirs,
+        # each in 0..1, scaled again by its own maximum.
+        mean = np.mean([gradcam(member, images, class_index, layer_name) for member in members], axis=0)
+        peaks = mean.max(axis=(1, 2), keepdims=True)
+        return np.divide(mean, peaks, out=np.zeros_like(mean), where=peaks > 0)
     sub_model, scores = _score_model(model, layer_name or last_conv_layer_name(model))
     inputs = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:

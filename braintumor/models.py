@@ -420,6 +420,48 @@ def flip_averaged_probability(model: keras.Model, images: np.ndarray, plain: np.
     return (np.asarray(plain, dtype=float) + mirrored) / 2
 
 
+def seed_ensemble(members: list[keras.Model], name: str = "seed_ensemble") -> keras.Model:
+    """One model whose tumour probability is the mean of `members`' (networks trained alike
+    from different seeds), so that the saved file, `predict` and Grad-CAM see one model of the
+    package's contract. A single member is returned as it is.
+
+    The members become named sub-models (`member_1`, ...), sharing the one input; each keeps
+    its own preprocessing layers, so each sees the scan exactly as it did in training.
+    """
+    if not members:
+        raise ValueError("a seed ensemble needs at least one trained network")
+    if len(members) == 1:
+        return members[0]
+    scan = keras.Input(shape=(config.IMAGE_SIZE, config.IMAGE_SIZE, 1), name="scan")
+    outputs = []
+    for index, member in enumerate(members, start=1):
+        member.name = f"member_{index}"  # sub-model names must be unique within the ensemble
+        outputs.append(member(scan))
+    return keras.Model(scan, layers.Average(name="mean_probabilities")(outputs), name=name)
+
+
+def train_seed_ensemble(architecture: dict, recipe: dict, x_train, y_train, x_val, y_val, members: int = 1,
+                        **weights) -> tuple[keras.Model, list[TrainResult]]:
+    """Train `members` improved CNNs of one architecture and recipe, from the seeds
+    `training_recipes.member_seeds(members)` (the first is the single network's), and return
+    them as one model (`seed_ensemble`) with each member's `TrainResult`. `weights` are
+    `train`'s `sample_weight` and `val_sample_weight`, the same for every member."""
+    from .training_recipes import member_seeds
+
+    networks, fits = [], []
+    for seed in member_seeds(members):
+        network = build_improved_cnn(**architecture, seed=seed)
+        fits.append(train(network, x_train, y_train, x_val, y_val, **recipe, **weights, seed=seed))
+        networks.append(network)
+    return seed_ensemble(networks), fits
+
+
+def ensemble_members(model: keras.Model) -> list[keras.Model]:
+    """The networks a `seed_ensemble` averages, or `[model]` for a single network."""
+    members = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    return members or [model]
+
+
 def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
     """Save weights and architecture without optimizer state (smaller file), atomically.
 

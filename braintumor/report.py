@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import disclosure
 from .files import atomic_write
+from .training_recipes import CV_VARIANT_KEYS, shipped_cv_variant
 
 #: Row order and display names of the models table.
 MODEL_ORDER = (
@@ -28,6 +29,21 @@ CV_LABELS = {
     "forest_image_features": "Random forest on features recomputed from the JPEGs",
     "improved_cnn": "Improved CNN, shipped recipe (five fresh networks, one per fold)",
 }
+
+
+def _cv_labels(cv: dict) -> dict:
+    """`CV_LABELS` for this record: where the shipped model is a seed ensemble, the CNN's row is the ensemble's."""
+    if shipped_cv_variant(cv) != "seed_ensemble":
+        return CV_LABELS
+    members = cv["setup"]["members"]
+    return {"forest_image_features": CV_LABELS["forest_image_features"],
+            CV_VARIANT_KEYS["seed_ensemble"]: f"Improved CNN, shipped recipe (the mean of {members} networks from "
+                                              f"different seeds, fresh in each fold)"}
+
+
+def shipped_cv_model(cv: dict) -> dict:
+    """The shipped model's entry (`folds`, `summary`) in a cross-validation record."""
+    return cv["models"][CV_VARIANT_KEYS[shipped_cv_variant(cv)]]
 
 
 def pct(value, digits: int = 1) -> str:
@@ -83,7 +99,7 @@ def cv_table(cv: dict) -> str:
         "| Model | Folds | Accuracy | Sensitivity | Specificity | ROC AUC |",
         "|---|---:|---|---|---|---|",
     ]
-    for key, label in CV_LABELS.items():
+    for key, label in _cv_labels(cv).items():
         if key not in cv.get("models", {}):
             continue
         summary = cv["models"][key]["summary"]
@@ -110,7 +126,8 @@ def cv_recipe_rows(cv_runs: list[dict]) -> list[dict]:
         restored = [f.get("best_epoch", f["epochs_run"] - recipe["patience"]) if f["epochs_run"] < recipe["max_epochs"]
                     else None for f in folds]
         rows.append({
-            "candidate": cv["setup"]["candidate"] + (" + head-area weights" if cv["setup"].get("weighting") else ""),
+            "candidate": cv["setup"]["candidate"] + (" + head-area weights" if cv["setup"].get("weighting") else "")
+            + (f" (first of {cv['setup']['members']} seeds)" if cv["setup"].get("members", 1) > 1 else ""),
             "file": cv["file"],
             "watches from epoch": recipe.get("start_from_epoch", 0),
             "accuracy mean": round(cnn["summary"]["accuracy"]["mean"], 4),
@@ -411,9 +428,11 @@ def matched_cv_sentences(matched_cv: dict | None) -> str:
     pools = [(f"all {entry['n_scans']} scans" if key == "all_scans" else
               f"the {entry['n_scans']} train and validation scans", entry)
              for key in ("all_scans", "train_val") if (entry := matched_cv.get(key))]
-    text = (" Grouped cross-validation measures the same on more pairs, from the out-of-fold probabilities of five "
-            "fresh networks (the pairs formed by the same rule over the whole pool): "
-            + "; ".join(f"over {scans}, {_matched_auc(entry['plain'])}" for scans, entry in pools) + ".")
+    text = (" Grouped cross-validation measures the same on more pairs, from the out-of-fold probabilities of the "
+            "shipped recipe trained afresh in each of five folds (the pairs formed by the same rule over the whole "
+            "pool): "
+            + "; ".join(f"over {scans}, {_matched_auc(entry[entry.get('shipped', 'plain')])}"
+                        for scans, entry in pools) + ".")
     decisions = matched_cv.get("decisions", {})
     train_val = matched_cv.get("train_val")
     shipped = lambda decision: "is therefore shipped" if decision["ships"] else "is therefore not shipped"
@@ -430,6 +449,14 @@ def matched_cv_sentences(matched_cv: dict | None) -> str:
                  f"the train and validation pairs against {_auc_with_ci(unweighted)} without, fold accuracy "
                  f"{pct(weighted['fold_accuracy_mean'])} against {pct(unweighted['fold_accuracy_mean'])}, and "
                  f"{shipped(decision)} (the rule, written before its cross-validation ran: {decision['rule']}).")
+    if "seed_ensemble" in decisions:
+        decision = decisions["seed_ensemble"]
+        single, ensemble = (matched_cv[decision["record"]][key] for key in ("plain", "seed_ensemble"))
+        text += (f" The mean of {decision['members']} networks trained alike from different seeds scores "
+                 f"{_auc_with_ci(ensemble)} on the train and validation pairs against {_auc_with_ci(single)} for the "
+                 f"first alone, fold accuracy {pct(ensemble['fold_accuracy_mean'])} against "
+                 f"{pct(single['fold_accuracy_mean'])}, and {shipped(decision)} (the rule, written before its "
+                 f"cross-validation ran: {decision['rule']}).")
     return text
 
 
@@ -478,7 +505,7 @@ def threshold_paragraph(metrics: dict, cv: dict | None) -> str:
             f"{pct(test['sensitivity'])}")
     text += (" — below the rule's floor: a floor met on one set of scans is not a guarantee on the next."
              if test["sensitivity"] < floor - 1e-9 else ".")
-    folds = cv["models"]["improved_cnn"]["folds"] if cv_complete(cv) else None
+    folds = shipped_cv_model(cv)["folds"] if cv_complete(cv) else None
     if folds:
         thresholds = [fold["threshold"] for fold in folds]
         text += (f" In cross-validation the same rule chose thresholds from {min(thresholds):.3f} to "
@@ -486,6 +513,16 @@ def threshold_paragraph(metrics: dict, cv: dict | None) -> str:
                  f"threshold that meets a sensitivity floor depends on a handful of borderline scans. A user who "
                  f"needs a given sensitivity should set the threshold on labelled scans of their own.")
     return text
+
+
+def epochs_and_seeds(training: dict) -> str:
+    """How long the shipped network trained and from which seed; for a seed ensemble, each member."""
+    members = training.get("members")
+    if not members:
+        return f"{training['epochs_run']} epochs run, best epoch {training['best_epoch']}, seed {training['seed']}"
+    return (f"{len(members)} networks averaged, from seeds " + ", ".join(str(m["seed"]) for m in members)
+            + " (epochs run " + ", ".join(str(m["epochs_run"]) for m in members)
+            + "; best epochs " + ", ".join(str(m["best_epoch"]) for m in members) + ")")
 
 
 def run_statement(metrics: dict) -> str:
@@ -505,7 +542,7 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
     test = metrics["test"]
     lines = []
     if cv_complete(cv) and "improved_cnn" in cv["models"]:
-        summary = cv["models"]["improved_cnn"]["summary"]
+        summary = shipped_cv_model(cv)["summary"]
         scans = ("all " + f"{cv['n_images']} scans, test rows included" if cv["setup"].get("pool") == "all"
                  else f"the {cv['n_images']} train and validation scans")
         lines.append(
@@ -514,7 +551,7 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
             f"{pct(summary['accuracy']['mean'])} ± {100 * summary['accuracy']['std']:.1f}, sensitivity "
             f"{pct(summary['sensitivity']['mean'])}, specificity {pct(summary['specificity']['mean'])}, ROC AUC "
             f"{summary['roc_auc']['mean']:.3f}"
-            + (f"; on head-size-matched pairs, where head size says nothing, {_matched_auc(cv['matched_pairs']['plain'])}"
+            + (f"; on head-size-matched pairs, where head size says nothing, {_matched_auc(cv['matched_pairs'][shipped_cv_variant(cv)])}"
                if cv.get("matched_pairs") else "") + ".")
     lines.append(
         f"- **Test rows, as a confirmation** ({test['n']} scans): accuracy {with_ci(test, 'accuracy')}, sensitivity "
@@ -538,7 +575,7 @@ def headline(metrics: dict, cv: dict | None, outside: dict | None) -> str:
         "**Limits:** the model was trained on skull-stripped slices of one public dataset whose "
         "healthy scans are mostly small slices from the top or bottom of the brain. " + outside_limit(outside),
         "",
-        "*Grouped cross-validation* trains and scores five fresh networks, each on four fifths of the scans and "
+        "*Grouped cross-validation* trains and scores five fresh models, each on four fifths of the scans and "
         "tested on the fifth, with copies of one scan kept in the same fifth. *Sensitivity* is the share of "
         "tumour scans called 'tumour'; *specificity* the share of healthy scans called 'no tumour'.",
     ]
@@ -829,9 +866,9 @@ def model_card_markdown(ctx: dict) -> str:
         f"decay, {'augmentation layers active only in training, ' if training['architecture'].get('augment', True) else ''}"
         f"{WEIGHTING_WORDS.get(training.get('weighting', 'none'), '')}"
         f"early stopping on validation loss (watching from epoch {training['recipe'].get('start_from_epoch', 0)} on) "
-        f"with the best weights restored: {training['epochs_run']} epochs run, best epoch {training['best_epoch']}, "
+        f"with the best weights restored: {epochs_and_seeds(training)}, "
         f"{training['seconds']:.0f} s on {training.get('machine', {}).get('cpu', 'the CPU that ran `model.ipynb`')}. "
-        f"Seed {training['seed']}. {versions}. {run_statement(metrics)}",
+        f"{versions}. {run_statement(metrics)}",
         "",
         "## Known limits",
         "",

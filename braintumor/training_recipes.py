@@ -146,3 +146,23 @@ def member_seeds(members: int) -> list[int]:
     if members < 1:
         raise ValueError(f"a seed ensemble needs at least one member, not {members}")
     return [SEED + member for member in range(members)]
+
+
+#: What the shipped model is under `SEED_ENSEMBLE_RULE`: the number of networks whose mean it
+#: is (1: a single network). The rule read `model/cv_seed_ensemble.json` (whose first network
+#: repeats `model/cv_results.json` fold for fold) and kept one network; the figures it read are
+#: in `metrics.json` under head_matching.cross_validation, and a unit test keeps this constant
+#: in step with the committed cross-validations.
+SHIPPED_MEMBERS = 1
+
+#: The ways a cross-validation record scores the CNN: its `matched_pairs` key -> its `models` key.
+CV_VARIANT_KEYS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average",
+                   "seed_ensemble": "improved_cnn_seed_ensemble"}
+
+
+def shipped_cv_variant(cv: dict) -> str:
+    """The way of scoring in a cross-validation record that is the shipped model: "seed_ensemble"
+    when the shipped model averages seeds and the record scored that mean, else "plain"."""
+    has_ensemble = "seed_ensemble" in (cv.get("matched_pairs") or {}) or CV_VARIANT_KEYS["seed_ensemble"] in cv.get(
+        "models", {})
+    return "seed_ensemble" if SHIPPED_MEMBERS > 1 and has_ensemble else "plain"

@@ -46,14 +46,15 @@ from braintumor.models import (architecture_from_json, build_improved_cnn, choos
 from braintumor.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
                                  out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
-from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES, member_seeds
+from braintumor.training_recipes import (CV_VARIANT_KEYS, SHIPPED_MEMBERS, SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES,
+                                         member_seeds)
 
 FOLDS = 5
 CV_ALL_PATH = config.MODEL_DIR / "cv_all_scans.json"
-#: The CNN's two ways of scoring a scan: as it is, and averaged with its mirror image.
-VARIANTS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average"}
-#: With --members N > 1, a third: the mean of the N networks' probabilities.
-ENSEMBLE_VARIANT = {"seed_ensemble": "improved_cnn_seed_ensemble"}
+#: The CNN's two ways of scoring a scan: as it is, and averaged with its mirror image; with
+#: --members N > 1, a third: the mean of the N networks' probabilities.
+VARIANTS = {variant: CV_VARIANT_KEYS[variant] for variant in ("plain", "flip_average")}
+ENSEMBLE_VARIANT = {"seed_ensemble": CV_VARIANT_KEYS["seed_ensemble"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,9 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weighting", choices=("none", "head_area"), default=SHIPPED_WEIGHTING,
                         help="head_area: weigh training scans so that head size does not predict the label; "
                              f"default: the shipped recipe's ({SHIPPED_WEIGHTING}, training_recipes.SHIPPED_WEIGHTING)")
-    parser.add_argument("--members", type=int, default=1,
+    parser.add_argument("--members", type=int, default=SHIPPED_MEMBERS,
                         help="networks per fold, from seeds SEED, SEED + 1, ...; above 1 the record also scores "
-                             "their mean (seed_ensemble) beside the first alone (default 1)")
+                             "their mean (seed_ensemble) beside the first alone; default: the shipped model's "
+                             f"({SHIPPED_MEMBERS}, training_recipes.SHIPPED_MEMBERS)")
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from braintumor import config
-from braintumor.gradcam import gradcam, last_conv_layer_name, overlay, save_overlay
+from braintumor.gradcam import feature_map_width, gradcam, last_conv_layer_name, overlay, save_overlay
 from braintumor.models import build_improved_cnn, build_reference_cnn
 
 SIZE = config.IMAGE_SIZE
@@ -59,6 +59,22 @@ def test_a_saturated_softmax_does_not_blank_the_map(improved, scans):
     assert np.all(confident.predict(scans, verbose=0)[:, 1] == 1.0)
 
     np.testing.assert_allclose(gradcam(confident, scans), gradcam(improved, scans), atol=1e-5)
+
+
+def test_a_seed_ensembles_map_is_the_rescaled_mean_of_its_members_maps(scans):
+    from braintumor.models import seed_ensemble
+
+    members = [build_improved_cnn(resolution=64, widths=(8, 16), augment=False, preprocess="head_crop", seed=seed)
+               for seed in (1, 2)]
+    each = [gradcam(member, scans) for member in members]
+    ensemble = seed_ensemble(members)
+
+    heatmaps = gradcam(ensemble, scans)
+
+    mean = np.mean(each, axis=0)
+    np.testing.assert_allclose(heatmaps, mean / mean.max(axis=(1, 2), keepdims=True), atol=1e-6)
+    assert heatmaps.shape == (len(scans), SIZE, SIZE) and np.allclose(heatmaps.max(axis=(1, 2)), 1.0)
+    assert feature_map_width(ensemble) == feature_map_width(members[0]) == 64 // 2  # one pooling before block 2
 
 
 def test_overlay_is_rgb_uint8_and_alpha_0_leaves_the_scan(scans):

@@ -183,6 +183,23 @@ def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
     assert result.history["accuracy"][-1] > 0.9  # it learnt the lesion, not a constant
 
 
+def test_train_seed_ensemble_trains_each_member_from_its_own_seed():
+    from braintumor.models import ensemble_members, train_seed_ensemble
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 16)
+    scans = rng.integers(0, 60, size=(32, 240, 240, 1)).astype(np.uint8)
+    scans[labels == 1, 100:140, 100:140] = 250
+    architecture = {"resolution": 32, "widths": (4, 8), "augment": False}
+    recipe = {"max_epochs": 2, "patience": 5, "batch_size": 16, "learning_rate": 1e-2}
+    model, fits = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=2)
+    first, second = ensemble_members(model)
+    assert len(fits) == 2 and [fit.config["seed"] for fit in fits] == [config.SEED, config.SEED + 1]
+    assert not np.allclose(first.get_weights()[0], second.get_weights()[0])  # different starts
+    alone, [fit] = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=1)
+    assert ensemble_members(alone) == [alone] and fit.config["seed"] == config.SEED
+
+
 def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults_as_metrics_say():
     """The two-source model, its study and the default `predict` uses agree (a stale artifact is a bug)."""
     from braintumor import model_specs
@@ -309,3 +326,40 @@ def test_shipped_weighting_is_what_its_rule_reads_in_the_committed_cross_validat
     assert SHIPPED_WEIGHTING == ("head_area" if decision["ships"] else "none")
     # make cv reproduces the shipped recipe's record: its weighting is the shipped one.
     assert runs["train_val"]["setup"].get("weighting") == WEIGHTING_SETUP_NAMES[SHIPPED_WEIGHTING]
+
+
+def test_shipped_members_are_what_the_seed_ensemble_rule_reads_and_what_the_headline_cross_validations_ran():
+    from braintumor.evaluation import cross_validated_matched, read_cv_records
+    from braintumor.training_recipes import SHIPPED_MEMBERS
+
+    runs = read_cv_records(config.REPO_ROOT / config.MODEL_DIR)
+    decision = cross_validated_matched(runs)["decisions"].get("seed_ensemble")
+    if decision is None:  # the rule has not been read yet: one network
+        assert SHIPPED_MEMBERS == 1
+    else:
+        assert SHIPPED_MEMBERS == (decision["members"] if decision["ships"] else 1)
+    # make cv and make cv-all rerun the shipped model: as many networks per fold as it has.
+    for pool in ("train_val", "all_scans"):
+        assert runs[pool]["setup"].get("members", 1) == SHIPPED_MEMBERS, pool
+
+
+def test_a_seed_ensemble_is_one_model_whose_probability_is_its_members_mean_and_saves_safely(tmp_path):
+    from braintumor.models import ensemble_members, seed_ensemble
+
+    members = [build_improved_cnn(resolution=32, widths=(4, 8), head="flatten", dense_units=(8,), augment=False,
+                                  preprocess="head_crop", seed=seed) for seed in (1, 2)]
+    scans = np.random.default_rng(0).integers(0, 256, (4, 240, 240, 1)).astype(np.uint8)
+    expected = np.mean([predict_tumour_probability(member, scans) for member in members], axis=0)
+    ensemble = seed_ensemble(members)
+    assert tuple(ensemble.input_shape) == (None, config.IMAGE_SIZE, config.IMAGE_SIZE, 1)
+    assert [member.name for member in ensemble_members(ensemble)] == ["member_1", "member_2"]
+    np.testing.assert_allclose(predict_tumour_probability(ensemble, scans), expected, atol=1e-6)
+    path = tmp_path / "ensemble.keras"
+    save_for_inference(ensemble, path)
+    reloaded = load_model(path)
+    assert len(ensemble_members(reloaded)) == 2
+    np.testing.assert_allclose(predict_tumour_probability(reloaded, scans), expected, atol=1e-5)
+    # One network is its own ensemble: nothing is wrapped around it.
+    assert seed_ensemble(members[:1]) is members[0] and ensemble_members(members[0]) == [members[0]]
+    with pytest.raises(ValueError, match="at least one"):
+        seed_ensemble([])

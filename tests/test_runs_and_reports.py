@@ -336,17 +336,24 @@ def test_two_source_paragraph_says_which_model_predict_uses_and_why():
 
 # ---------------------------------------------------------------------------- matched pairs in cross-validation
 
-def _cv_record(pool_scans, plain_auc, mirror_auc, complete=True, weighting=None, accuracy=0.978):
-    variant = lambda auc: {"n_pairs": 700, "roc_auc": auc, "roc_auc_ci95": [auc - 0.004, min(auc + 0.003, 1.0)],
-                           "fold_accuracy_mean": accuracy, "fold_matched_accuracy_mean": 0.96,
-                           "fold_matched_roc_auc_mean": auc}
+def _cv_record(pool_scans, plain_auc, mirror_auc, complete=True, weighting=None, accuracy=0.978, ensemble=None):
+    """A cross-validation record; `ensemble` = (matched-pair AUC, fold accuracy) adds a 2-seed mean."""
+    variant = lambda auc, fold_accuracy=accuracy: {
+        "n_pairs": 700, "roc_auc": auc, "roc_auc_ci95": [auc - 0.004, min(auc + 0.003, 1.0)],
+        "fold_accuracy_mean": fold_accuracy, "fold_matched_accuracy_mean": 0.96, "fold_matched_roc_auc_mean": auc}
+    summary = lambda mean: {key: {"mean": mean, "std": 0.0075} for key in ("accuracy", "sensitivity", "specificity",
+                                                                          "roc_auc")}
     record = {"file": f"model/cv_{pool_scans}.json", "n_images": pool_scans,
-              "setup": {"candidate": "g1", **({"weighting": weighting} if weighting else {})},
-              "folds": 5, "models": {"improved_cnn": {"folds": [{}] * 5, "summary": {
-                  key: {"mean": 0.9787, "std": 0.0075} for key in ("accuracy", "sensitivity", "specificity", "roc_auc")}}}}
+              "setup": {"candidate": "g1", **({"weighting": weighting} if weighting else {}),
+                        **({"members": 2} if ensemble else {})},
+              "folds": 5, "models": {"improved_cnn": {"folds": [{"threshold": 0.3}] * 5, "summary": summary(0.9787)}}}
+    if ensemble:
+        record["models"]["improved_cnn_seed_ensemble"] = {"folds": [{"threshold": 0.6}] * 5,
+                                                          "summary": summary(ensemble[1])}
     if complete:  # cross_validate.py writes matched_pairs only once every fold is done
         record["matched_pairs"] = {"pairing_rule": "PAIRS RULE", "plain": variant(plain_auc),
-                                   "flip_average": variant(mirror_auc)}
+                                   "flip_average": variant(mirror_auc),
+                                   **({"seed_ensemble": variant(*ensemble)} if ensemble else {})}
     return record
 
 
@@ -392,3 +399,51 @@ def test_matched_and_headline_text_quote_the_cross_validated_pairs():
             "within each fifth of the training scans by head area) scores 0.996 (0.992–0.999) on the train and "
             "validation pairs against 0.993 (0.989–0.996) without, fold accuracy 97.6% against 97.8%, and is "
             "therefore shipped") in text
+
+
+def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_it_ships(monkeypatch):
+    from braintumor import training_recipes
+    from braintumor.evaluation import cross_validated_matched
+
+    runs = {"train_val": _cv_record(3009, 0.9946, 0.99, weighting="head_area_balanced", accuracy=0.9764),
+            "all_scans": _cv_record(3762, 0.9935, 0.99, weighting="head_area_balanced", accuracy=0.9763),
+            "train_val_seed_ensemble": _cv_record(3009, 0.9946, 0.99, weighting="head_area_balanced",
+                                                  accuracy=0.9764, ensemble=(0.9961, 0.9770))}
+    matched = cross_validated_matched(runs)
+    decision = matched["decisions"]["seed_ensemble"]
+    assert decision["ships"] is True and decision["record"] == "train_val_seed_ensemble" and decision["members"] == 2
+    assert matched["train_val_seed_ensemble"]["seed_ensemble"]["roc_auc"] == 0.9961
+    metrics = _metrics()
+    metrics["head_matching"]["cross_validation"] = matched
+    assert ("The mean of 2 networks trained alike from different seeds scores 0.996 (0.992–0.999) on the train and "
+            "validation pairs against 0.995 (0.991–0.998) for the first alone, fold accuracy 97.7% against 97.6%, "
+            "and is therefore shipped") in report.matched_paragraph(metrics)
+    # Nothing changes in what the reports quote until the shipped model is the ensemble ...
+    assert matched["train_val_seed_ensemble"]["shipped"] == "plain"
+    ensemble_all = _cv_record(3762, 0.9935, 0.99, accuracy=0.9763, ensemble=(0.9950, 0.9810))
+    assert "accuracy 98.1%" not in report.headline(metrics, ensemble_all, None)
+    # ... and then the headline, the CV table and the threshold range read the ensemble's entry.
+    monkeypatch.setattr(training_recipes, "SHIPPED_MEMBERS", 2)
+    headline = report.headline(metrics, ensemble_all, None)
+    assert "accuracy 98.1% ± 0.8" in headline and "ROC AUC 0.995 (0.991–0.998) on 700 pairs" in headline
+    assert "mean of 2 networks" in report.cv_table(ensemble_all) and "98.10% ± 0.75" in report.cv_table(ensemble_all)
+    assert "thresholds from 0.600 to 0.600" in report.threshold_paragraph(metrics, ensemble_all)
+    # A record without the ensemble (the unweighted comparison) is still read as a single network.
+    assert training_recipes.shipped_cv_variant(runs["train_val"]) == "plain"
+    runs["train_val_seed_ensemble"] = _cv_record(3009, 0.9946, 0.99, accuracy=0.9764, ensemble=(0.9950, 0.9770))
+    assert cross_validated_matched(runs)["decisions"]["seed_ensemble"]["ships"] is False  # gain below the rule's
+
+
+def test_a_seed_ensembles_training_summary_keeps_each_member_and_the_total_time():
+    from braintumor.evaluation import ensemble_fit_summary
+
+    fits = [TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=500.0, seconds_per_epoch=16.7),
+            TrainResult(history={}, epochs_run=28, best_epoch=22, seconds=460.0, seconds_per_epoch=16.4)]
+    single = ensemble_fit_summary(fits[:1], seed=config.SEED)
+    assert single == fit_summary(fits[0], seed=config.SEED) and "members" not in single
+    assert report.epochs_and_seeds(single) == f"30 epochs run, best epoch 25, seed {config.SEED}"
+    both = ensemble_fit_summary(fits, seed=config.SEED)
+    assert both["seconds"] == 960.0 and both["epochs_run"] == 30
+    assert [member["seed"] for member in both["members"]] == [config.SEED, config.SEED + 1]
+    assert report.epochs_and_seeds(both) == (f"2 networks averaged, from seeds {config.SEED}, {config.SEED + 1} "
+                                             "(epochs run 30, 28; best epochs 25, 22)")
