@@ -384,20 +384,20 @@ def test_matched_and_headline_text_quote_the_cross_validated_pairs():
     runs = {"train_val": _cv_record(3009, 0.993, 0.991), "all_scans": _cv_record(3762, 0.990, 0.999)}
     metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
     text = report.matched_paragraph(metrics)
-    assert "over all 3762 scans, ROC AUC 0.990 (0.986–0.993) on 700 pairs" in text
-    assert "over the 3009 train and validation scans, ROC AUC 0.993" in text
-    assert "scores 0.991 on the train and validation pairs against 0.993 without, and is therefore not shipped" in text
+    assert "over all 3762 scans, ROC AUC 0.9900 (0.9860–0.9930) on 700 pairs" in text
+    assert "over the 3009 train and validation scans, ROC AUC 0.9930" in text
+    assert "scores 0.9910 on the train and validation pairs against 0.9930 without, and is therefore not shipped" in text
     assert "Weighing the training scans" not in text
     headline = report.headline(metrics, runs["all_scans"], None)
-    assert "head-size-matched pairs, where head size says nothing, ROC AUC 0.990 (0.986–0.993) on 700 pairs" in headline
+    assert "head-size-matched pairs, where head size says nothing, ROC AUC 0.9900 (0.9860–0.9930) on 700 pairs" in headline
     assert "head-size-matched" not in report.headline(metrics, _cv_record(3762, 0.99, 0.99, complete=False), None)
     runs["train_val_unweighted"] = runs["train_val"]
     runs["train_val"] = _cv_record(3009, 0.996, 0.99, weighting="head_area_balanced", accuracy=0.976)
     metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
     text = report.matched_paragraph(metrics)
     assert ("Weighing the training scans so that head size does not predict the label (both classes weigh the same "
-            "within each fifth of the training scans by head area) scores 0.996 (0.992–0.999) on the train and "
-            "validation pairs against 0.993 (0.989–0.996) without, fold accuracy 97.6% against 97.8%, and is "
+            "within each fifth of the training scans by head area) scores 0.9960 (0.9920–0.9990) on the train and "
+            "validation pairs against 0.9930 (0.9890–0.9960) without, fold accuracy 97.60% against 97.80%, and is "
             "therefore shipped") in text
 
 
@@ -415,8 +415,8 @@ def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_i
     assert matched["train_val_seed_ensemble"]["seed_ensemble"]["roc_auc"] == 0.9961
     metrics = _metrics()
     metrics["head_matching"]["cross_validation"] = matched
-    assert ("The mean of 2 networks trained alike from different seeds scores 0.996 (0.992–0.999) on the train and "
-            "validation pairs against 0.995 (0.991–0.998) for the first alone, fold accuracy 97.7% against 97.6%, "
+    assert ("The mean of 2 networks trained alike from different seeds scores 0.9961 (0.9921–0.9991) on the train "
+            "and validation pairs against 0.9946 (0.9906–0.9976) for the first alone, fold accuracy 97.70% against 97.64%, "
             "and is therefore shipped") in report.matched_paragraph(metrics)
     # Nothing changes in what the reports quote until the shipped model is the ensemble ...
     assert matched["train_val_seed_ensemble"]["shipped"] == "plain"
@@ -425,7 +425,7 @@ def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_i
     # ... and then the headline, the CV table and the threshold range read the ensemble's entry.
     monkeypatch.setattr(training_recipes, "SHIPPED_MEMBERS", 2)
     headline = report.headline(metrics, ensemble_all, None)
-    assert "accuracy 98.1% ± 0.8" in headline and "ROC AUC 0.995 (0.991–0.998) on 700 pairs" in headline
+    assert "accuracy 98.1% ± 0.8" in headline and "ROC AUC 0.9950 (0.9910–0.9980) on 700 pairs" in headline
     assert "mean of 2 networks" in report.cv_table(ensemble_all) and "98.10% ± 0.75" in report.cv_table(ensemble_all)
     assert "thresholds from 0.600 to 0.600" in report.threshold_paragraph(metrics, ensemble_all)
     # A record without the ensemble (the unweighted comparison) is still read as a single network.
