@@ -101,12 +101,11 @@ def fit_summary(fit, **extra) -> dict:
 def ensemble_fit_summary(fits: list, **extra) -> dict:
     """`fit_summary` of a model made of one or more trained networks (`models.train_seed_ensemble`):
     one network as `fit_summary` gives it; several as the first network's epochs, the seconds
-    of all of them together, and each member's own summary with its seed under `members`."""
-    from .training_recipes import member_seeds
-
+    of all of them together, and each member's own summary with the seed it trained from under
+    `members`."""
     if len(fits) == 1:
         return fit_summary(fits[0], **extra)
-    members = [fit_summary(fit, seed=seed) for fit, seed in zip(fits, member_seeds(len(fits)))]
+    members = [fit_summary(fit, seed=fit.config["seed"]) for fit in fits]
     return {**fit_summary(fits[0], **extra), "seconds": round(sum(fit.seconds for fit in fits), 1), "members": members}
 
 

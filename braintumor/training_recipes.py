@@ -163,6 +163,5 @@ CV_VARIANT_KEYS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_a
 def shipped_cv_variant(cv: dict) -> str:
     """The way of scoring in a cross-validation record that is the shipped model: "seed_ensemble"
     when the shipped model averages seeds and the record scored that mean, else "plain"."""
-    has_ensemble = "seed_ensemble" in (cv.get("matched_pairs") or {}) or CV_VARIANT_KEYS["seed_ensemble"] in cv.get(
-        "models", {})
+    has_ensemble = CV_VARIANT_KEYS["seed_ensemble"] in cv.get("models", {})
     return "seed_ensemble" if SHIPPED_MEMBERS > 1 and has_ensemble else "plain"

@@ -41,8 +41,8 @@ from braintumor.data import load_npz
 from braintumor.evaluation import write_json
 from braintumor.features import forest_probability, image_features, train_forest
 from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
-from braintumor.models import (architecture_from_json, build_improved_cnn, choose_improved,
-                               flip_averaged_probability, library_versions, predict_tumour_probability, train)
+from braintumor.models import (architecture_from_json, choose_improved, ensemble_members, flip_averaged_probability,
+                               library_versions, predict_tumour_probability, train_seed_ensemble)
 from braintumor.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
                                  out_of_fold_matched_summary, slice_cues)
 from braintumor.splits import group_ids, grouped_stratified_split, split_masks
@@ -128,23 +128,18 @@ def main(argv: list[str] | None = None) -> int:
         weights = {}
         if args.weighting == "head_area":
             weights = head_area_training_weights(head_area[fit_index], y[fit_index], head_area[stop_index], y[stop_index])
-        members = []  # per member: (fitted, inner-validation probabilities, held-out probabilities)
-        for seed in member_seeds(args.members):
-            model = build_improved_cnn(**architecture, seed=seed)
-            fitted = train(model, x[fit_index], y[fit_index], x[stop_index], y[stop_index], **recipe, **weights,
-                           seed=seed)
-            members.append((fitted, predict_tumour_probability(model, x[stop_index]),
-                            predict_tumour_probability(model, x[held_out])))
-            if len(members) == 1:
-                first_model = model
-        # The first member alone is exactly the single-network recipe (seed config.SEED).
-        fitted, stop_plain, held_plain = members[0]
+        ensemble, fits = train_seed_ensemble(architecture, recipe, x[fit_index], y[fit_index], x[stop_index],
+                                             y[stop_index], members=args.members, **weights)
+        networks = ensemble_members(ensemble)
+        stop_each = [predict_tumour_probability(network, x[stop_index]) for network in networks]
+        held_each = [predict_tumour_probability(network, x[held_out]) for network in networks]
+        # The first network alone is exactly the single-network recipe (seed config.SEED).
+        fitted, stop_plain, held_plain = fits[0], stop_each[0], held_each[0]
         scores = {"plain": (stop_plain, held_plain),
-                  "flip_average": (flip_averaged_probability(first_model, x[stop_index], stop_plain),
-                                   flip_averaged_probability(first_model, x[held_out], held_plain))}
+                  "flip_average": (flip_averaged_probability(networks[0], x[stop_index], stop_plain),
+                                   flip_averaged_probability(networks[0], x[held_out], held_plain))}
         if args.members > 1:
-            scores["seed_ensemble"] = (np.mean([stop for _, stop, _ in members], axis=0),
-                                       np.mean([held for _, _, held in members], axis=0))
+            scores["seed_ensemble"] = (np.mean(stop_each, axis=0), np.mean(held_each, axis=0))
         fold_pairs = head_size_matched_pairs(head_area[held_out], y[held_out])
         entries = {}
         for variant, (stop_probability, held_probability) in scores.items():
@@ -153,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             matched = matched_metrics(y[held_out], held_probability, threshold, fold_pairs)
             entry["matched"] = {name: matched[name] for name in ("n_pairs", "accuracy", "sensitivity",
                                                                   "specificity", "roc_auc")}
-            trained = [member[0] for member in members] if variant == "seed_ensemble" else [fitted]
+            trained = fits if variant == "seed_ensemble" else [fitted]
             entry.update(fold=fold + 1, epochs_run=fitted.epochs_run, best_epoch=fitted.best_epoch,
                          train_seconds=round(sum(run.seconds for run in trained), 1))
             if variant == "seed_ensemble":
@@ -175,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{entries['improved_cnn_flip_average']['matched']['roc_auc']:.4f}"
               + (f", seed ensemble {entries['improved_cnn_seed_ensemble']['matched']['roc_auc']:.4f}"
                  if args.members > 1 else "")
-              + f") ({sum(member[0].seconds for member in members):.0f} s); "
+              + f") ({sum(run.seconds for run in fits):.0f} s); "
               f"forest accuracy {trees['accuracy']:.4f}", flush=True)
         write_json(args.out, results)
     results["matched_pairs"] = out_of_fold_matched_summary(

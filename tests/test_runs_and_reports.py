@@ -437,8 +437,10 @@ def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_i
 def test_a_seed_ensembles_training_summary_keeps_each_member_and_the_total_time():
     from braintumor.evaluation import ensemble_fit_summary
 
-    fits = [TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=500.0, seconds_per_epoch=16.7),
-            TrainResult(history={}, epochs_run=28, best_epoch=22, seconds=460.0, seconds_per_epoch=16.4)]
+    fits = [TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=500.0, seconds_per_epoch=16.7,
+                        config={"seed": config.SEED}),
+            TrainResult(history={}, epochs_run=28, best_epoch=22, seconds=460.0, seconds_per_epoch=16.4,
+                        config={"seed": config.SEED + 1})]
     single = ensemble_fit_summary(fits[:1], seed=config.SEED)
     assert single == fit_summary(fits[0], seed=config.SEED) and "members" not in single
     assert report.epochs_and_seeds(single) == f"30 epochs run, best epoch 25, seed {config.SEED}"
