@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from braintumor import config
-from braintumor.data import DataError, load_npz
+from braintumor.data.dataset import DataError, load_npz
 from braintumor.files import atomic_write
 from braintumor.machine import machine_description
 
@@ -49,7 +49,7 @@ def benchmark_images(count: int) -> tuple[np.ndarray, str]:
 
 def throughput(model, images: np.ndarray, batch_sizes, repeats: int) -> dict[str, float]:
     """Images per second of `model.predict` on uint8 scans, median of `repeats` timed runs."""
-    from braintumor.models import predict_tumour_probability
+    from braintumor.models.networks import predict_tumour_probability
 
     figures = {}
     for batch_size in batch_sizes:
@@ -128,7 +128,7 @@ def main(argv=None) -> int:
     # so they must start while this process is small (no TensorFlow, no data loaded yet).
     one_image, (folder_seconds, folder_peak_mib) = measure_predict_command(model_path, command_runs, folder_count)
 
-    from braintumor.models import count_parameters, library_versions, load_model
+    from braintumor.models.networks import count_parameters, library_versions, load_model
 
     model = load_model(model_path)
     images, image_source = benchmark_images(image_count)

@@ -8,15 +8,15 @@ import sys
 from pathlib import Path
 
 from . import config
-from .data import DataError
-from .model_specs import DEFAULT_MODEL, SPECS
+from .data.dataset import DataError
+from .models.specs import DEFAULT_MODEL, SPECS
 from .predict import DEFAULT_BATCH_SIZE, PredictError, finite_float, positive_int, resolve_model, run
 
 
 def _prepare(args) -> int:
-    from .prepare import format_summary, prepare
+    from .data.prepare import format_summary, prepare
 
-    from .sources import EXTRA_ENV_VAR, EXTRA_NPZ_PATH, EXTRA_SPLITS_PATH, find_extra_dir, format_extra_summary, prepare_extra
+    from .data.sources import EXTRA_ENV_VAR, EXTRA_NPZ_PATH, EXTRA_SPLITS_PATH, find_extra_dir, format_extra_summary, prepare_extra
 
     extra_dir = find_extra_dir(args.extra_dir)  # checked before anything is written
     summary = prepare(data_dir=args.data_dir, out=Path(args.out), splits_out=Path(args.splits))

@@ -24,25 +24,19 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
 from . import config
+from .data.images import ImageReadError, read_scan
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 64
 #: A progress bar is worth its noise only for runs that take a while.
 PROGRESS_MIN_IMAGES = 100
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
-_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
 class PredictError(Exception):
     """The run cannot start (model or output folder unusable); the message says why."""
-
-
-class ImageReadError(Exception):
-    """One input file cannot be used as a scan; the message says why."""
 
 
 @dataclass
@@ -173,42 +167,6 @@ def _file_entry(path: Path, is_regular_file: bool) -> Entry:
     return Entry(path)
 
 
-def _to_grey(image: Image.Image) -> Image.Image:
-    if image.mode in _SIXTEEN_BIT_MODES:
-        values = np.asarray(image).astype(np.float64) / 257.0
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
-    if image.mode in _ALPHA_MODES or "transparency" in image.info:
-        # Transparent parts carry no tissue: show them as the black background of a scan.
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
-    return image.convert("L")
-
-
-def read_scan(path) -> np.ndarray:
-    """Read one image file as the model's input: (240, 240) uint8 grey, bilinear resize.
-
-    Raises `ImageReadError` with a readable reason for missing, non-image or corrupt files.
-    """
-    size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            grey = _to_grey(image)
-        if grey.size != size:
-            grey = grey.resize(size, Image.Resampling.BILINEAR)
-        return np.asarray(grey, dtype=np.uint8)
-    except FileNotFoundError:
-        raise ImageReadError("no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError("is a folder, not an image") from None
-    except PermissionError:
-        raise ImageReadError("permission denied") from None
-    except UnidentifiedImageError:
-        raise ImageReadError("not an image (unknown or unsupported format)") from None
-    except Exception as error:  # noqa: BLE001 - PIL raises many types for broken files
-        raise ImageReadError(f"corrupt or unreadable image ({type(error).__name__}: {error})") from None
-
-
 # --------------------------------------------------------------------------------------
 # Model and threshold
 # --------------------------------------------------------------------------------------
@@ -232,7 +190,7 @@ def _model_settings(metrics: dict, model_path: Path) -> dict:
 def resolve_model(choice: str | None) -> tuple[Path, str]:
     """(model file, name to report) for `--model`: a name from `model_specs.SPECS` (the
     default `model_specs.DEFAULT_MODEL` when None) or a path to a `.keras` file."""
-    from .model_specs import DEFAULT_MODEL, SPECS
+    from .models.specs import DEFAULT_MODEL, SPECS
 
     name = choice or DEFAULT_MODEL
     if name in SPECS:
@@ -278,7 +236,7 @@ def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
         return None, f"cannot read '{metrics_path}' ({type(error).__name__}: {error}); no input warnings this run"
     if rule is None:
         return None, None
-    from .input_check import check_rule
+    from .data.input_check import check_rule
 
     try:
         return check_rule(rule), None
@@ -298,7 +256,7 @@ def _import_models_lean():
         sys.modules[name] = None  # makes `import name` fail, which Keras handles
     try:
         with _quiet_native_stderr():
-            from . import models
+            from .models import networks as models
     finally:
         for name in hidden:
             if sys.modules.get(name, 0) is None:
@@ -396,7 +354,7 @@ def predict_entries(
                 result.probability = float(probability)
                 result.label = int(probability >= threshold)
             if input_rule is not None:
-                from .input_check import input_warnings
+                from .data.input_check import input_warnings
 
                 for result, warning in zip(scan_results, input_warnings(grey, input_rule)):
                     result.warning = warning
@@ -406,7 +364,7 @@ def predict_entries(
 
 
 def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _OverlayNames) -> None:
-    from .gradcam import gradcam, save_overlay
+    from .evaluation.gradcam import gradcam, save_overlay
 
     heatmaps = gradcam(model, batch, class_index=1)
     for scan, heatmap, result in zip(batch[..., 0].astype(np.uint8), heatmaps, results):

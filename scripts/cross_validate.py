@@ -37,16 +37,16 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from braintumor import config
-from braintumor.data import load_npz
-from braintumor.evaluation import write_json
-from braintumor.features import forest_probability, image_features, train_forest
-from braintumor.metrics import binary_metrics, choose_threshold, fold_mean_std
-from braintumor.models import (architecture_from_json, choose_improved, ensemble_members, flip_averaged_probability,
+from braintumor.data.dataset import load_npz
+from braintumor.evaluation.records import write_json
+from braintumor.data.features import forest_probability, image_features, train_forest
+from braintumor.evaluation.metrics import binary_metrics, choose_threshold, fold_mean_std
+from braintumor.models.networks import (architecture_from_json, choose_improved, ensemble_members, flip_averaged_probability,
                                library_versions, predict_tumour_probability, train_seed_ensemble)
-from braintumor.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
+from braintumor.evaluation.shortcut import (head_area_training_weights, head_size_matched_pairs, matched_metrics,
                                  out_of_fold_matched_summary, slice_cues)
-from braintumor.splits import group_ids, grouped_stratified_split, split_masks
-from braintumor.training_recipes import (CV_VARIANT_KEYS, SHIPPED_MEMBERS, SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES,
+from braintumor.data.splits import group_ids, grouped_stratified_split, split_masks
+from braintumor.models.recipes import (CV_VARIANT_KEYS, SHIPPED_MEMBERS, SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES,
                                          member_seeds)
 
 FOLDS = 5

@@ -63,7 +63,7 @@ def run_candidate(args):
     import keras
     import numpy as np
 
-    from braintumor.models import build_improved_cnn, build_reference_cnn, compile_for_training
+    from braintumor.models.networks import build_improved_cnn, build_reference_cnn, compile_for_training
 
     name, architecture, recipe, seed = CANDIDATES[index]
     if os.environ.get("SCREEN_NOAUG") and architecture != "reference":

@@ -17,14 +17,14 @@ import json
 import sys
 
 from braintumor import config
-from braintumor.data import load_npz
+from braintumor.data.dataset import load_npz
 from braintumor.files import atomic_write
-from braintumor.metrics import binary_metrics, choose_threshold
-from braintumor.models import (architecture_from_json, build_improved_cnn, library_versions, predict_tumour_probability,
+from braintumor.evaluation.metrics import binary_metrics, choose_threshold
+from braintumor.models.networks import (architecture_from_json, build_improved_cnn, library_versions, predict_tumour_probability,
                                train)
-from braintumor.shortcut import head_size_matched_pairs, matched_metrics, slice_cues
-from braintumor.splits import split_arrays
-from braintumor.training_recipes import RECIPES
+from braintumor.evaluation.shortcut import head_size_matched_pairs, matched_metrics, slice_cues
+from braintumor.data.splits import split_arrays
+from braintumor.models.recipes import RECIPES
 
 OUT = config.MODEL_DIR / "improved_search.json"
 

@@ -17,9 +17,9 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from braintumor import config
-from braintumor.data import load_npz
-from braintumor.shortcut import head_size_matched_pairs, slice_cues
-from braintumor.splits import split_masks
+from braintumor.data.dataset import load_npz
+from braintumor.evaluation.shortcut import head_size_matched_pairs, slice_cues
+from braintumor.data.splits import split_masks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 from braintumor import config
-from braintumor.data import load_npz
+from braintumor.data.dataset import load_npz
 from braintumor.files import atomic_write
-from braintumor.models import build_improved_cnn, build_reference_cnn, library_versions, train
-from braintumor.splits import split_arrays
-from braintumor.training_recipes import RECIPES
+from braintumor.models.networks import build_improved_cnn, build_reference_cnn, library_versions, train
+from braintumor.data.splits import split_arrays
+from braintumor.models.recipes import RECIPES
 
 BUILDERS = {"reference": build_reference_cnn, "improved": build_improved_cnn}
 

@@ -29,16 +29,16 @@ from pathlib import Path
 import numpy as np
 
 from braintumor import config
-from braintumor.evaluation import score_everywhere
+from braintumor.evaluation.records import score_everywhere
 from braintumor.files import atomic_write
 from braintumor.machine import machine_description
-from braintumor.metrics import binary_metrics, choose_threshold
-from braintumor.model_specs import PICK_RULE, STUDY_PATH, pick_two_source, train_on_sources
-from braintumor.models import (architecture_from_json, library_versions, load_model, predict_tumour_probability,
+from braintumor.evaluation.metrics import binary_metrics, choose_threshold
+from braintumor.models.specs import PICK_RULE, STUDY_PATH, pick_two_source, train_on_sources
+from braintumor.models.networks import (architecture_from_json, library_versions, load_model, predict_tumour_probability,
                                save_for_inference)
-from braintumor.shortcut import matched_metrics_of
-from braintumor.sources import load_sources
-from braintumor.training_recipes import RECIPES
+from braintumor.evaluation.shortcut import matched_metrics_of
+from braintumor.data.sources import load_sources
+from braintumor.models.recipes import RECIPES
 
 MODELS = Path("build/source_study")
 FIGURES = ("n", "accuracy", "sensitivity", "specificity", "roc_auc", "ci95", "confusion")
@@ -107,7 +107,7 @@ def train_rows(candidates: list[dict]) -> None:
 
 
 def score_rows() -> None:
-    from braintumor.external import find_external_dir, fingerprint, load_external
+    from braintumor.data.external import find_external_dir, fingerprint, load_external
 
     study = _read()
     picked = pick_two_source(study["rows"])  # from validation columns only, before any score below

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from braintumor import report
-from braintumor.analysis import accuracy_by_near_duplicate, heat_share_on_brightest, heat_share_on_head, misclassified_table
-from braintumor.evaluation import model_entry
-from braintumor.models import choose_resolution
+from braintumor.reports import report
+from braintumor.evaluation.analysis import accuracy_by_near_duplicate, heat_share_on_brightest, heat_share_on_head, misclassified_table
+from braintumor.evaluation.records import model_entry
+from braintumor.models.networks import choose_resolution
 
 
 def test_heat_share_on_head_is_one_inside_and_zero_outside():
@@ -110,8 +110,8 @@ def test_shipped_vs_reference_says_which_is_higher():
 
 
 def test_architecture_summary_describes_the_head_and_blocks():
-    from braintumor.models import full_architecture
-    from braintumor.report import architecture_summary
+    from braintumor.models.networks import full_architecture
+    from braintumor.reports.report import architecture_summary
 
     gap = architecture_summary(full_architecture({"resolution": 128, "augment": False}))
     assert gap.startswith("4 conv-batch-norm-ReLU blocks (one convolution each; 16, 32, 64 and 128 filters)")
@@ -127,7 +127,7 @@ def test_architecture_summary_describes_the_head_and_blocks():
 
 
 def test_gradcam_reading_follows_the_measured_shares():
-    from braintumor.report import gradcam_reading
+    from braintumor.reports.report import gradcam_reading
 
     base = {"head_fraction": 0.2, "misclassified_mean": 0.3, "misclassified_bright": 0.1}
     outside = gradcam_reading({**base, "correct_mean": 0.33, "correct_bright": 0.048}, map_width=8)

@@ -11,8 +11,8 @@ from PIL import Image
 
 from braintumor import config
 from braintumor.cli import main
-from braintumor.data import DataError, find_data_dir, load_npz, load_raw
-from braintumor.prepare import prepare
+from braintumor.data.dataset import DataError, find_data_dir, load_npz, load_raw
+from braintumor.data.prepare import prepare
 
 REPO = Path(__file__).resolve().parent.parent
 

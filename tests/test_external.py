@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from braintumor.external import (
+from braintumor.data.external import (
     CLASS_FOLDER_LABELS,
     EXTERNAL_ENV_VAR,
     ExternalDataError,
@@ -15,7 +15,7 @@ from braintumor.external import (
     fingerprint,
     load_external,
 )
-from braintumor.predict import read_scan
+from braintumor.data.images import read_scan
 
 
 def _write(path, shape=(64, 80), seed=0):

@@ -5,8 +5,8 @@ import pytest
 from scipy import stats
 from skimage.feature import graycomatrix, graycoprops
 
-from braintumor import features
-from braintumor.data import DataError
+from braintumor.data import features
+from braintumor.data.dataset import DataError
 
 HEADER = "Image,Class," + ",".join(features.CSV_FEATURES) + "\n"
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from braintumor import config
-from braintumor.gradcam import feature_map_width, gradcam, last_conv_layer_name, overlay, save_overlay
-from braintumor.models import build_improved_cnn, build_reference_cnn
+from braintumor.evaluation.gradcam import feature_map_width, gradcam, last_conv_layer_name, overlay, save_overlay
+from braintumor.models.networks import build_improved_cnn, build_reference_cnn
 
 SIZE = config.IMAGE_SIZE
 
@@ -62,7 +62,7 @@ def test_a_saturated_softmax_does_not_blank_the_map(improved, scans):
 
 
 def test_a_seed_ensembles_map_is_the_rescaled_mean_of_its_members_maps(scans):
-    from braintumor.models import seed_ensemble
+    from braintumor.models.networks import seed_ensemble
 
     members = [build_improved_cnn(resolution=64, widths=(8, 16), augment=False, preprocess="head_crop", seed=seed)
                for seed in (1, 2)]

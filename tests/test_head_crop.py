@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from braintumor.models import HeadCrop, build_improved_cnn, load_model, save_for_inference
+from braintumor.models.networks import HeadCrop, build_improved_cnn, load_model, save_for_inference
 
 
 def _head(side: int, grey: float, canvas: int = 240) -> np.ndarray:
@@ -56,7 +56,7 @@ def test_unknown_preprocess_is_refused():
 
 def test_gradcam_of_a_head_crop_model_lands_on_the_head():
     """The maps come from the cropped frame; they must be put back over the head, not the picture."""
-    from braintumor.gradcam import _inverse_boxes, gradcam
+    from braintumor.evaluation.gradcam import _inverse_boxes, gradcam
     import tensorflow as tf
 
     scan = _head(80, 200.0)  # a small head in the middle of the picture
@@ -73,7 +73,7 @@ def test_gradcam_of_a_head_crop_model_lands_on_the_head():
 
 
 def test_skull_rim_draws_a_ring_outside_the_head_in_training_only():
-    from braintumor.models import RandomSkullRim
+    from braintumor.models.networks import RandomSkullRim
 
     scan = _head(120, 200.0)
     layer = RandomSkullRim(probability=1.0, seed=0)
@@ -90,7 +90,7 @@ def test_skull_rim_draws_a_ring_outside_the_head_in_training_only():
 
 
 def test_intensity_augmentation_is_idle_at_inference_and_keeps_the_background_dark():
-    from braintumor.models import RandomIntensity
+    from braintumor.models.networks import RandomIntensity
 
     crop = HeadCrop(64)(_head(150, 200.0))
     layer = RandomIntensity(seed=0)
@@ -112,7 +112,7 @@ def test_augmented_model_saves_and_loads_in_safe_mode_as_the_same_function(tmp_p
 
 
 def test_sample_weights_reach_the_loss():
-    from braintumor.models import train
+    from braintumor.models.networks import train
 
     rng = np.random.default_rng(0)
     x = rng.integers(0, 255, (24, 240, 240, 1)).astype(np.uint8)

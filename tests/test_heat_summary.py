@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braintumor import analysis, gradcam
-from braintumor.analysis import border_mask, gradcam_heat_summary, heat_share_on_border
+from braintumor.evaluation import analysis
+from braintumor.evaluation import gradcam
+from braintumor.evaluation.analysis import border_mask, gradcam_heat_summary, heat_share_on_border
 
 SIZE = 240
 
@@ -92,7 +93,7 @@ def test_summary_rejects_mismatched_inputs():
 
 
 def test_summary_on_a_tiny_model_matches_one_pass():
-    from braintumor.models import build_improved_cnn
+    from braintumor.models.networks import build_improved_cnn
 
     model = build_improved_cnn(resolution=64, widths=(8, 16), convs_per_block=1)
     images = np.random.default_rng(1).integers(0, 256, (5, SIZE, SIZE, 1)).astype(np.uint8)

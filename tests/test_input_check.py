@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from braintumor.input_check import CUES, check_rule, fit_input_check, input_cues, input_warnings
+from braintumor.data.input_check import CUES, check_rule, fit_input_check, input_cues, input_warnings
 
 
 def brain(radius=50, centre=(120, 120), brightness=130, seed=0, rim=None, size=240):
@@ -103,7 +103,7 @@ def test_fit_needs_scans_and_ordered_quantiles():
 
 
 def test_the_dark_frame_band_follows_a_non_square_picture():
-    from braintumor.data import border_mask
+    from braintumor.data.dataset import border_mask
 
     band = border_mask((20, 30), 4)
     assert band.shape == (20, 30) and band[0].all() and band[:, -1].all() and not band[10, 15]

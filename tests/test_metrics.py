@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from braintumor import metrics
+from braintumor.evaluation import metrics
 
 
 def test_confusion_counts_each_cell():
@@ -154,7 +154,7 @@ def test_reliability_bin_edges_are_half_open():
 
 
 def test_fold_mean_std_is_the_mean_and_sample_spread_over_folds():
-    from braintumor.metrics import fold_mean_std
+    from braintumor.evaluation.metrics import fold_mean_std
 
     folds = [{"accuracy": 0.9, "sensitivity": 1.0, "specificity": 0.8, "roc_auc": 0.95},
              {"accuracy": 0.8, "sensitivity": 0.6, "specificity": 1.0, "roc_auc": 0.85}]

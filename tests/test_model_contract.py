@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from braintumor import config
-from braintumor.metrics import THRESHOLD_RULE
-from braintumor.training_recipes import WEIGHTING_SETUP_NAMES
-from braintumor.models import (build_improved_cnn, build_reference_cnn, choose_improved, load_model,
+from braintumor.evaluation.metrics import THRESHOLD_RULE
+from braintumor.models.recipes import WEIGHTING_SETUP_NAMES
+from braintumor.models.networks import (build_improved_cnn, build_reference_cnn, choose_improved, load_model,
                                predict_tumour_probability, save_for_inference, screen_summary)
 
 REQUIRED_TEST_KEYS = {"n", "accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc", "confusion"}
@@ -167,7 +167,7 @@ def test_committed_metrics_and_cv_describe_the_search_winner():
 
 
 def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
-    from braintumor.models import train
+    from braintumor.models.networks import train
 
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 40)
@@ -184,7 +184,7 @@ def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
 
 
 def test_train_seed_ensemble_trains_each_member_from_its_own_seed():
-    from braintumor.models import ensemble_members, train_seed_ensemble
+    from braintumor.models.networks import ensemble_members, train_seed_ensemble
 
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 16)
@@ -202,7 +202,7 @@ def test_train_seed_ensemble_trains_each_member_from_its_own_seed():
 
 def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults_as_metrics_say():
     """The two-source model, its study and the default `predict` uses agree (a stale artifact is a bug)."""
-    from braintumor import model_specs
+    from braintumor.models import specs as model_specs
     from braintumor.predict import default_threshold
 
     metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
@@ -221,7 +221,7 @@ def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults
 
 
 def test_every_committed_model_file_carries_its_threshold_and_input_check_for_predict():
-    from braintumor import model_specs
+    from braintumor.models import specs as model_specs
     from braintumor.predict import input_check_rule
 
     metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
@@ -233,7 +233,7 @@ def test_every_committed_model_file_carries_its_threshold_and_input_check_for_pr
 
 
 def test_flip_averaged_probability_is_the_mean_over_the_scan_and_its_mirror_image():
-    from braintumor.models import flip_averaged_probability
+    from braintumor.models.networks import flip_averaged_probability
 
     model = build_improved_cnn(resolution=32, widths=(4, 8), augment=False, seed=3)
     rng = np.random.default_rng(1)
@@ -251,7 +251,7 @@ def test_flip_averaged_probability_is_the_mean_over_the_scan_and_its_mirror_imag
 
 
 def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
-    from braintumor.training_recipes import FLIP_AVERAGE_MIN_GAIN, flip_average_wins
+    from braintumor.models.recipes import FLIP_AVERAGE_MIN_GAIN, flip_average_wins
 
     def record(auc_gain, accuracy_change=0.0, matched_accuracy_change=0.0):
         base = {"roc_auc": 0.990, "fold_accuracy_mean": 0.97, "fold_matched_accuracy_mean": 0.95}
@@ -266,7 +266,7 @@ def test_flip_average_rule_needs_a_matched_auc_gain_and_no_accuracy_loss():
 
 
 def test_seed_ensemble_rule_needs_a_matched_auc_gain_and_at_most_a_small_accuracy_loss():
-    from braintumor.training_recipes import (SEED_ENSEMBLE_MAX_ACCURACY_LOSS, SEED_ENSEMBLE_MIN_GAIN,
+    from braintumor.models.recipes import (SEED_ENSEMBLE_MAX_ACCURACY_LOSS, SEED_ENSEMBLE_MIN_GAIN,
                                              seed_ensemble_wins)
 
     def record(auc_gain, accuracy_change=0.0):
@@ -281,7 +281,7 @@ def test_seed_ensemble_rule_needs_a_matched_auc_gain_and_at_most_a_small_accurac
 
 
 def test_a_seed_ensemble_starts_from_the_single_networks_seed():
-    from braintumor.training_recipes import member_seeds
+    from braintumor.models.recipes import member_seeds
 
     assert member_seeds(1) == [config.SEED]
     assert member_seeds(3) == [config.SEED, config.SEED + 1, config.SEED + 2]
@@ -293,7 +293,7 @@ def test_a_seed_ensemble_starts_from_the_single_networks_seed():
 def test_committed_matched_cross_validation_figures_are_those_of_the_committed_cross_validations():
     """metrics.json quotes the cross-validations' matched pairs; a rerun of `make cv` without a new run of the
     notebooks would leave it stale."""
-    from braintumor.evaluation import cross_validated_matched, read_cv_records
+    from braintumor.evaluation.records import cross_validated_matched, read_cv_records
 
     metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
     runs = read_cv_records(config.REPO_ROOT / config.MODEL_DIR)
@@ -303,7 +303,7 @@ def test_committed_matched_cross_validation_figures_are_those_of_the_committed_c
 
 
 def test_head_area_weighting_rule_needs_a_matched_auc_gain_within_an_accuracy_budget():
-    from braintumor.training_recipes import (HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS, HEAD_AREA_WEIGHTING_MIN_GAIN,
+    from braintumor.models.recipes import (HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS, HEAD_AREA_WEIGHTING_MIN_GAIN,
                                              head_area_weighting_wins)
 
     def record(auc, accuracy):
@@ -317,8 +317,8 @@ def test_head_area_weighting_rule_needs_a_matched_auc_gain_within_an_accuracy_bu
 
 
 def test_shipped_weighting_is_what_its_rule_reads_in_the_committed_cross_validations():
-    from braintumor.evaluation import cross_validated_matched, read_cv_records
-    from braintumor.training_recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
+    from braintumor.evaluation.records import cross_validated_matched, read_cv_records
+    from braintumor.models.recipes import SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
 
     runs = {pool: cv for pool, cv in read_cv_records(config.REPO_ROOT / config.MODEL_DIR).items()
             if pool.startswith("train_val")}
@@ -329,8 +329,8 @@ def test_shipped_weighting_is_what_its_rule_reads_in_the_committed_cross_validat
 
 
 def test_shipped_members_are_what_the_seed_ensemble_rule_reads_and_what_the_headline_cross_validations_ran():
-    from braintumor.evaluation import cross_validated_matched, read_cv_records
-    from braintumor.training_recipes import SHIPPED_MEMBERS
+    from braintumor.evaluation.records import cross_validated_matched, read_cv_records
+    from braintumor.models.recipes import SHIPPED_MEMBERS
 
     runs = read_cv_records(config.REPO_ROOT / config.MODEL_DIR)
     decision = cross_validated_matched(runs)["decisions"].get("seed_ensemble")
@@ -344,7 +344,7 @@ def test_shipped_members_are_what_the_seed_ensemble_rule_reads_and_what_the_head
 
 
 def test_a_seed_ensemble_is_one_model_whose_probability_is_its_members_mean_and_saves_safely(tmp_path):
-    from braintumor.models import ensemble_members, seed_ensemble
+    from braintumor.models.networks import ensemble_members, seed_ensemble
 
     members = [build_improved_cnn(resolution=32, widths=(4, 8), head="flatten", dense_units=(8,), augment=False,
                                   preprocess="head_crop", seed=seed) for seed in (1, 2)]

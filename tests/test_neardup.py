@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from braintumor import neardup
+from braintumor.data import neardup
 
 
 def smooth_images(n=8, side=32, seed=0):
@@ -113,7 +113,7 @@ def test_has_train_twin_lines_up_with_the_split_order(tmp_path):
     """Same flags as mapping `cross_split_near_duplicates` positions back by name, as the notebook once did."""
     from types import SimpleNamespace
 
-    from braintumor.splits import split_arrays, write_splits
+    from braintumor.data.splits import split_arrays, write_splits
 
     images = smooth_images(n=8, seed=9)
     images[6] = images[1]  # test scan copied from train

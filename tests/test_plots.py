@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 
-from braintumor import plots  # noqa: E402
+from braintumor.reports import plots  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

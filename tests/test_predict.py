@@ -17,12 +17,12 @@ from PIL import Image
 
 from braintumor import config
 from braintumor.cli import main
-from braintumor.predict import ImageReadError, read_scan
+from braintumor.data.images import ImageReadError, read_scan
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    from braintumor.models import build_improved_cnn, save_for_inference
+    from braintumor.models.networks import build_improved_cnn, save_for_inference
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     save_for_inference(build_improved_cnn(resolution=64, widths=(8, 16), convs_per_block=1), path)
@@ -227,7 +227,7 @@ def _small_head(radius):
 @pytest.fixture
 def model_with_rule(tmp_path, model_path):
     """A copy of the tiny model whose metrics.json holds an input-check rule fitted on small heads."""
-    from braintumor.input_check import fit_input_check
+    from braintumor.data.input_check import fit_input_check
 
     model_copy = tmp_path / "model" / "braintumor.keras"
     model_copy.parent.mkdir()
@@ -391,7 +391,7 @@ def test_module_entry_point_exit_status_end_to_end(tmp_path, model_path):
 
 
 def test_model_names_resolve_to_their_files_and_are_reported(tmp_path):
-    from braintumor.model_specs import DEFAULT_MODEL, SPECS
+    from braintumor.models.specs import DEFAULT_MODEL, SPECS
     from braintumor.predict import PredictError, resolve_model
 
     for name, spec in SPECS.items():

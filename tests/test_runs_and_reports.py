@@ -6,10 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from braintumor import config, disclosure, report
-from braintumor.evaluation import build_metrics, fit_summary, model_entry
-from braintumor.models import TrainResult
-from braintumor.training_recipes import CHECK_SCHEDULE, RECIPES, scheduled
+from braintumor import config
+from braintumor.reports import disclosure
+from braintumor.reports import report
+from braintumor.evaluation.records import build_metrics, fit_summary, model_entry
+from braintumor.models.networks import TrainResult
+from braintumor.models.recipes import CHECK_SCHEDULE, RECIPES, scheduled
 
 Y = np.array([0] * 6 + [1] * 4)
 PERFECT = np.array([0.1] * 6 + [0.9] * 4)
@@ -240,7 +242,7 @@ def _entry(labels, probability, threshold=0.5):
 
 @pytest.mark.parametrize("schedule", ["full", "check"])
 def test_regression_checks_pass_a_working_model_and_fail_broken_pipelines(schedule):
-    from braintumor.evaluation import regression_checks
+    from braintumor.evaluation.records import regression_checks
 
     rng = np.random.default_rng(0)
     labels = (rng.random(753) < 0.45).astype(int)
@@ -276,7 +278,7 @@ def test_slow_cpu_estimate_scales_by_the_ratio_measured_on_both():
 
 
 def _everywhere(labels, probability, threshold=0.4):
-    from braintumor.metrics import binary_metrics
+    from braintumor.evaluation.metrics import binary_metrics
 
     entry = binary_metrics(labels, probability, threshold)
     return {"brain_tumor_test": entry, "brain_tumor_matched_test": {**entry, "n_pairs": 100},
@@ -284,7 +286,7 @@ def _everywhere(labels, probability, threshold=0.4):
 
 
 def test_two_source_checks_pass_a_working_model_and_fail_a_broken_one():
-    from braintumor.evaluation import two_source_checks
+    from braintumor.evaluation.records import two_source_checks
 
     rng = np.random.default_rng(1)
     labels = (rng.random(500) < 0.5).astype(int)
@@ -358,7 +360,7 @@ def _cv_record(pool_scans, plain_auc, mirror_auc, complete=True, weighting=None,
 
 
 def test_cross_validated_matched_keeps_complete_runs_and_decides_on_train_val_records_only():
-    from braintumor.evaluation import cross_validated_matched
+    from braintumor.evaluation.records import cross_validated_matched
 
     summary = cross_validated_matched({"train_val": _cv_record(3009, 0.993, 0.991),
                                        "all_scans": _cv_record(3762, 0.990, 0.999)})
@@ -377,7 +379,7 @@ def test_cross_validated_matched_keeps_complete_runs_and_decides_on_train_val_re
 
 
 def test_matched_and_headline_text_quote_the_cross_validated_pairs():
-    from braintumor.evaluation import cross_validated_matched
+    from braintumor.evaluation.records import cross_validated_matched
 
     metrics = _metrics()
     assert "Grouped cross-validation measures" not in report.matched_paragraph(metrics)
@@ -402,8 +404,8 @@ def test_matched_and_headline_text_quote_the_cross_validated_pairs():
 
 
 def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_it_ships(monkeypatch):
-    from braintumor import training_recipes
-    from braintumor.evaluation import cross_validated_matched
+    from braintumor.models import recipes as training_recipes
+    from braintumor.evaluation.records import cross_validated_matched
 
     runs = {"train_val": _cv_record(3009, 0.9946, 0.99, weighting="head_area_balanced", accuracy=0.9764),
             "all_scans": _cv_record(3762, 0.9935, 0.99, weighting="head_area_balanced", accuracy=0.9763),
@@ -435,7 +437,7 @@ def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_i
 
 
 def test_a_seed_ensembles_training_summary_keeps_each_member_and_the_total_time():
-    from braintumor.evaluation import ensemble_fit_summary
+    from braintumor.evaluation.records import ensemble_fit_summary
 
     fits = [TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=500.0, seconds_per_epoch=16.7,
                         config={"seed": config.SEED}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from braintumor.shortcut import (
+from braintumor.evaluation.shortcut import (
     CUE_NAMES,
     PAIRING_RULE,
     cross_validated_cue_scores,
@@ -103,7 +103,7 @@ def test_tertiles_split_and_guard_one_class():
 
 
 def test_left_right_asymmetry_is_zero_for_a_mirror_symmetric_head_and_pooled_cues_add_the_source():
-    from braintumor.shortcut import POOLED_CUE_NAMES, left_right_asymmetry, pooled_cues
+    from braintumor.evaluation.shortcut import POOLED_CUE_NAMES, left_right_asymmetry, pooled_cues
 
     symmetric = np.zeros((240, 240), np.uint8)
     symmetric[60:180, 40:200] = 150
@@ -136,7 +136,7 @@ def test_out_of_fold_matched_summary_scores_pooled_pairs_and_refuses_unfinished_
 
 
 def test_head_area_balanced_weights_make_head_size_useless_as_a_cue():
-    from braintumor.shortcut import head_area_balanced_weights, head_area_bin_edges
+    from braintumor.evaluation.shortcut import head_area_balanced_weights, head_area_bin_edges
 
     rng = np.random.default_rng(0)
     # Healthy scans mostly small, tumours mostly large: head area predicts the label.
@@ -157,7 +157,7 @@ def test_head_area_balanced_weights_make_head_size_useless_as_a_cue():
 
 
 def test_head_area_training_weights_cut_bins_on_the_training_scans_only():
-    from braintumor.shortcut import head_area_balanced_weights, head_area_bin_edges, head_area_training_weights
+    from braintumor.evaluation.shortcut import head_area_balanced_weights, head_area_bin_edges, head_area_training_weights
 
     rng = np.random.default_rng(1)
     fit_area, fit_labels = rng.uniform(0.05, 0.35, 200), rng.integers(0, 2, 200)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from braintumor import model_specs
+from braintumor.models import specs as model_specs
 from braintumor.cli import main
-from braintumor.data import DataError, load_npz
-from braintumor.sources import (EXTRA_CLASS_FOLDERS, EXTRA_ENV_VAR, Source, balanced_weights, find_extra_dir,
+from braintumor.data.dataset import DataError, load_npz
+from braintumor.data.sources import (EXTRA_CLASS_FOLDERS, EXTRA_ENV_VAR, Source, balanced_weights, find_extra_dir,
                                 near_duplicate_groups, pooled, prepare_extra)
-from braintumor.splits import read_splits
+from braintumor.data.splits import read_splits
 
 
 def _scan(seed: int, side: int = 224) -> np.ndarray:
@@ -150,7 +150,7 @@ def test_pick_rule_reads_the_worst_validation_auc_of_two_source_rows_only():
 
 
 def test_specs_name_distinct_files_and_known_sources():
-    from braintumor.sources import LOADERS
+    from braintumor.data.sources import LOADERS
 
     files = [spec.file for spec in model_specs.SPECS.values()]
     assert len(set(files)) == len(files)
@@ -161,7 +161,7 @@ def test_specs_name_distinct_files_and_known_sources():
 
 
 def test_load_sources_takes_a_source_already_in_memory_and_refuses_unknown_names(monkeypatch):
-    from braintumor import sources
+    from braintumor.data import sources
 
     in_memory = _source("brain-tumor", [0, 1], ["train", "test"])
     read = []

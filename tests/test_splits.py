@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from braintumor.data import DataError
-from braintumor.splits import group_ids, grouped_stratified_split, read_splits, split_masks, write_splits
+from braintumor.data.dataset import DataError
+from braintumor.data.splits import group_ids, grouped_stratified_split, read_splits, split_masks, write_splits
 
 
 @pytest.fixture

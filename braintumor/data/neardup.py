@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 from scipy.spatial.distance import cdist
 
-from . import config
-from .data import grey_stack
+from .. import config
+from .dataset import grey_stack
 from .splits import split_masks
 
 THUMBNAIL_SIDE = 16

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .data import find_data_dir, load_raw, save_npz, summarize
+from .. import config
+from .dataset import find_data_dir, load_raw, save_npz, summarize
 from .splits import SPLIT_NAMES, make_splits, write_splits
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, roc_auc_score
 
-from . import config
+from .. import config
 
 
 #: The shipped model's threshold rule (`choose_threshold`): validation sensitivity at least

@@ -28,8 +28,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import cdist
 
-from . import config
-from .data import DataError, Dataset, exact_duplicate_groups, load_npz, save_npz
+from .. import config
+from .dataset import DataError, Dataset, exact_duplicate_groups, load_npz, save_npz
 from .splits import SPLIT_NAMES, group_ids, grouped_stratified_split, split_masks, write_splits
 
 EXTRA_ENV_VAR = "BRAIN_TUMOR_EXTRA"

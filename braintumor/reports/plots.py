@@ -25,9 +25,10 @@ from scipy.stats import binomtest
 from sklearn.metrics import (average_precision_score, brier_score_loss, precision_recall_curve, roc_auc_score,
                              roc_curve)
 
-from . import config, metrics
-from .data import grey_stack
-from .files import atomic_write
+from .. import config
+from ..evaluation import metrics
+from ..data.dataset import grey_stack
+from ..files import atomic_write
 
 DPI = 110
 WRONG_COLOUR = "tab:red"

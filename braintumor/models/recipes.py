@@ -141,7 +141,7 @@ def seed_ensemble_wins(cv: dict) -> bool:
 
 def member_seeds(members: int) -> list[int]:
     """The seeds of a seed ensemble's members: the first is the single network's own seed."""
-    from .config import SEED
+    from ..config import SEED
 
     if members < 1:
         raise ValueError(f"a seed ensemble needs at least one member, not {members}")

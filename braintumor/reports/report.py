@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from . import disclosure
-from .files import atomic_write
-from .training_recipes import CV_VARIANT_KEYS, shipped_cv_variant
+from ..files import atomic_write
+from ..models.recipes import CV_VARIANT_KEYS, shipped_cv_variant
 
 #: Row order and display names of the models table.
 MODEL_ORDER = (
@@ -921,8 +921,8 @@ def costs_section(costs: dict | None) -> str:
     """What `make reproduce` and `make test` cost, by CPU, from `model/run_costs.json`."""
     if not costs or not costs.get("entries"):
         return "_Not measured yet: run `python bench/time_run.py \"make test\"`._"
-    from .evaluation import CHECK_FLOORS
-    from .training_recipes import CHECK_SCHEDULE, RECIPES
+    from ..evaluation.records import CHECK_FLOORS
+    from ..models.recipes import CHECK_SCHEDULE, RECIPES
 
     floors = {name: CHECK_FLOORS[name]["accuracy"] for name in CHECK_FLOORS}
     schedule = (f"The check schedule trains the improved CNN for {CHECK_SCHEDULE['improved']['max_epochs']} epochs "

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import config
-from .files import atomic_write
+from .. import config
+from ..files import atomic_write
 
 HOW_TO_GET_DATA = (
     "Get the Kaggle dataset jakeshbohaju/brain-tumor, either from "

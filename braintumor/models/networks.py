@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .data import HEAD_GREY_LEVEL
-from .training_recipes import RECIPES, REQUIRED_PREPROCESS
+from .. import config
+from ..data.dataset import HEAD_GREY_LEVEL
+from .recipes import RECIPES, REQUIRED_PREPROCESS
 
 # Quieter TensorFlow start-up; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -446,7 +446,7 @@ def train_seed_ensemble(architecture: dict, recipe: dict, x_train, y_train, x_va
     `training_recipes.member_seeds(members)` (the first is the single network's), and return
     them as one model (`seed_ensemble`) with each member's `TrainResult`. `weights` are
     `train`'s `sample_weight` and `val_sample_weight`, the same for every member."""
-    from .training_recipes import member_seeds
+    from .recipes import member_seeds
 
     networks, fits = [], []
     for seed in member_seeds(members):
@@ -467,7 +467,7 @@ def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
 
     The file is the native `.keras` format and loads with `safe_mode=True`.
     """
-    from .files import atomic_write
+    from ..files import atomic_write
 
     # Rebuilt from its config rather than `keras.models.clone_model`, which in Keras 3 carries
     # the compiled optimizer along and would ship its state (three times the weights' size).

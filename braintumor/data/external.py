@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .predict import ImageReadError, read_scan
+from .. import config
+from .images import ImageReadError, read_scan
 
 EXTERNAL_ENV_VAR = "BRAIN_TUMOR_EXTERNAL"
 

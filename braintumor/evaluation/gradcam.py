@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from . import config
+from .. import config
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -40,7 +40,7 @@ def last_conv_layer_name(model: keras.Model) -> str:
 def feature_map_width(model: keras.Model) -> int:
     """The width of the feature maps Grad-CAM reads (for a seed ensemble, its first member's,
     which all members share): how coarse the heat maps are before they are resized."""
-    from .models import ensemble_members
+    from ..models.networks import ensemble_members
 
     network = ensemble_members(model)[0]
     return int(network.get_layer(last_conv_layer_name(network)).output.shape[1])
@@ -75,7 +75,7 @@ def gradcam(model: keras.Model, images, class_index: int = 1, layer_name: str | 
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:
         images = images[..., np.newaxis]
-    from .models import ensemble_members
+    from ..models.networks import ensemble_members
 
     members = ensemble_members(model)
     if len(members) > 1:
@@ -106,7 +106,7 @@ def gradcam(model: keras.Model, images, class_index: int = 1, layer_name: str | 
 
 def _head_crop_layer(model: keras.Model):
     """The model's `HeadCrop` layer, or None for a model that sees the whole picture."""
-    from .models import HeadCrop
+    from ..models.networks import HeadCrop
 
     return next((layer for layer in model.layers if isinstance(layer, HeadCrop)), None)
 
@@ -147,7 +147,7 @@ def overlay(image, heatmap: np.ndarray, alpha: float = 0.4) -> np.ndarray:
 
 def save_overlay(path, image, heatmap: np.ndarray, title: str | None = None) -> None:
     """Write the overlay as a PNG, atomically; an optional title goes in a band on top."""
-    from .files import atomic_write
+    from ..files import atomic_write
 
     picture = Image.fromarray(overlay(image, heatmap))
     if title:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .data import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask
+from .dataset import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask
 
 #: Width in pixels of the picture's outer band that `dark_frame` looks at.
 FRAME_WIDTH = 8

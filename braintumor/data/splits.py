@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .data import DataError
-from .files import atomic_write
+from .. import config
+from .dataset import DataError
+from ..files import atomic_write
 
 SPLIT_NAMES = ("train", "val", "test")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask  # noqa: F401 (re-exported for callers)
+from ..data.dataset import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask  # noqa: F401 (re-exported for callers)
 from .metrics import wilson_interval
 
 

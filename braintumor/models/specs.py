@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
+from .. import config
 
 STUDY_PATH = config.MODEL_DIR / "source_study.json"
 
@@ -116,8 +116,8 @@ def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | 
     weigh the same within each source (`sources.balanced_weights`), in training and in the
     validation loss early stopping watches. Returns (model, `models.TrainResult`).
     """
-    from . import models
-    from .sources import balanced_weights, pooled
+    from . import networks as models
+    from ..data.sources import balanced_weights, pooled
 
     balance = len(sources) > 1 if balance is None else balance
     train_part, val_part = pooled(sources, "train"), pooled(sources, "val")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from .files import atomic_write
+from .. import config
+from ..files import atomic_write
 from .metrics import binary_metrics
-from .training_recipes import (CV_VARIANT_KEYS, FLIP_AVERAGE_RULE, HEAD_AREA_WEIGHTING_RULE, SEED_ENSEMBLE_RULE,
+from ..models.recipes import (CV_VARIANT_KEYS, FLIP_AVERAGE_RULE, HEAD_AREA_WEIGHTING_RULE, SEED_ENSEMBLE_RULE,
                                flip_average_wins, head_area_weighting_wins, seed_ensemble_wins, shipped_cv_variant)
 
 #: What the author of the Kaggle notebook this project started from reported for its
@@ -214,7 +214,7 @@ def score_everywhere(model, threshold: float, brain_tumor, extra=None, outside=N
     extra source's held-out rows (`extra_test`, when `extra` is given) and the outside scans
     (`outside`, when given: every call is a look at them). `brain_tumor` and `extra` are
     `sources.Source`s; `outside` an `external.ExternalSet`."""
-    from .models import predict_tumour_probability
+    from ..models.networks import predict_tumour_probability
     from .shortcut import matched_metrics_of
 
     test = brain_tumor.part("test")

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
-from .data import HEAD_GREY_LEVEL, grey_stack, head_mask
+from ..data.dataset import HEAD_GREY_LEVEL, grey_stack, head_mask
 from .metrics import SUMMARY_METRICS, binary_metrics, fold_mean_std
 
 #: The columns of `slice_cues`, in order: what `trivial_cue_classifier` is fitted on.
@@ -96,7 +96,7 @@ def left_right_asymmetry(images) -> np.ndarray:
 def pooled_cues(images, source) -> pd.DataFrame:
     """`slice_cues` plus the source index, the skull cue and dark-frame share of
     `input_check.input_cues`, and `left_right_asymmetry`: columns `POOLED_CUE_NAMES`."""
-    from .input_check import input_cues
+    from ..data.input_check import input_cues
 
     cues = slice_cues(images)
     checked = input_cues(images)
@@ -243,7 +243,7 @@ def head_area_balanced_weights(head_area, labels, edges) -> np.ndarray:
     network gains nothing from telling a small head from a large one (the same balancing as
     `sources.balanced_weights`, with head-area bins in place of sources).
     """
-    from .sources import balanced_weights
+    from ..data.sources import balanced_weights
 
     bin_of = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(head_area, dtype=float), side="right")
     return balanced_weights(labels, bin_of)

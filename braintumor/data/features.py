@@ -19,8 +19,8 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.ensemble import RandomForestClassifier
 
-from . import config
-from .data import DataError, grey_stack
+from .. import config
+from .dataset import DataError, grey_stack
 
 CSV_FEATURES = [
     "Mean",

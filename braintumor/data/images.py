@@ -1,0 +1,58 @@
+"""Reading one picture file as the model's input: 240x240 grey, uint8 0..255.
+
+The one conversion every path into the model shares: `braintumor predict` applies it to a
+user's file, and the extra source and the outside scans are packed through it, so training
+and prediction see a picture the same way. 16-bit grey images (and 32-bit integer ones,
+clipped) are divided by 257, so an absolute intensity maps to the same 8-bit value whatever
+else is in the image; transparent parts become black background.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .. import config
+
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+class ImageReadError(Exception):
+    """One input file cannot be used as a scan; the message says why."""
+
+
+def _to_grey(image: Image.Image) -> Image.Image:
+    if image.mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image).astype(np.float64) / 257.0
+        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        # Transparent parts carry no tissue: show them as the black background of a scan.
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("L")
+    return image.convert("L")
+
+
+def read_scan(path) -> np.ndarray:
+    """Read one image file as the model's input: (240, 240) uint8 grey, bilinear resize.
+
+    Raises `ImageReadError` with a readable reason for missing, non-image or corrupt files.
+    """
+    size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            grey = _to_grey(image)
+        if grey.size != size:
+            grey = grey.resize(size, Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.uint8)
+    except FileNotFoundError:
+        raise ImageReadError("no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError("is a folder, not an image") from None
+    except PermissionError:
+        raise ImageReadError("permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageReadError("not an image (unknown or unsupported format)") from None
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for broken files
+        raise ImageReadError(f"corrupt or unreadable image ({type(error).__name__}: {error})") from None
