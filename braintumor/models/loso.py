@@ -1,0 +1,110 @@
+"""Leave-one-source-out (LOSO) selection: how choices about scans from elsewhere are made.
+
+Three training sources: A (`brain-tumor`, skull-stripped BraTS slices), B (`extra`, clinical
+slices whose classes come from different collections) and C (`lgg`, FLAIR slices with both
+classes from the same patients). Each recipe variant is trained on every pair of them and
+scored on the source left out, as the domain-generalisation literature selects models
+(leave-one-domain-out; Gulrajani and Lopez-Paz, "In Search of Lost Domain Generalization",
+2021). The rules below read only those figures; the outside scans take no part, and neither
+do any source's test rows, which stay for the confirmation of the model finally trained on
+all three sources.
+
+Written and committed before the first run of `scripts/loso_study.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .recipes import RECIPES
+
+SOURCES = ("brain-tumor", "extra", "lgg")
+
+#: The rows of a held-out source that the table scores: its train and validation rows (every
+#: row the pair never saw, less the test rows kept for the final confirmation).
+HELD_OUT_SPLITS = ("train", "val")
+
+#: The study's training schedule: the improved recipe, shortened so that the 2 x 3 pair
+#: trainings fit a 2-core CPU (about 14 epochs, as the issue's probe trained). The final
+#: all-source model is trained on the same schedule, so the table describes it.
+RECIPE = {**RECIPES["improved"], "max_epochs": 14, "start_from_epoch": 6, "patience": 4}
+
+#: The architecture every variant shares: the two-source model's (source study row
+#: AB_headcrop_intensity_geometric): head crop, gamma/gain/noise and geometric augmentation.
+BASE_ARCHITECTURE = {"resolution": 128, "widths": [16, 32, 64, 128, 128], "head": "flatten", "dense_units": [64],
+                     "augment": True, "preprocess": "head_crop", "photometric": True}
+
+#: The variants of the table, in order (ties go to the earlier one).
+VARIANTS = {
+    "photometric": {},
+    "scanner_standardised": {"scanner": True, "head_scale": "standardise"},
+}
+
+#: Pick rule, written before any variant was trained.
+MIN_OWN_VALIDATION_AUC = 0.90
+PICK_RULE = (
+    "Among the variants whose every pair model reaches ROC AUC >= "
+    f"{MIN_OWN_VALIDATION_AUC} on the validation rows of each of its two training sources, the one with "
+    "the highest worst held-out-source ROC AUC (min over A, B and C left out, scored on the left-out "
+    "source's train and validation rows); ties within 0.005 go to the higher mean held-out ROC AUC, then "
+    "to the earlier variant. Neither the outside scans nor any test row take part."
+)
+
+#: Default-model rule, written before any all-source model was trained or scored.
+MAX_MAIN_ACCURACY_LOSS = 0.015
+DEFAULT_RULE = (
+    "`predict` uses the all-source model (the picked variant trained on A, B and C) by default if the "
+    "picked variant's worst held-out-source ROC AUC in the leave-one-source-out table is higher than the "
+    "single-source model's worst ROC AUC over the two sources it never saw (B and C, the same rows), and "
+    "the all-source model's accuracy on A's validation rows is at most "
+    f"{MAX_MAIN_ACCURACY_LOSS * 100:.1f} points below the single-source model's; otherwise the "
+    "single-source model stays the default. Neither the outside scans nor any test row take part."
+)
+
+
+def pair_of(held_out: str) -> tuple[str, ...]:
+    """The two training sources of the row that leaves `held_out` out, in `SOURCES` order."""
+    if held_out not in SOURCES:
+        raise ValueError(f"unknown source {held_out!r}; known: {SOURCES}")
+    return tuple(source for source in SOURCES if source != held_out)
+
+
+def variant_architecture(variant: str) -> dict:
+    """`BASE_ARCHITECTURE` with the variant's changes."""
+    if variant not in VARIANTS:
+        raise KeyError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return {**BASE_ARCHITECTURE, **VARIANTS[variant]}
+
+
+def variant_summary(rows: list[dict], variant: str) -> dict:
+    """Worst and mean held-out ROC AUC of one variant over its three rows, and whether every
+    pair model clears `MIN_OWN_VALIDATION_AUC` on both of its training sources' validation rows."""
+    mine = [row for row in rows if row.get("variant") == variant]
+    held_out = {row["held_out"]: row["held_out_figures"]["roc_auc"] for row in mine}
+    if set(held_out) != set(SOURCES):
+        raise ValueError(f"variant {variant!r} lacks rows for {sorted(set(SOURCES) - set(held_out))}; "
+                         "run scripts/loso_study.py train")
+    own = [figures["roc_auc"] for row in mine for figures in row["validation"].values()]
+    return {"worst_held_out_auc": float(min(held_out.values())), "mean_held_out_auc": float(np.mean(list(held_out.values()))),
+            "held_out_auc": held_out, "own_validation_ok": bool(min(own) >= MIN_OWN_VALIDATION_AUC)}
+
+
+def pick_variant(rows: list[dict]) -> str:
+    """The variant `PICK_RULE` picks from the study's rows (their held-out and validation figures only)."""
+    summaries = {variant: variant_summary(rows, variant) for variant in VARIANTS
+                 if any(row.get("variant") == variant for row in rows)}
+    eligible = [variant for variant in summaries if summaries[variant]["own_validation_ok"]] or list(summaries)
+    best = eligible[0]
+    for variant in eligible[1:]:
+        gap = summaries[variant]["worst_held_out_auc"] - summaries[best]["worst_held_out_auc"]
+        if gap > 0.005 or (abs(gap) <= 0.005
+                           and summaries[variant]["mean_held_out_auc"] > summaries[best]["mean_held_out_auc"]):
+            best = variant
+    return best
+
+
+def all_source_is_default(picked_worst_auc: float, single_source_unseen_aucs: dict, all_source_main_val_accuracy: float,
+                          single_source_main_val_accuracy: float) -> bool:
+    """`DEFAULT_RULE`: True when the all-source model should be `predict`'s default."""
+    return bool(picked_worst_auc > min(single_source_unseen_aucs.values())
+                and all_source_main_val_accuracy >= single_source_main_val_accuracy - MAX_MAIN_ACCURACY_LOSS)
