@@ -1,0 +1,90 @@
+"""The leave-one-source-out rules: what they read and what they pick."""
+
+import json
+
+import pytest
+
+from braintumor import config
+from braintumor.models import loso
+
+
+def _row(variant, held_out, held_out_auc, own_auc=0.97):
+    return {"variant": variant, "held_out": held_out, "held_out_figures": {"roc_auc": held_out_auc},
+            "validation": {source: {"roc_auc": own_auc} for source in loso.pair_of(held_out)}}
+
+
+def _rows(variant, aucs, own_auc=0.97):
+    return [_row(variant, source, auc, own_auc) for source, auc in zip(loso.SOURCES, aucs)]
+
+
+def test_pairs_leave_one_source_out():
+    assert loso.pair_of("extra") == ("brain-tumor", "lgg")
+    with pytest.raises(ValueError, match="unknown source"):
+        loso.pair_of("outside")
+
+
+def test_pick_reads_the_worst_held_out_source():
+    rows = _rows("photometric", [0.95, 0.60, 0.90]) + _rows("scanner_standardised", [0.90, 0.70, 0.80])
+    assert loso.pick_variant(rows) == "scanner_standardised"  # worst 0.70 beats worst 0.60
+
+
+def test_near_ties_go_to_the_higher_mean_then_the_earlier_variant():
+    tie = _rows("photometric", [0.95, 0.700, 0.90]) + _rows("scanner_standardised", [0.99, 0.703, 0.95])
+    assert loso.pick_variant(tie) == "scanner_standardised"
+    same = _rows("photometric", [0.9, 0.7, 0.9]) + _rows("scanner_standardised", [0.9, 0.7, 0.9])
+    assert loso.pick_variant(same) == "photometric"
+
+
+def test_a_variant_that_fails_its_own_validation_is_not_picked():
+    rows = _rows("photometric", [0.9, 0.6, 0.9]) + _rows("scanner_standardised", [0.9, 0.8, 0.9], own_auc=0.85)
+    assert loso.pick_variant(rows) == "photometric"
+
+
+def test_summary_needs_every_held_out_source():
+    with pytest.raises(ValueError, match="lacks rows"):
+        loso.variant_summary(_rows("photometric", [0.9, 0.8, 0.7])[:2], "photometric")
+
+
+def test_default_rule_needs_both_conditions():
+    unseen = {"extra": 0.55, "lgg": 0.60}
+    assert loso.all_source_is_default(0.70, unseen, 0.980, 0.990)
+    assert not loso.all_source_is_default(0.50, unseen, 0.990, 0.990)  # no better where it never trained
+    assert not loso.all_source_is_default(0.70, unseen, 0.970, 0.990)  # costs the main set 2 points
+
+
+def test_committed_study_follows_its_rules():
+    path = config.REPO_ROOT / config.MODEL_DIR / "loso_study.json"
+    if not path.is_file():
+        pytest.skip("no committed leave-one-source-out study yet")
+    record = json.loads(path.read_text())
+    if "picked" not in record:
+        pytest.skip("the study has not picked yet")
+    assert record["picked"] == loso.pick_variant(record["rows"])
+    assert record["pick_rule"] == loso.PICK_RULE and record["default_rule"] == loso.DEFAULT_RULE
+
+
+def test_predict_default_is_the_one_the_rule_chose():
+    from braintumor.models.specs import DEFAULT_MODEL, SPECS
+
+    path = config.REPO_ROOT / config.MODEL_DIR / "loso_study.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    if "default_model" not in record:
+        pytest.skip("the leave-one-source-out study has not chosen the default yet")
+    assert DEFAULT_MODEL == record["default_model"] and DEFAULT_MODEL in SPECS
+
+
+def test_capped_sources_keep_class_shares_and_drop_test_rows():
+    import numpy as np
+
+    from braintumor.data.sources import Source
+
+    n = 1000
+    labels = (np.arange(n) % 4 == 0).astype(int)  # a quarter tumour
+    split = np.where(np.arange(n) < 800, "train", np.where(np.arange(n) < 900, "val", "test"))
+    source = Source(name="s", images=np.zeros((n, 2, 2, 1), np.uint8), labels=labels,
+                    names=np.array([str(i) for i in range(n)]), groups=np.arange(n), split=split)
+    small = loso.capped(source, seed=0, train_cap=200, val_cap=40)
+    assert (small.split == "train").sum() == 200 and (small.split == "val").sum() == 40
+    assert "test" not in set(small.split)
+    assert small.labels[small.split == "train"].mean() == 0.25
+    np.testing.assert_array_equal(small.names, loso.capped(source, seed=0, train_cap=200, val_cap=40).names)
