@@ -10,9 +10,11 @@ PY := $(VENV)/bin/python
 NOTEBOOKS := data_prep.ipynb model.ipynb erroranalysis.ipynb
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
-EXECUTE := $(PY) -m jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600
+# Executes notebooks in place like `jupyter nbconvert --execute --inplace`, printing each code cell's
+# progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
+EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv data study source-study train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv data study source-study loso-study train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -34,6 +36,11 @@ study: venv data                ## resolution study of the reference CNN (slow, 
 source-study: venv data         ## leave-one-source-out study: train its rows, then score them (slow; JSON committed)
 	$(PY) scripts/source_study.py train "$$(cat scripts/source_study_rows.json)"
 	$(PY) scripts/source_study.py score
+
+loso-study: venv data          ## leave-one-source-out study over A, B and LGG, then the all-source model (slow; JSON and model committed)
+	$(PY) scripts/loso_study.py train
+	$(PY) scripts/loso_study.py final
+	$(PY) scripts/loso_study.py score
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
+from tqdm import tqdm
 
 from braintumor import config
 from braintumor.data.dataset import load_npz
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     features = image_features(x[..., 0])
     head_area = slice_cues(x)["head_area"].to_numpy()
     splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=config.SEED)
-    for fold, (train_part, held_out) in enumerate(splitter.split(np.zeros(len(pool)), labels, groups)):
+    fold_splits = splitter.split(np.zeros(len(pool)), labels, groups)
+    for fold, (train_part, held_out) in enumerate(tqdm(fold_splits, total=FOLDS, desc="cross-validation", unit="fold")):
         if fold < len(results["models"]["improved_cnn"]["folds"]):
             print(f"fold {fold + 1}: already done, kept")
             continue

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sys
 
+from tqdm import tqdm
+
 from braintumor import config
 from braintumor.data.dataset import load_npz
 from braintumor.files import atomic_write
@@ -36,7 +38,7 @@ def main() -> int:
     # Validation pairs matched on head area: where the slice's size says nothing of the label.
     val_head_area = slice_cues(val_split["images"])["head_area"].to_numpy()
     val_pairs = head_size_matched_pairs(val_head_area, val_split["labels"])
-    for candidate in candidates:
+    for candidate in tqdm(candidates, desc="candidates", unit="candidate"):
         architecture = architecture_from_json(candidate.get("arch", {}))
         recipe = {**RECIPES["improved"], **candidate.get("recipe", {})}
         model = build_improved_cnn(**architecture)

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from tqdm import tqdm
+
 from braintumor import config
 from braintumor.data.dataset import load_npz
 from braintumor.files import atomic_write
@@ -34,7 +36,7 @@ def main() -> int:
     out = Path(args.out)
     study = json.loads(out.read_text()) if out.is_file() else {}
     rows = []
-    for resolution in args.resolutions:
+    for resolution in tqdm(args.resolutions, desc="resolutions", unit="size"):
         model = BUILDERS[args.model](resolution=resolution)
         result = train(model, train_split["images"], train_split["labels"], val_split["images"], val_split["labels"],
                        **RECIPES[args.model])

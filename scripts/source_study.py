@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from braintumor import config
 from braintumor.evaluation.records import score_everywhere
@@ -63,7 +64,7 @@ def _scores(labels, probability, threshold) -> dict:
 
 def train_rows(candidates: list[dict]) -> None:
     brain_tumor, extra = load_sources(["brain-tumor", "extra"])
-    for candidate in candidates:
+    for candidate in tqdm(candidates, desc="study rows", unit="row"):
         sources = [source for source in (brain_tumor, extra) if source.name in candidate["sources"]]
         path = MODELS / f"{candidate['name']}.keras"
         start = time.perf_counter()
@@ -115,7 +116,7 @@ def score_rows() -> None:
     brain_tumor, extra = load_sources(["brain-tumor", "extra"])
     outside_dir = find_external_dir()
     outside = load_external(outside_dir) if outside_dir else None
-    for row in study["rows"]:
+    for row in tqdm(study["rows"], desc="scoring rows", unit="row"):
         scores = score_everywhere(load_model(row["model_file"]), row["threshold"], brain_tumor, extra, outside)
         row["held_out"] = {name: _kept(figures) for name, figures in scores.items()}
         print(row["name"], {k: round(v["roc_auc"], 3) for k, v in row["held_out"].items()}, flush=True)

@@ -1,11 +1,12 @@
-"""Error-analysis helpers and the generated documents."""
+"""Error-analysis helpers, the templates' filters and the documents' paragraphs."""
 
 import numpy as np
 import pytest
 
-from braintumor.reports import report
+from braintumor.reports import filters, render
+from braintumor.reports.render import macro
 from braintumor.evaluation.analysis import accuracy_by_near_duplicate, heat_share_on_brightest, heat_share_on_head, misclassified_table
-from braintumor.evaluation.records import model_entry
+from braintumor.evaluation.records import cv_recipe_rows, model_entry
 from braintumor.models.networks import choose_resolution
 
 
@@ -78,7 +79,7 @@ def _metrics():
 
 
 def test_results_table_has_a_row_per_model_and_the_seed_report():
-    table = report.results_table(_metrics())
+    table = macro("results_table", _metrics())
     lines = table.splitlines()
     assert len(lines) == 2 + 4 + 1
     assert "⚠ not from these JPEGs" in table
@@ -86,16 +87,23 @@ def test_results_table_has_a_row_per_model_and_the_seed_report():
     assert "91.9%" in lines[-1] and "41 of 334" in lines[-1]
 
 
-def test_readme_section_replacement_and_missing_marker():
-    text = "intro\n<!-- BEGIN GENERATED: results -->\nold\n<!-- END GENERATED: results -->\nend"
-    updated = report.replace_sections(text, {"results": "new table"})
-    assert "new table" in updated and "old" not in updated and updated.endswith("end")
-    with pytest.raises(ValueError, match="no generated section 'other'"):
-        report.replace_sections(text, {"other": "x"})
+def test_filters_format_a_share_an_interval_and_an_auc_once_for_every_document():
+    entry = {"accuracy": 0.97609, "roc_auc": 0.99473, "ci95": {"accuracy": [0.9625, 0.9848], "roc_auc": [0.989, 0.9988]}}
+    assert filters.pct(0.97609) == "97.6%" and filters.pct(float("nan")) == "n/a" and filters.pct(1, 0) == "100%"
+    assert filters.ci(entry, "accuracy") == "97.6% (96.2%–98.5%)"
+    assert filters.ci(entry, "roc_auc", percent=False) == "0.995 (0.989–0.999)"
+    assert filters.ci({"accuracy": 0.5}, "accuracy") == "50.0%"  # no interval recorded
+    assert filters.auc_ci({"roc_auc": 0.99459, "roc_auc_ci95": [0.99150, 0.99714]}) == "0.9946 (0.9915–0.9971)"
+    assert filters.mean_std({"mean": 0.97634, "std": 0.00826}) == "97.63% ± 0.83"
+    assert filters.count(377106) == "377,106" and filters.count(None) == "—"
+    assert filters.paragraph("  one\n  two   three\n") == "one two three"
+    assert filters.figure(True) == "yes" and filters.figure([0.9, 64]) == "0.9000, 64" and filters.figure(20.0) == "20"
+    assert render.environment().from_string("{{ x|pct }} {{ e|ci('accuracy') }}").render(x=0.5, e=entry) == \
+        "50.0% 97.6% (96.2%–98.5%)"
 
 
 def test_csv_feature_paragraph_quotes_the_measured_correlations():
-    paragraph = report.csv_feature_paragraph(_metrics())
+    paragraph = macro("csv_feature_paragraph", _metrics())
     assert "0.62" in paragraph and "0.49" in paragraph and "43.9" in paragraph and "7.3" in paragraph
 
 
@@ -103,7 +111,7 @@ def test_shipped_vs_reference_says_which_is_higher():
     metrics = _metrics()
     metrics["models"]["reference_cnn"] = model_entry(
         "ref", np.array([0] * 6 + [1] * 4), np.array([0.1] * 6 + [0.9, 0.9, 0.9, 0.1]), 0.5, 12340, 5.0)
-    sentence = report.shipped_vs_reference(metrics)
+    sentence = macro("shipped_vs_reference", metrics)
     assert "accuracy is higher (100.0% vs 90.0%)" in sentence
     assert "4 vs 4" not in sentence and "0 vs 1 missed tumours" in sentence
     assert "10 times fewer parameters" in sentence
@@ -111,7 +119,7 @@ def test_shipped_vs_reference_says_which_is_higher():
 
 def test_architecture_summary_describes_the_head_and_blocks():
     from braintumor.models.networks import full_architecture
-    from braintumor.reports.report import architecture_summary
+    architecture_summary = lambda architecture: macro("architecture_summary", architecture)
 
     gap = architecture_summary(full_architecture({"resolution": 128, "augment": False}))
     assert gap.startswith("4 conv-batch-norm-ReLU blocks (one convolution each; 16, 32, 64 and 128 filters)")
@@ -127,7 +135,7 @@ def test_architecture_summary_describes_the_head_and_blocks():
 
 
 def test_gradcam_reading_follows_the_measured_shares():
-    from braintumor.reports.report import gradcam_reading
+    gradcam_reading = render.gradcam_reading
 
     base = {"head_fraction": 0.2, "misclassified_mean": 0.3, "misclassified_bright": 0.1}
     outside = gradcam_reading({**base, "correct_mean": 0.33, "correct_bright": 0.048}, map_width=8)
@@ -154,7 +162,7 @@ def _cv_run(candidate, start_from_epoch, epochs_run, accuracies):
 
 
 def test_cv_recipe_rows_find_the_earliest_restored_epoch():
-    early, late = report.cv_recipe_rows([
+    early, late = cv_recipe_rows([
         _cv_run("early", 8, [21, 30, 19], [0.97, 0.96, 0.90]),
         _cv_run("late", 20, [30, 28, 30], [0.97, 0.96, 0.95]),
     ])
@@ -162,18 +170,18 @@ def test_cv_recipe_rows_find_the_earliest_restored_epoch():
     assert early["earliest restored epoch"] == 13 and late["earliest restored epoch"] == 22
     assert early["watches from epoch"] == 8 and late["epochs run by fold"] == [30, 28, 30]
     assert early["accuracy std"] > late["accuracy std"]
-    none_stopped = report.cv_recipe_rows([_cv_run("full", 20, [30, 30], [0.9, 0.9])])[0]
+    none_stopped = cv_recipe_rows([_cv_run("full", 20, [30, 30], [0.9, 0.9])])[0]
     assert none_stopped["earliest restored epoch"] is None
     weighted = _cv_run("g1", 20, [30, 30], [0.9, 0.9])
     weighted["setup"]["weighting"] = "head_area_balanced"
-    assert report.cv_recipe_rows([weighted])[0]["candidate"] == "g1 + head-area weights"
+    assert cv_recipe_rows([weighted])[0]["candidate"] == "g1 + head-area weights"
 
 
 def test_near_duplicate_paragraph_counts_and_grammar():
     near = {"threshold": 1.0,
             "with_near_duplicate": {"n": 5, "correct": 5, "accuracy": 1.0},
             "without_near_duplicate": {"n": 20, "correct": 18, "accuracy": 0.9, "ci95": [0.7, 0.97]}}
-    text = report.near_duplicate_paragraph(near)
+    text = macro("near_duplicate_paragraph", near)
     assert "5 of the 25 test scans" in text and "at most 1 grey level on average" in text
     assert "right on 18 (90.0%" in text
-    assert "2.5 grey levels" in report.near_duplicate_paragraph({**near, "threshold": 2.5})
+    assert "2.5 grey levels" in macro("near_duplicate_paragraph", {**near, "threshold": 2.5})

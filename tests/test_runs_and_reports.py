@@ -1,5 +1,6 @@
-"""Run modes (output folder, training schedule), the metrics.json builder, and the report
-sections that tell the shortcut, the outside scans, the threshold and what a run costs."""
+"""Run modes (output folder, training schedule), the metrics.json builder, and the documents'
+paragraphs (template macros, `render.macro`) that tell the shortcut, the outside scans, the
+threshold and what a run costs."""
 
 import json
 
@@ -8,8 +9,10 @@ import pytest
 
 from braintumor import config
 from braintumor.reports import disclosure
-from braintumor.reports import report
-from braintumor.evaluation.records import build_metrics, fit_summary, model_entry
+from braintumor.reports import render
+from braintumor.reports.render import macro
+from braintumor.evaluation.records import (build_metrics, cv_complete, everywhere_rows, fit_summary, model_entry,
+                                           slow_cpu_ratio, source_study_rows)
 from braintumor.models.networks import TrainResult
 from braintumor.models.recipes import CHECK_SCHEDULE, RECIPES, scheduled
 
@@ -106,17 +109,17 @@ def test_build_metrics_keeps_the_interface_and_records_the_schedule():
 # ---------------------------------------------------------------------------- report sections
 
 def test_matched_paragraph_names_the_rule_and_every_model():
-    text = report.matched_paragraph(_metrics())
+    text = macro("matched_paragraph", _metrics())
     assert "PAIRS RULE" in text and "4 head-size-matched test pairs" in text
     assert text.count("\n| ") == 2 + 4 - 1  # header, rule line, one row per model
     assert "86.0% ± 1.0" in text
 
 
 def test_outside_paragraph_with_and_without_scores():
-    text = report.outside_paragraph(_metrics(), "LOOKS")
+    text = macro("outside_paragraph", _metrics(), "LOOKS")
     assert "LOOKS" in text and "calling every scan 'tumour' would score 40.0%" in text
     assert "specificity 0.0%" in text
-    assert "Not scored in this run" in report.outside_paragraph(_metrics(outside=False), "LOOKS")
+    assert "Not scored in this run" in macro("outside_paragraph", _metrics(outside=False), "LOOKS")
 
 
 def test_threshold_paragraph_says_when_test_sensitivity_falls_below_the_floor():
@@ -124,48 +127,48 @@ def test_threshold_paragraph_says_when_test_sensitivity_falls_below_the_floor():
                                                    "summary": {"n": 2}}}}
     metrics = _metrics(validation_sensitivity=0.98)
     metrics["test"]["sensitivity"] = 0.961
-    text = report.threshold_paragraph(metrics, cv)
+    text = macro("threshold_paragraph", metrics, cv)
     assert "below the rule's floor" in text and "from 0.024 to 0.380" in text
     metrics["test"]["sensitivity"] = 0.99
-    assert "below" not in report.threshold_paragraph(metrics, None)
+    assert "below" not in macro("threshold_paragraph", metrics, None)
 
 
 def test_headline_puts_cross_validation_first_and_counts_the_test_looks():
     cv = {"folds": 5, "n_images": 3009, "setup": {}, "models": {"improved_cnn": {"folds": [{}] * 5, "summary": {
         key: {"mean": 0.9658, "std": 0.0104} for key in ("accuracy", "sensitivity", "specificity", "roc_auc")}}}}
     metrics = _metrics()
-    text = report.headline(metrics, cv, metrics["models"]["improved_cnn"]["outside"])
+    text = macro("headline_table", metrics, cv)
     assert text.index("Cross-validated") < text.index("Test rows") < text.index("Outside scans")
-    assert f"been scored {len(disclosure.TEST_ROW_LOOKS)} times" in text and "96.6% ± 1.0" in text
+    assert f"(scored {len(disclosure.TEST_ROW_LOOKS)} times)" in text and "96.6% ± 1.0" in text
 
 
 def test_run_statement_marks_a_check_run():
     metrics = _metrics()
-    assert "full training schedule" in report.run_statement(metrics) and "AMD EPYC" in report.run_statement(metrics)
+    assert "full training schedule" in macro("run_statement", metrics) and "AMD EPYC" in macro("run_statement", metrics)
     metrics["schedule"] = "check"
-    assert "SHORTENED" in report.run_statement(metrics)
+    assert "SHORTENED" in macro("run_statement", metrics)
 
 
 def test_tertile_table_rows():
     rows = [{**model_entry("t", Y, PERFECT, 0.5, None, 0), "head_area_range": [0.05, 0.12], "tumours": 4}]
-    table = report.tertile_table(rows)
+    table = macro("tertile_table", rows)
     assert "| 5.0%–12.0% | 10 | 4 | 100.0%" in table
 
 
 def test_costs_section_lists_each_cpu():
     costs = {"entries": [{"command": "make test", "cpu": "AMD EPYC", "cores": 2, "minutes": 6.5, "note": "fresh clone"},
                          {"command": "make test", "cpu": "Intel Xeon", "cores": 2, "minutes": 20.0, "note": "x"}]}
-    text = report.costs_section(costs)
+    text = macro("costs_section", costs)
     assert "| `make test` | AMD EPYC | 2 | 6.5 | fresh clone |" in text and "Intel Xeon" in text
-    assert "Not measured" in report.costs_section(None)
+    assert "Not measured" in macro("costs_section", None)
 
 
-def test_update_document_can_write_elsewhere(tmp_path):
-    source = tmp_path / "README.md"
-    source.write_text("a\n<!-- BEGIN GENERATED: results -->\nold\n<!-- END GENERATED: results -->\n")
-    out = tmp_path / "check" / "README.md"
-    report.update_document(source, {"results": "new"}, out=out)
-    assert "old" in source.read_text() and "new" in out.read_text()
+def test_write_documents_writes_every_document_under_the_output_root(tmp_path):
+    metrics, records, analysis = _context()
+    written = render.write_documents(metrics, records, analysis, out=tmp_path / "check")
+    assert sorted(path.relative_to(tmp_path / "check").as_posix() for path in written) == sorted(render.DOCUMENTS)
+    assert all(path.read_text().endswith("\n") and not path.read_text().endswith("\n\n") for path in written)
+    assert not list((tmp_path / "check").rglob(".*"))  # atomic writes leave no temporary file
 
 
 # ---------------------------------------------------------------------------- the documents, whole
@@ -187,34 +190,36 @@ def _context(outside=True):
     heat = {"head_fraction": 0.2, "correct_mean": 0.36, "misclassified_mean": 0.27, "correct_bright": 0.05,
             "misclassified_bright": 0.04, "correct_n": 10, "misclassified_n": 0}
     tertiles = [{**model_entry("t", Y, PERFECT, 0.3, None, 0), "head_area_range": [0.01, 0.2], "tumours": 4}]
-    return {"metrics": metrics, "test": metrics["test"], "misclassified": [], "heat": heat,
-            "gradcam_reading": "READING", "near": near, "cv": None, "tertiles": tertiles,
-            "outside": metrics["models"]["improved_cnn"].get("outside"),
-            "input_check": {"test": 0.03, **({"outside": 1.0} if outside else {})}}
+    metrics["models"]["improved_cnn"]["head_area_tertiles"] = tertiles
+    analysis = {"misclassified": [], "heat": heat, "map_width": 8, "near": near, "outside_scored": outside,
+                "input_check": {"test": 0.03, **({"outside": 1.0} if outside else {})}}
+    return metrics, {"cv": None, "cv_all": None, "study": None, "benchmark": None, "costs": None}, analysis
 
 
 @pytest.mark.parametrize("outside", [True, False])
 def test_error_analysis_and_model_card_carry_every_section(outside):
-    ctx = _context(outside)
-    analysis, card = report.erroranalysis_markdown(ctx), report.model_card_markdown(ctx)
+    documents = render.render_documents(*_context(outside))
+    analysis, card = documents["erroranalysis.md"], documents["MODEL_CARD.md"]
+    assert analysis.startswith("<!-- Generated from braintumor/reports/templates/erroranalysis.md.j2")
+    assert card.startswith("---\nlicense:") and "\nlibrary_name: keras\n" in card  # Hugging Face metadata first
     for text in (analysis, card):
-        assert text.startswith(report.GENERATED_NOTE)
         assert "PAIRS RULE" in text and "RULE DESCRIPTION." in text and "3.0% of this dataset's test rows" in text
         assert ("100.0% of the outside scans" in text) == outside
         assert ("Not scored in this run" in text) == (not outside)
     assert "## Tumour or slice level?" in analysis and "| 1.0%–20.0% | 10 | 4 |" in analysis
     assert disclosure.TEST_ROW_HISTORY in analysis and "No test scan is misclassified." in analysis
     assert ("img/outside_misclassified.png" in analysis) == outside
-    assert "full training schedule" in card and "Not a medical device" in card
+    assert "full training schedule" in card and "not a medical device" in card
 
 
-def test_readme_sections_fill_every_generated_block():
-    sections = report.readme_sections(_context(), None, None)
-    assert set(sections) == {"headline", "results", "benchmark", "costs", "sources"}
-    assert "Outside scans" in sections["headline"] and "Trivial slice-level cues" in sections["results"]
-    assert disclosure.OUTSIDE_HISTORY in sections["results"]
-    readme = (config.REPO_ROOT / "README.md").read_text()
-    report.replace_sections(readme, sections)  # raises if the README lacks a block
+def test_the_readme_leads_with_the_results_and_the_two_commands_and_links_the_details():
+    readme = render.render_documents(*_context())["README.md"]
+    results = readme.index("## Results")
+    assert results < readme.index("| **Test rows, a confirmation**") < readme.index("make reproduce") < readme.index("## Requirements")
+    assert readme.index("make test ") < readme.index("## Requirements")
+    for link in ("erroranalysis.md", "MODEL_CARD.md", "docs/decisions.md", "model/README.md"):
+        assert f"]({link})" in readme
+    assert "Trivial slice-level cues" not in readme  # the models table lives in the error analysis
 
 
 def test_an_unfinished_cross_validation_is_not_reported_as_a_result():
@@ -222,16 +227,16 @@ def test_an_unfinished_cross_validation_is_not_reported_as_a_result():
                "models": {"improved_cnn": {"folds": [{"threshold": 0.1}], "summary": None}}}
     # cross_validate.py writes a summary from the second fold on: two of five is still unfinished
     two_of_five = {**partial, "models": {"improved_cnn": {"folds": [{"threshold": 0.1}] * 2, "summary": {"n": 2}}}}
-    assert not report.cv_complete(two_of_five)
-    assert not report.cv_complete(partial) and not report.cv_complete(None)
-    assert "not complete yet" in report.cv_paragraph(partial)
-    assert "Cross-validated estimate" not in report.headline(_metrics(), partial, None)
-    assert "In cross-validation" not in report.threshold_paragraph(_metrics(), partial)
+    assert not cv_complete(two_of_five)
+    assert not cv_complete(partial) and not cv_complete(None)
+    assert "not complete yet" in macro("cv_paragraph", partial)
+    assert "Cross-validated estimate" not in macro("headline_table", _metrics(), partial)
+    assert "In cross-validation" not in macro("threshold_paragraph", _metrics(), partial)
 
 
 def test_preprocessing_summary_names_the_head_crop():
-    assert "cropped to a square around its head" in report.preprocessing_summary({"resolution": 128, "preprocess": "head_crop"})
-    assert report.preprocessing_summary({"resolution": 64}) == "each scan resized to 64x64 and scaled to 0..1"
+    assert "cropped to a square around its head" in macro("preprocessing_summary", {"resolution": 128, "preprocess": "head_crop"})
+    assert macro("preprocessing_summary", {"resolution": 64}) == "each scan resized to 64x64 and scaled to 0..1"
 
 
 # ---------------------------------------------------------------------------- the notebook's floors
@@ -261,20 +266,21 @@ def test_regression_checks_pass_a_working_model_and_fail_broken_pipelines(schedu
 
 
 def test_outside_limit_follows_the_figures():
-    assert "calls most healthy brains 'tumour'" in report.outside_limit({"specificity": 0.26, "roc_auc": 0.68})
-    assert "little better than chance (ROC AUC 0.64" in report.outside_limit(
+    assert "calls most healthy brains 'tumour'" in macro("outside_limit", {"specificity": 0.26, "roc_auc": 0.68})
+    assert "little better than chance (ROC AUC 0.64" in macro("outside_limit", 
         {"specificity": 0.79, "roc_auc": 0.637, "sensitivity": 0.47})
-    assert "lower (ROC AUC 0.93)" in report.outside_limit({"specificity": 0.9, "roc_auc": 0.93, "sensitivity": 0.9})
-    assert "not been scored" in report.outside_limit(None)
+    assert "lower (ROC AUC 0.93)" in macro("outside_limit", {"specificity": 0.9, "roc_auc": 0.93, "sensitivity": 0.9})
+    assert "not been scored" in macro("outside_limit", None)
 
 
 def test_slow_cpu_estimate_scales_by_the_ratio_measured_on_both():
     entries = [{"command": "ci", "cpu": "AMD EPYC", "minutes": 12.0, "note": "before the check schedule"},
                {"command": "ci", "cpu": "Intel Xeon", "minutes": 48.0, "note": "before the check schedule"},
                {"command": "make test", "cpu": "AMD EPYC", "minutes": 5.0, "note": "fresh clone"}]
-    text = report.slow_cpu_estimate(entries)
+    assert slow_cpu_ratio(entries) == {"amd": 12.0, "intel": 48.0, "ratio": 4.0, "estimates": {"make test": 20.0}}
+    assert slow_cpu_ratio(entries[2:]) is None
+    text = macro("costs_section", {"entries": [{**entry, "cores": 2} for entry in entries]})
     assert "4.0x" in text and "`make test` about 20 min" in text
-    assert report.slow_cpu_estimate(entries[2:]) == ""
 
 
 def _everywhere(labels, probability, threshold=0.4):
@@ -310,13 +316,13 @@ def _study():
 
 
 def test_source_study_table_marks_the_pick_and_shows_every_column():
-    table = report.source_study_table(_study())
+    table = macro("source_study_table", _study())
     assert "| **ab1** (picked) | A + B | head crop, skull-like rim on 50% of training scans |" in table
     assert "| a1 | A |" in table and "0.720" in table and "0.610" in table
-    rows = report.source_study_rows(_study())
+    rows = source_study_rows(_study())
     assert rows[1]["row"] == "ab1 (picked)" and rows[1]["C AUC"] == 0.72
     unscored = {"rows": [{k: v for k, v in r.items() if k != "held_out"} for r in _study()["rows"]]}
-    assert "C outside" not in report.source_study_table(unscored)
+    assert "C outside" not in macro("source_study_table", unscored)
 
 
 def test_two_source_paragraph_says_which_model_predict_uses_and_why():
@@ -327,13 +333,13 @@ def test_two_source_paragraph_says_which_model_predict_uses_and_why():
                "two_source": {"scores": scores, "threshold": 0.4, "study_row": "ab1",
                               "extra_counts": {"images": 2894, "tumour_share": 0.865, "split": "train 1852"}},
                "default_model": {"name": "single-source", "rule": "Rule.", "reason": "Not met."}}
-    text = report.two_source_paragraph(metrics, _study())
+    text = macro("two_source_paragraph", metrics, _study())
     assert "`single-source`, by default. The rule: Rule. Not met." in text
     assert "study row `ab1`" in text and "| **ab1** (picked) |" in text
     assert text.count("| A: test rows |") == 2  # both models, side by side
-    assert "Not used in this run" in report.two_source_paragraph({"models": {}}, None)
-    assert report.everywhere_rows(scores, None)[0]["model"] == "single-source"
-    assert len(report.everywhere_rows(scores, scores)) == 8
+    assert "Not used in this run" in macro("two_source_paragraph", {"models": {}}, None)
+    assert everywhere_rows(scores, None)[0]["model"] == "single-source"
+    assert len(everywhere_rows(scores, scores)) == 8
 
 
 # ---------------------------------------------------------------------------- matched pairs in cross-validation
@@ -382,21 +388,21 @@ def test_matched_and_headline_text_quote_the_cross_validated_pairs():
     from braintumor.evaluation.records import cross_validated_matched
 
     metrics = _metrics()
-    assert "Grouped cross-validation measures" not in report.matched_paragraph(metrics)
+    assert "Grouped cross-validation measures" not in macro("matched_paragraph", metrics)
     runs = {"train_val": _cv_record(3009, 0.993, 0.991), "all_scans": _cv_record(3762, 0.990, 0.999)}
     metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
-    text = report.matched_paragraph(metrics)
+    text = macro("matched_paragraph", metrics)
     assert "over all 3762 scans, ROC AUC 0.9900 (0.9860–0.9930) on 700 pairs" in text
     assert "over the 3009 train and validation scans, ROC AUC 0.9930" in text
     assert "scores 0.9910 on the train and validation pairs against 0.9930 without, and is therefore not shipped" in text
     assert "Weighing the training scans" not in text
-    headline = report.headline(metrics, runs["all_scans"], None)
-    assert "head-size-matched pairs, where head size says nothing, ROC AUC 0.9900 (0.9860–0.9930) on 700 pairs" in headline
-    assert "head-size-matched" not in report.headline(metrics, _cv_record(3762, 0.99, 0.99, complete=False), None)
+    headline = macro("headline_table", metrics, runs["all_scans"])
+    assert "| 0.9900 (0.9860–0.9930), 700 pairs |" in headline
+    assert "| 0.979 | — |" in macro("headline_table", metrics, _cv_record(3762, 0.99, 0.99, complete=False))
     runs["train_val_unweighted"] = runs["train_val"]
     runs["train_val"] = _cv_record(3009, 0.996, 0.99, weighting="head_area_balanced", accuracy=0.976)
     metrics["head_matching"]["cross_validation"] = cross_validated_matched(runs)
-    text = report.matched_paragraph(metrics)
+    text = macro("matched_paragraph", metrics)
     assert ("Weighing the training scans so that head size does not predict the label (both classes weigh the same "
             "within each fifth of the training scans by head area) scores 0.9960 (0.9920–0.9990) on the train and "
             "validation pairs against 0.9930 (0.9890–0.9960) without, fold accuracy 97.60% against 97.80%, and is "
@@ -419,17 +425,17 @@ def test_the_seed_ensemble_is_decided_on_its_train_val_record_and_quoted_where_i
     metrics["head_matching"]["cross_validation"] = matched
     assert ("The mean of 2 networks trained alike from different seeds scores 0.9961 (0.9921–0.9991) on the train "
             "and validation pairs against 0.9946 (0.9906–0.9976) for the first alone, fold accuracy 97.70% against 97.64%, "
-            "and is therefore shipped") in report.matched_paragraph(metrics)
+            "and is therefore shipped") in macro("matched_paragraph", metrics)
     # Nothing changes in what the reports quote until the shipped model is the ensemble ...
     assert matched["train_val_seed_ensemble"]["shipped"] == "plain"
     ensemble_all = _cv_record(3762, 0.9935, 0.99, accuracy=0.9763, ensemble=(0.9950, 0.9810))
-    assert "accuracy 98.1%" not in report.headline(metrics, ensemble_all, None)
+    assert "98.1% ± 0.8" not in macro("headline_table", metrics, ensemble_all)
     # ... and then the headline, the CV table and the threshold range read the ensemble's entry.
     monkeypatch.setattr(training_recipes, "SHIPPED_MEMBERS", 2)
-    headline = report.headline(metrics, ensemble_all, None)
-    assert "accuracy 98.1% ± 0.8" in headline and "ROC AUC 0.9950 (0.9910–0.9980) on 700 pairs" in headline
-    assert "mean of 2 networks" in report.cv_table(ensemble_all) and "98.10% ± 0.75" in report.cv_table(ensemble_all)
-    assert "thresholds from 0.600 to 0.600" in report.threshold_paragraph(metrics, ensemble_all)
+    headline = macro("headline_table", metrics, ensemble_all)
+    assert "| 98.1% ± 0.8 |" in headline and "| 0.9950 (0.9910–0.9980), 700 pairs |" in headline
+    assert "mean of 2 networks" in macro("cv_table", ensemble_all) and "98.10% ± 0.75" in macro("cv_table", ensemble_all)
+    assert "thresholds from 0.600 to 0.600" in macro("threshold_paragraph", metrics, ensemble_all)
     # A record without the ensemble (the unweighted comparison) is still read as a single network.
     assert training_recipes.shipped_cv_variant(runs["train_val"]) == "plain"
     runs["train_val_seed_ensemble"] = _cv_record(3009, 0.9946, 0.99, accuracy=0.9764, ensemble=(0.9950, 0.9770))
@@ -445,9 +451,32 @@ def test_a_seed_ensembles_training_summary_keeps_each_member_and_the_total_time(
                         config={"seed": config.SEED + 1})]
     single = ensemble_fit_summary(fits[:1], seed=config.SEED)
     assert single == fit_summary(fits[0], seed=config.SEED) and "members" not in single
-    assert report.epochs_and_seeds(single) == f"30 epochs run, best epoch 25, seed {config.SEED}"
+    assert macro("epochs_and_seeds", single) == f"30 epochs run, best epoch 25, seed {config.SEED}"
     both = ensemble_fit_summary(fits, seed=config.SEED)
     assert both["seconds"] == 960.0 and both["epochs_run"] == 30
     assert [member["seed"] for member in both["members"]] == [config.SEED, config.SEED + 1]
-    assert report.epochs_and_seeds(both) == (f"2 networks averaged, from seeds {config.SEED}, {config.SEED + 1} "
+    assert macro("epochs_and_seeds", both) == (f"2 networks averaged, from seeds {config.SEED}, {config.SEED + 1} "
                                              "(epochs run 30, 28; best epochs 25, 22)")
+
+
+# ---------------------------------------------------------------------------- the notebook runner's progress
+
+def test_notebook_runner_estimates_from_the_previous_runs_cell_times():
+    import nbformat
+
+    from braintumor import notebook_runner as runner
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# t")] + [nbformat.v4.new_code_cell("1") for _ in range(3)]
+    assert runner.previous_times(nb) is None  # never executed: no times recorded
+    for cell, (busy, idle) in zip(nb.cells[1:], [("00:00", "00:10"), ("00:10", "01:10"), ("01:10", "01:40")]):
+        cell.metadata["execution"] = {"iopub.status.busy": f"2026-01-01T00:{busy}.000Z",
+                                      "iopub.status.idle": f"2026-01-01T00:{idle}.000Z"}
+    previous = runner.previous_times(nb)
+    assert previous == [10.0, 60.0, 30.0]
+    # twice as slow as last time on the first cell: the rest is expected twice as slow too
+    assert runner.estimate_left(1, 20.0, 3, previous) == 180.0
+    assert runner.estimate_left(1, 20.0, 3, None) == 40.0  # no history: the mean so far
+    assert runner.estimate_left(0, 0.0, 3, None) is None
+    assert runner.progress_line("model.ipynb", 11, 43, 200.0, 310.0) == "[model.ipynb 12/43] 3m20s elapsed, ~5m10s left"
+    assert runner.duration(3725) == "1h02m"

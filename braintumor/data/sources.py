@@ -222,12 +222,27 @@ def extra_source(npz=EXTRA_NPZ_PATH, splits=EXTRA_SPLITS_PATH) -> Source:
     return _with_split("extra", dataset, Path(splits), extra_groups(dataset))
 
 
-#: Source name -> loader of its prepared arrays. A third source adds a line here.
-LOADERS = {"brain-tumor": brain_tumor_source, "extra": extra_source}
+def lgg_source(npz=None, splits=None) -> Source:
+    """Source C, the LGG FLAIR slices, as `prepare` packed and split them (run it with
+    $BRAIN_TUMOR_LGG set); the group of a slice is its patient."""
+    from .lgg import HOW_TO_GET_LGG, LGG_ENV_VAR, LGG_NPZ_PATH, LGG_SPLITS_PATH, patients_of
+
+    npz, splits = Path(npz or LGG_NPZ_PATH), Path(splits or LGG_SPLITS_PATH)
+    if not npz.is_file():
+        raise DataError(f"'{npz}' is missing; set ${LGG_ENV_VAR} and run `python -m braintumor prepare` "
+                        f"(or `make data`). {HOW_TO_GET_LGG}")
+    dataset = load_npz(npz)
+    groups = np.unique(patients_of(dataset.names), return_inverse=True)[1]
+    return _with_split("lgg", dataset, splits, groups)
+
+
+#: Source name -> loader of its prepared arrays. A fourth source adds a line here.
+LOADERS = {"brain-tumor": brain_tumor_source, "extra": extra_source, "lgg": lgg_source}
 
 #: Names shown in tables.
 TITLES = {"brain-tumor": "A: Brain Tumor (BraTS slices, skull-stripped)",
-          "extra": "B: Brain Tumor MRI Dataset (clinical, skull)"}
+          "extra": "B: Brain Tumor MRI Dataset (clinical, skull)",
+          "lgg": "C: LGG FLAIR (TCGA-LGG, skull, both classes per patient)"}
 
 
 def load_sources(names, loaded: dict[str, Source] | None = None) -> list[Source]:

@@ -11,15 +11,15 @@ from scipy.stats import binomtest
 from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, roc_auc_score
 
 from .. import config
+from ..decisions import decision
 
 
 #: The shipped model's threshold rule (`choose_threshold`): validation sensitivity at least
 #: `min_sensitivity`, threshold no higher than `ceiling`. model.ipynb and the
 #: cross-validation both use these defaults, so they stay in step.
-MIN_SENSITIVITY = 0.97
-THRESHOLD_CEILING = 0.5
-THRESHOLD_RULE = (f"best validation accuracy among thresholds <= {THRESHOLD_CEILING} "
-                  f"with validation sensitivity >= {MIN_SENSITIVITY}")
+MIN_SENSITIVITY = decision("threshold").parameters["min_sensitivity"]  # braintumor/decisions.toml
+THRESHOLD_CEILING = decision("threshold").parameters["ceiling"]
+THRESHOLD_RULE = decision("threshold").rule
 
 
 def confusion(y_true, y_pred) -> dict[str, int]:

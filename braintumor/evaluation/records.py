@@ -271,3 +271,135 @@ def two_source_checks(two_source: dict, schedule: str) -> dict[str, bool]:
         "two-source model: B held-out ROC AUC above its floor": scores["extra_test"]["roc_auc"] >= floors["extra_roc_auc"],
         "two-source model: threshold within 0..0.5": 0.0 <= two_source["threshold"] <= 0.5,
     }
+
+
+# ---------------------------------------------------------------- tables read from the records
+# (the notebooks show them as DataFrames; the documents' templates format them)
+
+def cv_complete(cv: dict | None) -> bool:
+    """Whether a cross-validation file holds every fold of every model (`make cv` resumes)."""
+    return bool(cv) and bool(cv.get("models")) and all(
+        model.get("summary") and len(model["folds"]) == cv["folds"] for model in cv["models"].values())
+
+
+def shipped_cv_model(cv: dict) -> dict:
+    """The shipped model's entry (`folds`, `summary`) in a cross-validation record."""
+    return cv["models"][CV_VARIANT_KEYS[shipped_cv_variant(cv)]]
+
+
+def headline_cv(cv: dict | None, cv_all: dict | None) -> dict | None:
+    """The cross-validation the headline quotes: over all scans when that run is complete,
+    else over the train and validation rows."""
+    return cv_all if cv_complete(cv_all) else cv
+
+
+def cv_recipe_rows(cv_runs: list[dict]) -> list[dict]:
+    """One row per cross-validated recipe of the improved CNN (the `model/cv*.json` files):
+    where early stopping starts watching, the folds' accuracy and how many epochs each ran.
+
+    A fold that ran fewer epochs than the recipe's maximum was ended by early stopping, which
+    restored the epoch `patience` epochs earlier; the earliest such epoch shows whether
+    stopping fired while batch-norm noise still ruled validation loss.
+    """
+    rows = []
+    for cv in cv_runs:
+        recipe, cnn = cv["setup"]["recipe"], cv["models"]["improved_cnn"]
+        folds = cnn["folds"]
+        restored = [f.get("best_epoch", f["epochs_run"] - recipe["patience"]) if f["epochs_run"] < recipe["max_epochs"]
+                    else None for f in folds]
+        rows.append({
+            "candidate": cv["setup"]["candidate"] + (" + head-area weights" if cv["setup"].get("weighting") else "")
+            + (f" (first of {cv['setup']['members']} seeds)" if cv["setup"].get("members", 1) > 1 else ""),
+            "file": cv["file"],
+            "watches from epoch": recipe.get("start_from_epoch", 0),
+            "accuracy mean": round(cnn["summary"]["accuracy"]["mean"], 4),
+            "accuracy std": round(cnn["summary"]["accuracy"]["std"], 4),
+            "roc_auc mean": round(cnn["summary"]["roc_auc"]["mean"], 4),
+            "accuracy by fold": [round(f["accuracy"], 3) for f in folds],
+            "epochs run by fold": [f["epochs_run"] for f in folds],
+            "earliest restored epoch": min((epoch for epoch in restored if epoch is not None), default=None),
+        })
+    return rows
+
+
+#: The held-out sets both models are scored on (`score_everywhere`): (key in the scores, title).
+HELD_OUT_COLUMNS = (
+    ("brain_tumor_test", "A: test rows"),
+    ("brain_tumor_matched_test", "A: head-size-matched test pairs"),
+    ("extra_test", "B: held-out rows"),
+    ("outside", "C: outside scans"),
+)
+
+
+def study_variant(row: dict) -> str:
+    """A source-study row's preprocessing and augmentation, in a few words."""
+    architecture = row.get("architecture", {})
+    parts = ["head crop" if architecture.get("preprocess") == "head_crop" else "whole picture"]
+    if architecture.get("skull_rim"):
+        parts.append(f"skull-like rim on {100 * architecture['skull_rim']:.0f}% of training scans")
+    if architecture.get("photometric"):
+        parts.append("gamma/gain/noise")
+    if architecture.get("augment"):
+        parts.append("flips/rotation/shift/zoom")
+    return ", ".join(parts)
+
+
+def study_sources(row: dict) -> str:
+    return " + ".join("A" if source == "brain-tumor" else "B" for source in row["sources"])
+
+
+def source_study_rows(study: dict) -> list[dict]:
+    """One dict a study row, for a DataFrame: what it trained on, its validation ROC AUCs and
+    (once scored) its held-out ROC AUCs; the picked row is marked."""
+    rows = []
+    for row in study["rows"]:
+        validation, held_out = row["validation"], row.get("held_out", {})
+        line = {
+            "row": row["name"] + (" (picked)" if row["name"] == study.get("picked") else ""),
+            "trained on": study_sources(row),
+            "variant": study_variant(row),
+            "val AUC A": validation["brain_tumor"]["roc_auc"],
+            "val AUC A matched": validation["brain_tumor_matched"]["roc_auc"],
+            "val AUC B": validation["extra"]["roc_auc"],
+        }
+        for key, title in HELD_OUT_COLUMNS:
+            if key in held_out:
+                line[title.split(":")[0] + " AUC"] = held_out[key]["roc_auc"]
+        if "outside" in held_out:
+            line["C sens"] = held_out["outside"]["sensitivity"]
+            line["C spec"] = held_out["outside"]["specificity"]
+        rows.append(line)
+    return rows
+
+
+def everywhere_rows(single: dict, two: dict | None) -> list[dict]:
+    """Both models' headline figures on each held-out set (`score_everywhere`), a row per
+    (set, model), for a DataFrame."""
+    rows = []
+    for key, title in HELD_OUT_COLUMNS:
+        for label, scores in (("single-source", single), ("two-source", two or {})):
+            if scores.get(key):
+                entry = scores[key]
+                rows.append({"held-out set": title, "model": label, "scans": entry.get("n_pairs", entry["n"]),
+                             **{name: entry[name] for name in ("accuracy", "sensitivity", "specificity", "roc_auc")}})
+    return rows
+
+
+def slow_cpu_ratio(entries: list[dict]) -> dict | None:
+    """From `model/run_costs.json`'s entries: the Intel/AMD ratio of the one command measured on
+    both CPUs, and the AMD-only commands it scales (`estimates`: command -> estimated minutes)."""
+    by_command: dict[str, dict[str, float]] = {}
+    for entry in entries:
+        by_command.setdefault(entry["command"], {})[entry["cpu"]] = entry["minutes"]
+    both = [times for times in by_command.values() if len(times) >= 2
+            and any("AMD" in cpu for cpu in times) and any("Intel" in cpu for cpu in times)]
+    if not both:
+        return None
+    amd = next(m for cpu, m in both[0].items() if "AMD" in cpu)
+    intel = next(m for cpu, m in both[0].items() if "Intel" in cpu)
+    measured_twice = {command for command, times in by_command.items() if len(times) >= 2}
+    latest = [e for e in entries if "AMD" in e["cpu"] and e["command"] not in measured_twice]
+    if not latest:
+        return None
+    return {"amd": amd, "intel": intel, "ratio": intel / amd,
+            "estimates": {e["command"]: e["minutes"] * intel / amd for e in latest}}

@@ -1,5 +1,9 @@
 """The training settings of each model, in one place, so the notebook, the study and the
-cross-validation scripts train exactly the same way."""
+cross-validation scripts train exactly the same way. The rules' text and parameters are read
+from the decision registry (`braintumor/decisions.toml`); the names below are kept for the code
+and tests that use them."""
+
+from ..decisions import decision
 
 RECIPES = {
     # The original notebook's recipe: Adam, early stopping on validation loss, at most 20 epochs.
@@ -12,7 +16,7 @@ RECIPES = {
     "improved": {
         "max_epochs": 30,
         "patience": 6,
-        "start_from_epoch": 20,
+        "start_from_epoch": decision("early_stopping_start").parameters["start_from_epoch"],
         "batch_size": 32,
         "learning_rate": 1e-3,
         "cosine_decay": True,
@@ -27,7 +31,7 @@ RECIPES = {
 #: From the search row g1 on, a candidate must crop the head to a fixed extent and scale
 #: its grey levels (`models.HeadCrop`) to be shipped: a requirement set before any of these
 #: candidates was scored, then the best validation accuracy among them wins.
-REQUIRED_PREPROCESS = "head_crop"
+REQUIRED_PREPROCESS = decision("required_preprocess").parameters["preprocess"]
 
 #: `make test` re-runs the notebooks as a regression check with the same code and recipes but
 #: fewer epochs, so that it fits CI on the slower of the CPUs it may draw (training is about
@@ -55,12 +59,8 @@ def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
 #: ran (`scripts/cross_validate.py --out model/cv_matched_pairs.json`; its folds repeated
 #: `model/cv_results.json`'s to the last digit on the same CPU, so it replaced that file);
 #: neither the test rows nor the outside scans take part in the decision.
-FLIP_AVERAGE_MIN_GAIN = 0.001
-FLIP_AVERAGE_RULE = (
-    "average over the scan and its mirror image if, in grouped 5-fold cross-validation over the train and "
-    "validation rows, that raises the out-of-fold ROC AUC on head-size-matched pairs by at least "
-    f"{FLIP_AVERAGE_MIN_GAIN} and lowers neither the folds' mean accuracy nor their mean matched-pair accuracy"
-)
+FLIP_AVERAGE_MIN_GAIN = decision("flip_average").parameters["min_gain"]
+FLIP_AVERAGE_RULE = decision("flip_average").rule
 
 
 def flip_average_wins(cv: dict) -> bool:
@@ -79,14 +79,9 @@ def flip_average_wins(cv: dict) -> bool:
 #: the training scans' head area; early stopping's loss weighted alike). Written down before
 #: the cross-validation that decides it (`scripts/cross_validate.py --weighting head_area`)
 #: ran; neither the test rows nor the outside scans take part.
-HEAD_AREA_WEIGHTING_MIN_GAIN = 0.002
-HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS = 0.005
-HEAD_AREA_WEIGHTING_RULE = (
-    "train with head-area-balanced weights if, in grouped 5-fold cross-validation over the train and validation "
-    "rows (the same folds), that raises the out-of-fold ROC AUC on head-size-matched pairs by at least "
-    f"{HEAD_AREA_WEIGHTING_MIN_GAIN} over the same recipe unweighted and lowers the folds' mean accuracy by at most "
-    f"{HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS}"
-)
+HEAD_AREA_WEIGHTING_MIN_GAIN = decision("head_area_weighting").parameters["min_gain"]
+HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS = decision("head_area_weighting").parameters["max_accuracy_loss"]
+HEAD_AREA_WEIGHTING_RULE = decision("head_area_weighting").rule
 
 
 def head_area_weighting_wins(unweighted_cv: dict, weighted_cv: dict) -> bool:
@@ -117,16 +112,10 @@ WEIGHTING_SETUP_NAMES = {"none": None, "head_area": "head_area_balanced"}
 #: Written down before the cross-validation that decides it
 #: (`scripts/cross_validate.py --members 2 --out model/cv_seed_ensemble.json`) ran; neither
 #: the test rows nor the outside scans take part.
-SEED_ENSEMBLE_MEMBERS = 2
-SEED_ENSEMBLE_MIN_GAIN = 0.001
-SEED_ENSEMBLE_MAX_ACCURACY_LOSS = 0.0025
-SEED_ENSEMBLE_RULE = (
-    f"ship the mean of {SEED_ENSEMBLE_MEMBERS} networks trained alike from different seeds if, in grouped 5-fold "
-    "cross-validation over the train and validation rows (the same folds, each fold choosing its threshold on the "
-    "mean's inner-validation probabilities), that raises the out-of-fold ROC AUC on head-size-matched pairs by at "
-    f"least {SEED_ENSEMBLE_MIN_GAIN} over the first network alone and lowers the folds' mean accuracy by at most "
-    f"{SEED_ENSEMBLE_MAX_ACCURACY_LOSS}"
-)
+SEED_ENSEMBLE_MEMBERS = decision("seed_ensemble").parameters["members"]
+SEED_ENSEMBLE_MIN_GAIN = decision("seed_ensemble").parameters["min_gain"]
+SEED_ENSEMBLE_MAX_ACCURACY_LOSS = decision("seed_ensemble").parameters["max_accuracy_loss"]
+SEED_ENSEMBLE_RULE = decision("seed_ensemble").rule
 
 
 def seed_ensemble_wins(cv: dict) -> bool:

@@ -25,7 +25,7 @@ TEST_ROW_LOOKS = (
 SHIPPED_SINGLE_SOURCE_LOOKS = sum(look["model"].startswith("improved CNN") for look in TEST_ROW_LOOKS)
 
 TEST_ROW_HISTORY = (
-    f"The test rows have been scored {len(TEST_ROW_LOOKS)} times (`braintumor/disclosure.py` lists each): by "
+    f"The test rows have been scored {len(TEST_ROW_LOOKS)} times (`docs/decisions.md` lists each): by "
     f"{SHIPPED_SINGLE_SOURCE_LOOKS} successive shipped single-source models (commits bc9432f, 9daca0f, e6af55d, the "
     "head-crop model g1, and g1 trained with weights against the head-size shortcut), the "
     "search having been widened after the first; by the rows of the leave-one-source-out study, together; and by the "
@@ -59,7 +59,7 @@ OUTSIDE_LOOKS = (
 OUTSIDE_FINGERPRINT = "fbe6a546a218b337f145340fa52deaa083df09d6100a374995938fcf143287b5"
 
 OUTSIDE_HISTORY = (
-    f"The outside scans have been looked at {len(OUTSIDE_LOOKS)} times (`braintumor/disclosure.py` lists each), "
+    f"The outside scans have been looked at {len(OUTSIDE_LOOKS)} times (`docs/decisions.md` lists each), "
     "and never to choose anything; `make test` re-scores its own short-schedule models on them without "
     "changing a choice."
 )

@@ -1,0 +1,191 @@
+"""The generated documents, rendered from the Jinja2 templates in `templates/`.
+
+Nothing here holds a result: the templates format what the records say (`model/metrics.json`,
+the study records in `model/*.json` and the error analysis's own figures), so a document can
+never disagree with them. `write_documents` is what `erroranalysis.ipynb` calls at its end;
+`python -m braintumor.reports.render` renders the same documents from the committed records.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from . import disclosure
+from .filters import FILTERS
+from .. import config
+from .. import decisions as registry
+from ..files import atomic_write
+from ..evaluation.records import (CHECK_FLOORS, HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
+                                  slow_cpu_ratio, study_sources, study_variant)
+from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+#: Each generated document (path under the output root) and its template.
+DOCUMENTS = {
+    "README.md": "README.md.j2",
+    "erroranalysis.md": "erroranalysis.md.j2",
+    "MODEL_CARD.md": "MODEL_CARD.md.j2",
+    "docs/decisions.md": "decisions.md.j2",
+}
+
+#: Where erroranalysis.ipynb leaves the figures it computes beyond metrics.json (misclassified
+#: scans, Grad-CAM shares, near-duplicates, how often predict's warning fires), so that the
+#: documents can be rendered again from the records alone.
+ANALYSIS_FILE = "error_analysis.json"
+
+#: Row order and display names of the models table.
+MODEL_ORDER = (
+    ("majority", "Majority class (always 'no tumour')"),
+    ("trivial_cues", "Trivial slice-level cues (head size and brightness, random forest)"),
+    ("forest_csv_features", "Random forest on the CSV's 13 features ⚠ not from these JPEGs"),
+    ("forest_image_features", "Random forest on features recomputed from the JPEGs"),
+    ("reference_cnn", "Reference two-conv CNN (the original Kaggle notebook's network)"),
+    ("improved_cnn", "Improved CNN (shipped: `model/braintumor.keras`)"),
+)
+
+#: Cross-validation trains fresh networks with a recipe: its rows name the recipe, not a file.
+CV_LABELS = {
+    "forest_image_features": "Random forest on features recomputed from the JPEGs",
+    "improved_cnn": "Improved CNN, shipped recipe (five fresh networks, one per fold)",
+}
+
+#: How the documents word the shipped recipe's training weights (`recipes.SHIPPED_WEIGHTING`).
+WEIGHTING_WORDS = {"head_area": "training scans weighted so that head size does not predict the label (both classes "
+                                "weigh the same within each fifth of the training scans by head area), "}
+
+
+def cv_labels(cv: dict) -> dict:
+    """`CV_LABELS` for this record: where the shipped model is a seed ensemble, the CNN's row is the ensemble's."""
+    if shipped_cv_variant(cv) != "seed_ensemble":
+        return CV_LABELS
+    return {"forest_image_features": CV_LABELS["forest_image_features"],
+            CV_VARIANT_KEYS["seed_ensemble"]: f"Improved CNN, shipped recipe (the mean of {cv['setup']['members']} "
+                                              f"networks from different seeds, fresh in each fold)"}
+
+
+def best_batch(throughput: dict) -> str:
+    return max(throughput, key=lambda size: throughput[size])
+
+
+def decision_rows(records: dict) -> list[dict]:
+    """The registry as table rows, with the compared figures and the outcome read from `records`
+    (file name in model/ -> parsed JSON)."""
+    from .filters import figure
+
+    def show(path: str) -> str:
+        value = registry.resolve(path, records)
+        if value is registry.MISSING or (isinstance(value, list) and registry.MISSING in value):
+            return "not recorded yet"
+        return figure(value)
+
+    rows = []
+    for d in registry.decisions():
+        outcome = show(d.outcome)
+        rows.append({"decision": d, "compared": [(label, show(path)) for label, path in d.compared.items()],
+                     "outcome": f"{d.outcome_label}: {outcome}" if d.outcome_label else outcome})
+    return rows
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True, autoescape=False)
+    env.filters.update(FILTERS)
+    env.globals.update(
+        MODEL_ORDER=MODEL_ORDER, HELD_OUT_COLUMNS=HELD_OUT_COLUMNS, CHECK_SCHEDULE=CHECK_SCHEDULE, RECIPES=RECIPES,
+        CHECK_FLOORS=CHECK_FLOORS, WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
+        shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant, slow_cpu_ratio=slow_cpu_ratio,
+        study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
+        disclosure=disclosure)
+    return env
+
+
+def _read(path: Path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
+    """The records the documents read beside metrics.json: the cross-validations, the source
+    study, the benchmark, the run costs, the error analysis's figures, and every JSON file of
+    `model_dir` by name (for the decisions table)."""
+    model_dir = Path(model_dir)
+    files = {path.name: json.loads(path.read_text()) for path in sorted(model_dir.glob("*.json"))}
+    return {"cv": files.get("cv_results.json"), "cv_all": files.get("cv_all_scans.json"),
+            "study": files.get("source_study.json"), "benchmark": files.get("benchmark.json"),
+            "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files}
+
+
+def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
+    """Everything a template may read. `analysis` (default: the recorded one) holds
+    `misclassified`, `heat`, `map_width`, `near`, `input_check` and `outside_scored`."""
+    analysis = analysis if analysis is not None else records.get("analysis")
+    if analysis is None:
+        raise ValueError(f"no error-analysis figures: run erroranalysis.ipynb (it writes model/{ANALYSIS_FILE})")
+    files = {**records.get("files", {}), "metrics.json": metrics}
+    cv, cv_all = records.get("cv"), records.get("cv_all")
+    return {"m": metrics, "test": metrics["test"], "training": metrics["training"],
+            "shipped": metrics["models"]["improved_cnn"], "outside": metrics["models"]["improved_cnn"].get("outside"),
+            "cv": cv, "cv_all": cv_all, "hcv": headline_cv(cv, cv_all), "study": records.get("study"),
+            "benchmark": records.get("benchmark"), "costs": records.get("costs"), "a": analysis,
+            "decisions": decision_rows(files)}
+
+
+def render(template: str, **values) -> str:
+    """One template (a name under `templates/`) filled with `values`."""
+    return environment().get_template(template).render(**values)
+
+
+def render_documents(metrics: dict, records: dict, analysis: dict | None = None) -> dict[str, str]:
+    """Every document of `DOCUMENTS`, as text."""
+    values = context(metrics, records, analysis)
+    env = environment()
+    return {name: env.get_template(template).render(**values).rstrip() + "\n" for name, template in DOCUMENTS.items()}
+
+
+def write_documents(metrics: dict, records: dict, analysis: dict | None = None, out: str | Path | None = None) -> list[Path]:
+    """Render every document and write each atomically under `out` (default: `config.output_root()`)."""
+    out = Path(out if out is not None else config.output_root())
+    written = []
+    for name, text in render_documents(metrics, records, analysis).items():
+        path = out / name
+        atomic_write(path, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+        written.append(path)
+    return written
+
+
+# ------------------------------------------------------------------ fragments the notebooks print
+
+def macro(name: str, *args) -> str:
+    """One macro of `_macros.md.j2` (a paragraph or a table) called with `args`, as text."""
+    module = environment().get_template("_macros.md.j2").make_module()
+    return str(getattr(module, name)(*args)).strip()
+
+
+def matched_cv_sentences(matched_cv: dict | None) -> str:
+    """The cross-validated matched-pair figures and the decisions taken on them, as the documents word them."""
+    return macro("matched_cv_sentences", matched_cv)
+
+
+def gradcam_reading(heat: dict, map_width: int) -> str:
+    """The documents' reading of the Grad-CAM shares (`analysis.gradcam_heat_summary`)."""
+    return macro("gradcam_reading", heat, map_width)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Render the documents into the output root (or the folder given) from its metrics.json and
+    error-analysis figures and the committed records in `model/`."""
+    argv = sys.argv[1:] if argv is None else argv
+    root = Path(argv[0]) if argv else config.output_root()
+    metrics = json.loads((root / config.METRICS_PATH).read_text())
+    analysis = _read(root / config.MODEL_DIR / ANALYSIS_FILE)
+    for path in write_documents(metrics, load_records(config.MODEL_DIR), analysis, out=root):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
