@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..decisions import decision
 from .recipes import RECIPES
 
 SOURCES = ("brain-tumor", "extra", "lgg")
@@ -35,8 +36,10 @@ RECIPE = {**RECIPES["improved"], "max_epochs": 10, "start_from_epoch": 5, "patie
 #: most `TRAIN_CAP` train rows and `VAL_CAP` validation rows (early stopping), seed fixed, the
 #: same for every variant. On this 2-core CPU a training step of this network takes about
 #: 0.65 s, so full pairs (3,600-4,300 rows) would cost about 16 minutes each; capped, about
-#: 6. Thresholds and the table's validation figures use every validation row; the final
-#: all-source model trains on every train row. (Caps set before any row had finished.)
+#: 6. Thresholds and the table's validation figures use every validation row. The final
+#: all-source model is trained the same way, on the same caps per source, so that the table
+#: describes it (about 9 minutes on three sources, against about 35 uncapped). (Caps set
+#: before any row had finished.)
 TRAIN_CAP = 700
 VAL_CAP = 300
 
@@ -51,26 +54,12 @@ VARIANTS = {
     "scanner_standardised": {"scanner": True, "head_scale": "standardise"},
 }
 
-#: Pick rule, written before any variant was trained.
-MIN_OWN_VALIDATION_AUC = 0.90
-PICK_RULE = (
-    "Among the variants whose every pair model reaches ROC AUC >= "
-    f"{MIN_OWN_VALIDATION_AUC} on the validation rows of each of its two training sources, the one with "
-    "the highest worst held-out-source ROC AUC (min over A, B and C left out, scored on the left-out "
-    "source's train and validation rows); ties within 0.005 go to the higher mean held-out ROC AUC, then "
-    "to the earlier variant. Neither the outside scans nor any test row take part."
-)
-
-#: Default-model rule, written before any all-source model was trained or scored.
-MAX_MAIN_ACCURACY_LOSS = 0.015
-DEFAULT_RULE = (
-    "`predict` uses the all-source model (the picked variant trained on A, B and C) by default if the "
-    "picked variant's worst held-out-source ROC AUC in the leave-one-source-out table is higher than the "
-    "single-source model's worst ROC AUC over the two sources it never saw (B and C, the same rows), and "
-    "the all-source model's accuracy on A's validation rows is at most "
-    f"{MAX_MAIN_ACCURACY_LOSS * 100:.1f} points below the single-source model's; otherwise the "
-    "single-source model stays the default. Neither the outside scans nor any test row take part."
-)
+#: The two rules, written before any variant was trained (their text and parameters live in
+#: braintumor/decisions.toml as `loso_pick` and `all_source_default`).
+MIN_OWN_VALIDATION_AUC = decision("loso_pick").parameters["min_own_validation_auc"]
+PICK_RULE = decision("loso_pick").rule
+MAX_MAIN_ACCURACY_LOSS = decision("all_source_default").parameters["max_main_accuracy_loss_points"] / 100
+DEFAULT_RULE = decision("all_source_default").rule
 
 
 def capped(source, seed: int, train_cap: int = TRAIN_CAP, val_cap: int = VAL_CAP):
@@ -139,3 +128,82 @@ def all_source_is_default(picked_worst_auc: float, single_source_unseen_aucs: di
     """`DEFAULT_RULE`: True when the all-source model should be `predict`'s default."""
     return bool(picked_worst_auc > min(single_source_unseen_aucs.values())
                 and all_source_main_val_accuracy >= single_source_main_val_accuracy - MAX_MAIN_ACCURACY_LOSS)
+
+
+# --------------------------------------------------------------------------------------
+# Reading the committed study (model/loso_study.json, written by scripts/loso_study.py)
+# --------------------------------------------------------------------------------------
+
+RECORD_FILE = "loso_study.json"
+SHORT = {"brain-tumor": "A", "extra": "B", "lgg": "C"}
+
+
+def read_record(model_dir=None) -> dict | None:
+    """The committed study record, or None when it is not there."""
+    import json
+    from pathlib import Path
+
+    from .. import config
+
+    path = Path(model_dir or config.REPO_ROOT / config.MODEL_DIR) / RECORD_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def table_rows(record: dict) -> list[dict]:
+    """One row per pair model (and the single-source model): ROC AUC, sensitivity and
+    specificity on the held-out source, ROC AUC on each training source's validation rows,
+    and the outside scans' figures where the score step has run."""
+    rows = []
+    single = record.get("single_source")
+    if single:
+        rows.append({"variant": "single-source (shipped)", "trained on": "A", "held out": "B, C",
+                     **{f"{SHORT[s]} held out: {k}": single["held_out"][s][k]
+                        for s in ("extra", "lgg") for k in ("roc_auc", "sensitivity", "specificity")},
+                     "A validation ROC AUC": single["validation"]["brain-tumor"]["roc_auc"],
+                     **_outside_columns(record.get("shipped_scores", {}).get("single-source", {}).get("outside"))})
+    for row in record.get("rows", []):
+        figures = row["held_out_figures"]
+        rows.append({"variant": row["variant"], "trained on": " + ".join(SHORT[s] for s in row["sources"]),
+                     "held out": SHORT[row["held_out"]],
+                     **{f"{SHORT[row['held_out']]} held out: {k}": figures[k]
+                        for k in ("roc_auc", "sensitivity", "specificity")},
+                     **{f"{SHORT[s]} validation ROC AUC": v["roc_auc"] for s, v in row["validation"].items()},
+                     **_outside_columns(row.get("outside"))})
+    return rows
+
+
+def _outside_columns(outside: dict | None) -> dict:
+    if not outside:
+        return {}
+    return {f"outside: {k}": outside[k] for k in ("roc_auc", "sensitivity", "specificity")}
+
+
+def all_source_entry(record: dict, sources) -> dict | None:
+    """`metrics.json`'s entry for the all-source model: what the study recorded of it (variant,
+    threshold, validation figures, the confirmation scores) and an input-check rule fitted on
+    the pooled train rows of the three sources (what `predict` warns against). None when the
+    study has not trained it or the sources are not all prepared."""
+    from ..data.input_check import fit_input_check
+    from ..data.sources import pooled
+
+    final = (record or {}).get("all_source")
+    if not final or sources is None:
+        return None
+    return {"spec": "all-source", "model_file": final["model_file"], "variant": final["variant"],
+            "threshold": final["threshold"], "validation": final["validation"],
+            "scores": (record.get("shipped_scores") or {}).get("all-source"),
+            "input_check": fit_input_check(pooled(list(sources), "train")["images"])}
+
+
+def default_model_entry(record: dict | None) -> dict:
+    """`metrics.json`'s `default_model`: the name `DEFAULT_RULE` chose, the rule and the figures it read."""
+    if not record or "default_model" not in record:
+        return {"name": "single-source", "rule": DEFAULT_RULE,
+                "reason": "The leave-one-source-out study has not chosen yet, so the single-source model stays."}
+    compared = record["all_source_compared"]
+    return {"name": record["default_model"], "rule": DEFAULT_RULE, "compared": compared,
+            "reason": (f"The picked variant's worst held-out-source ROC AUC is {compared['picked_worst_held_out_auc']:.4f} "
+                       f"against {compared['single_source_worst_unseen_auc']:.4f} for the single-source model on the "
+                       f"sources it never saw; A validation accuracy "
+                       f"{record['all_source']['validation']['brain-tumor']['accuracy']:.4f} against "
+                       f"{record['single_source']['validation']['brain-tumor']['accuracy']:.4f}.")}
