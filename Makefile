@@ -74,7 +74,7 @@ cv: venv data                   ## grouped 5-fold cross-validation over train+va
 cv-all: venv data               ## the headline: grouped 5-fold cross-validation over all scans (slow; JSON committed)
 	$(PY) scripts/cross_validate.py --pool all
 
-bench: venv                     ## speed and memory figures of this machine
+bench: venv                     ## speed and memory of predict on this machine, ONNX Runtime and Keras side by side (writes model/benchmark.json)
 	$(PY) bench/benchmark.py
 
 clean:

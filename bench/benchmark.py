@@ -1,12 +1,17 @@
-"""Speed and memory of the shipped model, measured on this machine.
+"""Speed and memory of the shipped model, measured on this machine, per runtime side by side.
 
     python bench/benchmark.py [--model model/braintumor.keras] [--quick] [--out model/benchmark.json]
 
-Measures batch inference throughput (several batch sizes, after a warm-up), the wall time
-of the whole `braintumor predict` command on one image (TensorFlow start-up included, the
-figure a user waits for) and on a folder, the peak memory of this process and of the
-predict processes, and reads the model's training time from model/metrics.json. Prints
-the figures and writes them as JSON, so that the README can quote measured numbers.
+In one run: the floor (a bare interpreter importing NumPy and Pillow, as a whole process),
+one scan through `python -m braintumor predict --json` as a whole process with each runtime
+(ONNX Runtime, the default, and Keras/TensorFlow; median of several runs, interleaved so
+that the machine's noise hits all alike), a folder of scans with each runtime, batch
+throughput in this process per runtime, and the peak memory (ru_maxrss) of every child
+process. Names the CPU (`machine_description`), reads the model's training time from
+model/metrics.json, prints the figures and writes them as JSON (atomically), so that the
+README's table (`braintumor/reports/templates/benchmark.md.j2`) quotes measured numbers.
+The top-level keys of earlier versions (`predict_one_image_seconds`, ...) keep the Keras
+figures they always held; `runtimes` holds both.
 """
 
 from __future__ import annotations
@@ -47,45 +52,62 @@ def benchmark_images(count: int) -> tuple[np.ndarray, str]:
         return rng.integers(0, 256, shape, dtype=np.uint8), "random uint8 images (no data/image_data.npz)"
 
 
-def throughput(model, images: np.ndarray, batch_sizes, repeats: int) -> dict[str, float]:
-    """Images per second of `model.predict` on uint8 scans, median of `repeats` timed runs."""
-    from braintumor.models.networks import predict_tumour_probability
+RUNTIMES = ("onnx", "keras")
+FLOOR_COMMAND = [sys.executable, "-c", "import numpy, PIL.Image"]
 
+
+def _timed(model, images: np.ndarray, batch_size: int) -> float:
+    """Seconds to score `images` in batches of `batch_size` with `predict_on_batch` (the call
+    `predict` makes, for either runtime)."""
+    start = time.perf_counter()
+    for first in range(0, len(images), batch_size):
+        model.predict_on_batch(images[first:first + batch_size].astype(np.float32))
+    return time.perf_counter() - start
+
+
+def throughput(model, images: np.ndarray, batch_sizes, repeats: int) -> dict[str, float]:
+    """Scans per second of `model.predict_on_batch` on uint8 scans, median of `repeats` timed
+    passes after one warm-up pass (Keras traces its graph on the first call)."""
     figures = {}
     for batch_size in batch_sizes:
-        predict_tumour_probability(model, images[: 2 * batch_size], batch_size=batch_size)  # warm-up: tracing
-        seconds = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            predict_tumour_probability(model, images, batch_size=batch_size)
-            seconds.append(time.perf_counter() - start)
+        _timed(model, images[: 2 * batch_size], batch_size)
+        seconds = [_timed(model, images, batch_size) for _ in range(repeats)]
         figures[str(batch_size)] = round(len(images) / statistics.median(seconds), 1)
     return figures
 
 
-def timed_predict_command(arguments: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (MiB) of one `python -m braintumor predict` process."""
+def timed_process(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak memory (MiB) of one child process, which must exit 0."""
     with tempfile.TemporaryFile() as log:
         start = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-m", "braintumor", "predict", *arguments],
-            cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=log,
-        )
+        child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=log)
         _, status, usage = os.wait4(child.pid, 0)  # the rusage of this child alone
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             log.seek(0)
-            raise SystemExit(f"predict exited {child.returncode}:\n{log.read().decode(errors='replace')[-3000:]}")
+            raise SystemExit(f"{' '.join(command[1:])} exited {child.returncode}:\n"
+                             f"{log.read().decode(errors='replace')[-3000:]}")
     return seconds, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
-def measure_predict_command(model_path: Path, one_image_runs: int, folder_count: int):
-    """(seconds, peak MiB) of the command on one scan, per run, and on a folder of scans.
+def predict_command(arguments: list[str], runtime: str) -> list[str]:
+    return [sys.executable, "-m", "braintumor", "predict", "--json", "--runtime", runtime, *arguments]
+
+
+def _median_of(runs: list[tuple[float, float]]) -> dict:
+    seconds = [round(s, 3) for s, _ in runs]
+    return {"median": statistics.median(seconds), "runs": seconds}
+
+
+def measure_processes(model_path: Path, runs: int, folder_count: int) -> dict:
+    """Whole-process figures: the floor and, per runtime, one scan (`runs` times, interleaved
+    with the floor) and a folder of `folder_count` scans (once).
 
     The scans are random: a CNN's cost does not depend on what the pixels show.
     """
     rng = np.random.default_rng(config.SEED)
+    figures = {"floor": [], **{runtime: {"one": [], "folder": None} for runtime in RUNTIMES}}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "scans"
         folder.mkdir()
@@ -93,8 +115,25 @@ def measure_predict_command(model_path: Path, one_image_runs: int, folder_count:
             scan = rng.integers(0, 256, (config.IMAGE_SIZE, config.IMAGE_SIZE), dtype=np.uint8)
             Image.fromarray(scan).save(folder / f"scan{index:04d}.png")
         one_scan = [str(folder / "scan0000.png"), "--model", str(model_path)]
-        one_image = [timed_predict_command(one_scan) for _ in range(one_image_runs)]
-        return one_image, timed_predict_command([str(folder), "--model", str(model_path)])
+        for runtime in RUNTIMES:  # a first, untimed run of each fills the file cache
+            timed_process(predict_command(one_scan, runtime))
+        for _ in range(runs):
+            figures["floor"].append(timed_process(FLOOR_COMMAND))
+            for runtime in RUNTIMES:
+                figures[runtime]["one"].append(timed_process(predict_command(one_scan, runtime)))
+        for runtime in RUNTIMES:
+            figures[runtime]["folder"] = timed_process(predict_command([str(folder), "--model", str(model_path)],
+                                                                       runtime))
+    return figures
+
+
+def in_process_models(model_path: Path):
+    """{runtime: model} for the throughput: the ONNX export through `onnx_runtime`, the
+    `.keras` file through Keras (both as `predict` loads them)."""
+    from braintumor.models.networks import load_model
+    from braintumor.models.onnx_runtime import load_onnx_model, onnx_path_for
+
+    return {"onnx": load_onnx_model(onnx_path_for(model_path)), "keras": load_model(model_path)}
 
 
 def training_seconds() -> tuple[float | None, str]:
@@ -118,41 +157,57 @@ def main(argv=None) -> int:
 
     model_path = Path(args.model).resolve() if args.model else REPO_ROOT / config.MODEL_PATH
     out_path = Path(args.out) if args.out else REPO_ROOT / BENCHMARK_PATH
-    if not model_path.is_file():
-        print(f"error: model file '{model_path}' does not exist; train it with `make train` or pass --model.",
+    if not model_path.is_file() or not model_path.with_suffix(".onnx").is_file():
+        print(f"error: model file '{model_path}' or its ONNX export beside it does not exist; train it with "
+              "`make train` (or export it: `python -m braintumor.models.export MODEL.keras`) or pass --model.",
               file=sys.stderr)
         return 2
-    image_count, repeats, command_runs, folder_count = (128, 1, 1, 64) if args.quick else (512, 3, 3, 512)
+    image_count, repeats, command_runs, folder_count = (128, 1, 2, 64) if args.quick else (512, 3, 7, 512)
 
     # The commands run first: a child's peak memory counts the parent's size at fork time,
     # so they must start while this process is small (no TensorFlow, no data loaded yet).
-    one_image, (folder_seconds, folder_peak_mib) = measure_predict_command(model_path, command_runs, folder_count)
+    processes = measure_processes(model_path, command_runs, folder_count)
 
-    from braintumor.models.networks import count_parameters, library_versions, load_model
+    from braintumor.models.networks import count_parameters, library_versions
 
-    model = load_model(model_path)
+    models = in_process_models(model_path)
     images, image_source = benchmark_images(image_count)
-    images_per_second = throughput(model, images, BATCH_SIZES, repeats)
+    floor = _median_of(processes["floor"])
+    runtimes = {}
+    for runtime in RUNTIMES:
+        one, (folder_seconds, folder_peak) = processes[runtime]["one"], processes[runtime]["folder"]
+        one_image = _median_of(one)
+        runtimes[runtime] = {
+            "predict_one_image_seconds": one_image,
+            "predict_one_image_over_floor": round(one_image["median"] / floor["median"], 2),
+            "predict_folder": {"images": folder_count, "seconds": round(folder_seconds, 2),
+                               "images_per_second_including_startup": round(folder_count / folder_seconds, 1)},
+            "throughput_images_per_second_by_batch_size": throughput(models[runtime], images, BATCH_SIZES, repeats),
+            "peak_memory_mib": {"predict_one_image_process": round(max(peak for _, peak in one), 1),
+                                "predict_folder_process": round(folder_peak, 1)},
+        }
+    import onnxruntime
 
     training, training_note = training_seconds()
-    one_image_seconds = [round(seconds, 2) for seconds, _ in one_image]
+    keras_figures = runtimes["keras"]
     figures = {
         "machine": machine_description(),
-        "versions": library_versions(),
-        "model": {"file": model_path.name, "parameters": count_parameters(model)},
+        "versions": {**library_versions(), "onnxruntime": onnxruntime.__version__},
+        "model": {"file": model_path.name, "onnx_file": model_path.with_suffix(".onnx").name,
+                  "parameters": count_parameters(models["keras"])},
         "quick": args.quick,
-        "throughput_images_per_second_by_batch_size": images_per_second,
+        "floor_seconds": {**floor, "command": "python -c 'import numpy, PIL.Image'",
+                          "peak_memory_mib": round(max(peak for _, peak in processes["floor"]), 1)},
+        "runtimes": runtimes,
+        "default_runtime": "onnx",
         "throughput_measured_on": f"{len(images)} images, {image_source}, median of {repeats}",
-        "predict_one_image_seconds": {"median": statistics.median(one_image_seconds), "runs": one_image_seconds},
-        "predict_folder": {
-            "images": folder_count,
-            "seconds": round(folder_seconds, 2),
-            "images_per_second_including_startup": round(folder_count / folder_seconds, 1),
-        },
+        # The keys of earlier versions, still read by the model card's table: the Keras figures.
+        "throughput_images_per_second_by_batch_size": keras_figures["throughput_images_per_second_by_batch_size"],
+        "predict_one_image_seconds": keras_figures["predict_one_image_seconds"],
+        "predict_folder": keras_figures["predict_folder"],
         "peak_memory_mib": {
             "benchmark_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "predict_one_image_process": round(max(peak for _, peak in one_image), 1),
-            "predict_folder_process": round(folder_peak_mib, 1),
+            **keras_figures["peak_memory_mib"],
         },
         "training_seconds": training,
         "training_seconds_source": training_note,
@@ -160,7 +215,8 @@ def main(argv=None) -> int:
     text = json.dumps(figures, indent=2)
     print(text)
     atomic_write(out_path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
-    print(f"wrote {out_path}", file=sys.stderr)
+    print(f"wrote {out_path.relative_to(REPO_ROOT) if out_path.is_relative_to(REPO_ROOT) else out_path}",
+          file=sys.stderr)
     return 0
 
 

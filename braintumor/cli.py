@@ -10,7 +10,7 @@ from pathlib import Path
 from . import config
 from .data.dataset import DataError
 from .models.specs import DEFAULT_MODEL, SPECS
-from .predict import DEFAULT_BATCH_SIZE, PredictError, finite_float, positive_int, resolve_model, run
+from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, finite_float, positive_int, resolve_model, run
 
 
 def _prepare(args) -> int:
@@ -18,15 +18,24 @@ def _prepare(args) -> int:
 
     from .data.sources import EXTRA_ENV_VAR, EXTRA_NPZ_PATH, EXTRA_SPLITS_PATH, find_extra_dir, format_extra_summary, prepare_extra
 
+    from .data.lgg import LGG_ENV_VAR, LGG_NPZ_PATH, LGG_SPLITS_PATH, find_lgg_dir, format_lgg_summary, prepare_lgg
+
     extra_dir = find_extra_dir(args.extra_dir)  # checked before anything is written
+    lgg_dir = find_lgg_dir(args.lgg_dir)
     summary = prepare(data_dir=args.data_dir, out=Path(args.out), splits_out=Path(args.splits))
     print(format_summary(summary))
     print(f"wrote {args.out} and {args.splits}")
     if extra_dir is None:
         print(f"extra source: not used (${EXTRA_ENV_VAR} is not set)")
-        return 0
-    print(format_extra_summary(prepare_extra(extra_dir)))
-    print(f"wrote {EXTRA_NPZ_PATH} and {EXTRA_SPLITS_PATH}")
+    else:
+        print(format_extra_summary(prepare_extra(extra_dir)))
+        print(f"wrote {EXTRA_NPZ_PATH} and {EXTRA_SPLITS_PATH}")
+    if lgg_dir is None:
+        print(f"LGG source: not used (${LGG_ENV_VAR} is not set)")
+    else:
+        sites = args.lgg_sites.split(",") if args.lgg_sites else None
+        print(format_lgg_summary(prepare_lgg(lgg_dir, sites=sites) if sites else prepare_lgg(lgg_dir)))
+        print(f"wrote {LGG_NPZ_PATH} and {LGG_SPLITS_PATH}")
     return 0
 
 
@@ -34,7 +43,8 @@ def _predict(args) -> int:
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     try:
         model_path, model_name = resolve_model(args.model)
-        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size, model_name)
+        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size, model_name,
+                   args.runtime)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -51,27 +61,52 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--data-dir", default=None, help=f"raw folder (default: ${config.DATA_ENV_VAR}, else data/raw/)")
     prep.add_argument("--extra-dir", default=None,
                       help="the second training source's folder (default: $BRAIN_TUMOR_EXTRA; unset: not used)")
+    prep.add_argument("--lgg-dir", default=None,
+                      help="the LGG FLAIR source's kaggle_3m/ folder (default: $BRAIN_TUMOR_LGG; unset: not used)")
+    prep.add_argument("--lgg-sites", default=None, metavar="CS,DU,...",
+                      help="LGG sites to use, comma-separated (default: CS,DU,EZ,FG, the committed figures' sites)")
     prep.add_argument("--out", default=str(config.NPZ_PATH), help="packed arrays (default: %(default)s)")
     prep.add_argument("--splits", default=str(config.SPLITS_PATH), help="split table (default: %(default)s)")
     prep.set_defaults(handler=_prepare)
 
     pred = commands.add_parser(
         "predict",
-        help="tumour probability of scans (image files or folders of them)",
-        description="Print, per image, the tumour probability and the label, and a warning when the "
+        help="tumour probability of scans (pictures, DICOM files and series, NIfTI volumes, or folders of them)",
+        description="Print, per scan, the tumour probability and the label, and a warning when the "
         f"scan is unlike the training data (if {config.METRICS_PATH.name} beside the model holds an "
-        "'input_check' rule). Folders are searched recursively; files that are not images are "
-        "listed as skipped. Exit status 1 if any input could not be read (its line says why), 2 if "
-        "the model cannot be loaded.",
+        "'input_check' rule). A DICOM series or NIfTI volume gets one line per slice (k = 0 at the "
+        "inferior end) and then a summary line (slices, max_probability, max_slice, "
+        "slices_at_or_over_threshold; no 'probability' key). "
+        "DICOM: the .dcm files met are grouped into series by SeriesInstanceUID and ordered along "
+        "the slice normal (ImagePositionPatient; InstanceNumber where positions are missing); values "
+        "through Rescale Slope/Intercept, then the file's Window Center/Width (linear window, DICOM "
+        "PS3.3 C.11.2.1.2) or, without one, the series' 0.5th-99.5th percentiles mapped to 0..255; "
+        "MONOCHROME1 inverted; MR only, single-frame, uncompressed or with an installed decoder. "
+        "NIfTI (.nii, .nii.gz): reoriented to the closest canonical orientation (RAS+, so a volume "
+        "not acquired axially works too, cut along the closest axes), each axial slice shown "
+        "anterior up and the patient's right on the left, the volume's 0.5th-99.5th percentiles "
+        "mapped to 0..255; a 4D file: its first volume, with a note. Every slice is resized to "
+        "240x240. Folders are searched recursively (pictures, .dcm, .nii, .nii.gz; DICOM files "
+        "without a suffix are read only when named); other files are listed as skipped. Exit status "
+        "1 if any input could not be read (its line says why), 2 if the model cannot be loaded.",
     )
     pred.add_argument(
         "paths", nargs="+", metavar="PATH",
-        help="image file (JPEG, PNG, BMP, TIFF) or folder (searched recursively; names starting with '.' are ignored)",
+        help="picture (JPEG, PNG, BMP, TIFF), DICOM (.dcm) or NIfTI (.nii, .nii.gz) file, or folder "
+        "(searched recursively; names starting with '.' are ignored)",
     )
     pred.add_argument(
         "--model", metavar="NAME|FILE", default=None,
         help=f"a model name ({', '.join(f'{name}: {spec.file}' for name, spec in SPECS.items())}) or a .keras "
-        f"file (default: {DEFAULT_MODEL}; the README says why)",
+        f"file (default: {DEFAULT_MODEL}; the README says why); its ONNX export <stem>.onnx beside it is used "
+        "when present",
+    )
+    pred.add_argument(
+        "--runtime", choices=RUNTIMES, default=None,
+        help="what scores: onnx (the default: ONNX Runtime with the .onnx export beside the model, no "
+        "TensorFlow; without a usable export, keras with a note; asked for explicitly, a missing export is "
+        "an error) or keras (TensorFlow; needs the research environment). --gradcam always uses keras "
+        "(it needs gradients); with --runtime onnx too, a note says so",
     )
     pred.add_argument(
         "--threshold", metavar="T", type=finite_float, default=None,
@@ -80,14 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--json", action="store_true",
-        help="one JSON object per line: file, probability, label, model (the name of the model used; "
-        "its file path when given a file) and warning when the input check fires; or file and error; "
-        "or file and skipped",
+        help="one JSON object per line: file, slice (for a slice of a volume or series), probability, label, "
+        "model (the name of the model used; its file path when given a file), runtime (onnx or keras) and "
+        "warning when the input check fires; a volume's or series' summary: file, series (DICOM), slices, "
+        "max_probability, max_slice, slices_at_or_over_threshold, note; or file and error; or file and skipped",
     )
-    pred.add_argument("--gradcam", metavar="DIR", help="write DIR/<name>_gradcam.png heat-map overlays")
+    pred.add_argument("--gradcam", metavar="DIR",
+                      help="write DIR/<name>_gradcam.png heat-map overlays (<name>_slice<k>_gradcam.png for slices); "
+                      "uses the keras runtime")
     pred.add_argument(
         "--batch-size", metavar="N", type=positive_int, default=DEFAULT_BATCH_SIZE,
-        help="images per batch (default: %(default)s)",
+        help="scans per batch (default: %(default)s)",
     )
     pred.set_defaults(handler=_predict)
     return parser

@@ -58,6 +58,13 @@ IMAGE_SIZE = 240
 #: itself only holds .jpg). One set, so that both agree on what counts as an image file.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 
+#: What `predict` reads besides pictures (not used by `prepare`, which only matches the
+#: Kaggle pictures): DICOM files by suffix (a folder's `.dcm` files are grouped into series;
+#: DICOM files without this suffix are skipped in a folder walk, but read when named), and
+#: NIfTI volumes by the end of their (lower-case) name.
+DICOM_SUFFIXES = frozenset({".dcm"})
+NIFTI_NAME_ENDINGS = (".nii", ".nii.gz")
+
 CLASS_NAMES = ("no tumour", "tumour")
 
 #: Fractions of the data in each split (test, validation); the rest is train.

@@ -1,14 +1,21 @@
 """`braintumor predict`: tumour probability for scans given as files or folders.
 
-Images of any size and common mode are turned into the model's input (240x240 grey,
-0..255); 16-bit grey images (and 32-bit integer ones, clipped) are divided by 257, so an
-absolute intensity maps to the same 8-bit value whatever else is in the image. Folders are
-searched recursively (a downloaded dataset comes as class folders); every file met gets one
-line: a prediction, an error, or a note that it was skipped as not an image. Scans run
-through the model in batches, and a bad file becomes an error line instead of stopping the
-run. When metrics.json beside the model holds an `input_check` rule, a scan unlike the
-training data gets a warning with its prediction. TensorFlow is imported only once there is
-something to predict, so `--help` and argument errors stay fast.
+Inputs: pictures (JPEG, PNG, BMP, TIFF), DICOM files and series, NIfTI volumes. Pictures of
+any size and common mode are turned into the model's input (240x240 grey, 0..255); 16-bit
+grey images (and 32-bit integer ones, clipped) are divided by 257, so an absolute intensity
+maps to the same 8-bit value whatever else is in the image. DICOM (`data.dicom`) and NIfTI
+(`data.nifti`) give one scan per slice, by the rules stated there; each slice gets a line
+(with its slice number k, 0 at the inferior end) and each series or volume a summary line.
+Folders are searched recursively (a downloaded dataset comes as class folders); every file
+met gets a line: a prediction, an error, or a note that it was skipped. Scans run through
+the model in batches, and a bad file becomes an error line instead of stopping the run.
+When metrics.json beside the model holds an `input_check` rule, a scan unlike the training
+data gets a warning with its prediction.
+
+Scoring uses the model's ONNX export beside it (`<stem>.onnx`) with ONNX Runtime by default:
+no TensorFlow is imported, and a single scan takes a fraction of a second as a whole
+process. Keras scores instead with `--runtime keras`, with `--gradcam` (gradients), or when
+there is no usable export (a note says so).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import json
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -27,6 +34,7 @@ import numpy as np
 
 from . import config
 from .data.images import ImageReadError, read_scan
+from .data.inputs import Entry, expand_paths, input_kind, walk_folder  # noqa: F401 (re-exported)
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_BATCH_SIZE = 64
@@ -40,18 +48,10 @@ class PredictError(Exception):
 
 
 @dataclass
-class Entry:
-    """One file or folder to report on: predict it, or report its error or why it is skipped."""
-
-    path: Path
-    error: str | None = None
-    skipped: str | None = None
-
-
-@dataclass
 class Result:
-    """One input: its tumour probability and label (and a warning when the scan is unlike
-    the training data), or why it has none (an error, or why it was skipped)."""
+    """One scan (a picture, or slice `slice` of a volume or series): its tumour probability
+    and label (and a warning when the scan is unlike the training data), or why it has none
+    (an error, or why it was skipped)."""
 
     file: str
     probability: float | None = None
@@ -60,17 +60,22 @@ class Result:
     skipped: str | None = None
     warning: str | None = None
     model: str | None = None  # the name of the model that scored it (`model_specs`), or its file
+    slice: int | None = None  # its index in a volume or series (0: inferior), None for a picture
+    runtime: str | None = None  # "onnx" or "keras": what scored it
+    ends_entry: bool = False  # the last line of its `Entry` (for the progress bar)
 
     def as_json(self) -> str:
         if self.error is not None:
             return json.dumps({"file": self.file, "error": self.error})
         if self.skipped is not None:
             return json.dumps({"file": self.file, "skipped": self.skipped})
-        record = {"file": self.file, "probability": round(self.probability, 6), "label": self.label}
-        if self.model is not None:
-            record["model"] = self.model
-        if self.warning is not None:
-            record["warning"] = self.warning
+        record = {"file": self.file}
+        if self.slice is not None:
+            record["slice"] = self.slice
+        record.update(probability=round(self.probability, 6), label=self.label)
+        for key in ("model", "runtime", "warning"):
+            if getattr(self, key) is not None:
+                record[key] = getattr(self, key)
         return json.dumps(record)
 
     def as_text(self) -> str:
@@ -78,93 +83,43 @@ class Result:
             return f"{self.file}\terror: {self.error}"
         if self.skipped is not None:
             return f"{self.file}\tskipped: {self.skipped}"
-        line = f"{self.file}\t{self.probability:.3f}\t{config.CLASS_NAMES[self.label]}"
+        name = self.file if self.slice is None else f"{self.file} [slice {self.slice}]"
+        line = f"{name}\t{self.probability:.3f}\t{config.CLASS_NAMES[self.label]}"
         return line if self.warning is None else f"{line}\twarning: {self.warning}"
 
 
-# --------------------------------------------------------------------------------------
-# Inputs
-# --------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """The summary line of a volume or series, after its slice lines. It has no
+    `probability` key, so a reader of the lines can tell it from a slice."""
 
+    file: str
+    probabilities: list[float]
+    threshold: float
+    series: str | None = None  # the SeriesInstanceUID of a DICOM series
+    note: str | None = None
+    ends_entry: bool = True
+    error = skipped = probability = None  # read by `run` like a Result's
 
-def expand_paths(paths) -> list[Entry]:
-    """What to report on, in the given order; folders are walked by `walk_folder`.
+    def as_json(self) -> str:
+        record = {"file": self.file}
+        if self.series is not None:
+            record["series"] = self.series
+        best = int(np.argmax(self.probabilities))
+        record.update(
+            slices=len(self.probabilities), max_probability=round(float(self.probabilities[best]), 6), max_slice=best,
+            slices_at_or_over_threshold=int(sum(p >= self.threshold for p in self.probabilities)),
+        )
+        if self.note is not None:
+            record["note"] = self.note
+        return json.dumps(record)
 
-    A file named on the command line is always read (whatever its suffix); a missing path,
-    or a folder without any image file below it, keeps its place as an error so that it is
-    reported in order with the rest.
-    """
-    entries: list[Entry] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            found = list(walk_folder(path))
-            unlisted = any(entry.path == path and entry.error for entry in found)  # already says why
-            if not unlisted and not any(entry.error is None and entry.skipped is None for entry in found):
-                suffixes = ", ".join(sorted(config.IMAGE_SUFFIXES))
-                entries.append(Entry(path, error=f"folder holds no images (looked for {suffixes}, in subfolders too)"))
-            entries.extend(found)
-        elif path.exists():
-            entries.append(Entry(path))
-        else:
-            entries.append(Entry(path, error="no such file or folder"))
-    return entries
-
-
-def walk_folder(folder: Path) -> Iterator[Entry]:
-    """Every file below `folder`, depth first, each folder's entries sorted by name.
-
-    Names starting with '.' (files and folders) are passed over silently. A link to a
-    folder inside `folder` is not followed (the folder is walked under its own name); other
-    folder links are, but each real folder is entered once, so a link loop neither hangs
-    nor lists a file twice. A file whose suffix is not an image's is skipped (with a line
-    saying so); one with an image suffix that is not a regular file (a broken link, a pipe)
-    is an error.
-    """
-    root = folder.resolve()
-    entered = {_folder_key(folder)}
-    stack = [_sorted_children(folder)]
-    while stack:
-        child = next(stack[-1], None)
-        if child is None:
-            stack.pop()
-            continue
-        if isinstance(child, Entry):  # a folder that could not be listed
-            yield child
-        elif child.is_dir():
-            path = Path(child.path)
-            if child.is_symlink() and path.resolve().is_relative_to(root):
-                continue
-            key = _folder_key(path)
-            if key not in entered:
-                entered.add(key)
-                stack.append(_sorted_children(path))
-        else:
-            yield _file_entry(Path(child.path), child.is_file())
-
-
-def _folder_key(folder: Path) -> tuple[int, int]:
-    """(device, inode) of the folder a path leads to: the same for every link to it."""
-    info = folder.stat()
-    return info.st_dev, info.st_ino
-
-
-def _sorted_children(folder: Path) -> Iterator[os.DirEntry | Entry]:
-    """The folder's entries not starting with '.', sorted by name; an error `Entry` when the
-    folder cannot be listed."""
-    try:
-        with os.scandir(folder) as listing:
-            children = sorted((child for child in listing if not child.name.startswith(".")), key=lambda c: c.name)
-    except OSError as error:
-        return iter([Entry(folder, error=f"cannot list folder ({error.strerror or error})")])
-    return iter(children)
-
-
-def _file_entry(path: Path, is_regular_file: bool) -> Entry:
-    if path.suffix.lower() not in config.IMAGE_SUFFIXES:
-        return Entry(path, skipped="not an image file")
-    if not is_regular_file:
-        return Entry(path, error="not a regular file (a broken link, a pipe or a device)")
-    return Entry(path)
+    def as_text(self) -> str:
+        best = int(np.argmax(self.probabilities))
+        over = sum(p >= self.threshold for p in self.probabilities)
+        line = (f"{self.file}\t{len(self.probabilities)} slices: max {self.probabilities[best]:.3f} at slice {best}; "
+                f"{over} at or over {self.threshold:.3f}")
+        return line if self.note is None else f"{line}\tnote: {self.note}"
 
 
 # --------------------------------------------------------------------------------------
@@ -194,12 +149,22 @@ def resolve_model(choice: str | None) -> tuple[Path, str]:
 
     name = choice or DEFAULT_MODEL
     if name in SPECS:
-        return config.REPO_ROOT / SPECS[name].file, name
+        return _shipped_file(SPECS[name].file), name
     path = Path(name)
     known = {spec.file.name: spec.name for spec in SPECS.values()}
     if path.suffix != ".keras" and not path.exists():
         raise PredictError(f"--model {name!r} is neither a model name ({', '.join(SPECS)}) nor a model file.")
     return path, known.get(path.name, str(path))
+
+
+def _shipped_file(relative: Path) -> Path:
+    """A shipped model's file: in the repository the package sits in (a clone, or an
+    editable install), else under the current folder (a `pip install .` copies the package
+    into site-packages without `model/`: run predict from the clone, or pass --model)."""
+    in_repository = config.REPO_ROOT / relative
+    if in_repository.exists() or in_repository.with_suffix(".onnx").exists() or not Path(relative).exists():
+        return in_repository
+    return Path(relative)
 
 
 def default_threshold(model_path: Path) -> tuple[float, str | None]:
@@ -280,9 +245,20 @@ def _quiet_native_stderr():
         os.close(saved)
 
 
+#: What to do when Keras is needed but missing (the light install has ONNX Runtime only).
+_NO_KERAS = ("scoring with Keras needs TensorFlow and Keras, which are not installed here (`pip install .` "
+             "installs the ONNX runtime only): install the research environment (`pip install -r requirements.txt`), "
+             "or use the ONNX runtime with the model's export beside it (`python -m braintumor.models.export "
+             "MODEL.keras`, run where Keras is installed)")
+RUNTIMES = ("onnx", "keras")
+
+
 def load_checked_model(model_path: Path):
     """Load the model in safe mode and check it follows the package's input/output contract."""
-    load_model = _import_models_lean().load_model
+    try:
+        load_model = _import_models_lean().load_model
+    except ImportError as error:
+        raise PredictError(f"{_NO_KERAS} ({type(error).__name__}: {error})") from None
 
     try:
         model = load_model(model_path)
@@ -299,25 +275,123 @@ def load_checked_model(model_path: Path):
     return model
 
 
+def _usable_export(model_path: Path):
+    """(the ONNX export beside `model_path` opened and checked, None) or (None, why not)."""
+    from .models.onnx_runtime import OnnxModelError, file_sha256, load_onnx_model, onnx_path_for
+
+    onnx_path = onnx_path_for(model_path)
+    if not onnx_path.is_file():
+        return None, f"no ONNX export '{onnx_path}' beside the model"
+    try:
+        model = load_onnx_model(onnx_path)
+    except OnnxModelError as error:
+        return None, str(error)
+    recorded = model.source_sha256()
+    if recorded is not None and Path(model_path).is_file() and recorded != file_sha256(model_path):
+        return None, (f"the ONNX export '{onnx_path}' was made from another version of '{model_path}' "
+                      "(its recorded sha256 differs)")
+    return model, None
+
+
+def load_runtime(model_path: Path, runtime: str | None = None, gradcam: bool = False):
+    """The model to score with: (model, "onnx" or "keras", notes for stderr).
+
+    ONNX Runtime with the export beside the `.keras` file (`<stem>.onnx`) unless `runtime`
+    is "keras" or Grad-CAM is asked for (gradients need Keras; an explicit `--runtime onnx`
+    with `--gradcam` gets a note: Keras then scores too, so the probabilities match the
+    maps). Without a usable export (missing, unreadable, or made from another version of
+    the `.keras` file): Keras with a note when the runtime was left to its default; a
+    `PredictError` saying how to make one when `--runtime onnx` was asked for.
+    """
+    notes = []
+    if gradcam and runtime == "onnx":
+        notes.append("--gradcam needs gradients, which only Keras gives: scoring with keras this run")
+    if runtime == "keras" or gradcam:
+        return load_checked_model(model_path), "keras", notes
+    model, problem = _usable_export(model_path)
+    if model is not None:
+        return model, "onnx", notes
+    make_one = f"make it with `python -m braintumor.models.export {model_path}` (where Keras is installed)"
+    if runtime == "onnx":
+        raise PredictError(f"--runtime onnx: {problem}; {make_one}, or use --runtime keras")
+    notes.append(f"{problem}: scoring with keras (slower start); {make_one}")
+    return load_checked_model(model_path), "keras", notes
+
+
 # --------------------------------------------------------------------------------------
 # Prediction
 # --------------------------------------------------------------------------------------
 
 
 class _OverlayNames:
-    """`<stem>_gradcam.png` in the folder, numbered when two inputs share a stem."""
+    """`<stem>_gradcam.png` in the folder (`<stem>_slice<k>_gradcam.png` for a slice of a
+    volume or series), numbered when two inputs share a name."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.used: set[str] = set()
 
-    def next_path(self, image_path: Path) -> Path:
-        name, number = f"{image_path.stem}_gradcam.png", 1
+    def next_path(self, image_path: Path, slice_index: int | None = None) -> Path:
+        stem = image_path.name[:-len(".gz")] if image_path.name.lower().endswith(".gz") else image_path.name
+        stem = Path(stem).stem
+        if slice_index is not None:
+            stem = f"{stem}_slice{slice_index:03d}"
+        name, number = f"{stem}_gradcam.png", 1
         while name in self.used:
             number += 1
-            name = f"{image_path.stem}_{number}_gradcam.png"
+            name = f"{stem}_{number}_gradcam.png"
         self.used.add(name)
         return self.folder / name
+
+
+@dataclass
+class _Unit:
+    """The output lines of one entry, in order, and those of its lines still to be scored
+    (`scored`, with their `scans`); a volume or series ends with its `Summary`."""
+
+    lines: list
+    scans: list[np.ndarray] = field(default_factory=list)
+    scored: list[Result] = field(default_factory=list)
+    summary: Summary | None = None
+
+    def add_scan(self, result: Result, scan: np.ndarray) -> None:
+        self.lines.append(result)
+        self.scored.append(result)
+        self.scans.append(scan)
+
+
+def _read_entry(entry: Entry, threshold: float) -> _Unit:
+    """Read one entry into its lines: a picture's one scan, a volume's or series' slices (and
+    its files' error lines, then its summary), or the entry's error or skip line."""
+    if entry.error is not None or entry.skipped is not None:
+        return _Unit([Result(file=str(entry.path), error=entry.error, skipped=entry.skipped)])
+    unit = _Unit([])
+    try:
+        if entry.kind == "nifti":
+            from .data.nifti import read_nifti
+
+            volume = read_nifti(entry.path)
+            for index, scan in enumerate(volume.slices):
+                unit.add_scan(Result(file=str(entry.path), slice=index), scan)
+            unit.summary = Summary(str(entry.path), [], threshold, note=volume.note)
+        elif entry.kind == "series":
+            from .data.dicom import read_series
+
+            series = read_series(entry.series)
+            unit.lines.extend(Result(file=str(path), error=reason) for path, reason in series.errors)
+            for index, (path, scan) in enumerate(series.slices):
+                unit.add_scan(Result(file=str(path), slice=index), scan)
+            if series.slices:
+                unit.summary = Summary(str(entry.path), [], threshold, series=series.uid)
+        else:
+            unit.add_scan(Result(file=str(entry.path)), read_scan(entry.path))
+    except ImageReadError as read_error:
+        unit = _Unit([Result(file=str(entry.path), error=str(read_error))])
+    if unit.summary is not None:
+        unit.lines.append(unit.summary)
+    if unit.lines:
+        unit.lines[-1].ends_entry = True
+    return unit
 
 
 def predict_entries(
@@ -327,40 +401,51 @@ def predict_entries(
     batch_size: int = DEFAULT_BATCH_SIZE,
     gradcam_dir: Path | None = None,
     input_rule: dict | None = None,
-) -> Iterator[Result]:
-    """Yield one `Result` per entry of `expand_paths`, in order, predicting `batch_size` at a time.
+) -> Iterator[Result | Summary]:
+    """Yield the lines of the entries of `expand_paths`, in order: one `Result` per picture,
+    slice, bad file or skipped file, and a `Summary` after each volume's or series' slices.
 
-    label is 1 (tumour) iff probability >= threshold. With `gradcam_dir`, a Grad-CAM
-    overlay of the tumour class is written there for every scan that was predicted. With
-    `input_rule` (see `braintumor.input_check`), a scan outside it gets a `warning`.
+    Scans are scored `batch_size` at a time (entries are read until a batch is full, so a
+    volume's slices and the pictures around it share batches). label is 1 (tumour) iff
+    probability >= threshold. With `gradcam_dir`, a Grad-CAM overlay of the tumour class is
+    written there for every scan that was predicted. With `input_rule` (see
+    `braintumor.input_check`), a scan outside it gets a `warning`.
     """
     overlay_names = _OverlayNames(Path(gradcam_dir)) if gradcam_dir is not None else None
-    for start in range(0, len(entries), batch_size):
-        results, scans, scan_results = [], [], []
-        for entry in entries[start:start + batch_size]:
-            result = Result(file=str(entry.path), error=entry.error, skipped=entry.skipped)
-            if entry.error is None and entry.skipped is None:
-                try:
-                    scans.append(read_scan(entry.path))
-                    scan_results.append(result)
-                except ImageReadError as read_error:
-                    result.error = str(read_error)
-            results.append(result)
-        if scans:
-            grey = np.stack(scans)
-            batch = grey[..., np.newaxis].astype(np.float32)
-            probabilities = np.asarray(model.predict_on_batch(batch))[:, 1]
-            for result, probability in zip(scan_results, probabilities):
-                result.probability = float(probability)
-                result.label = int(probability >= threshold)
-            if input_rule is not None:
-                from .data.input_check import input_warnings
+    pending, waiting = [], 0
+    for entry in entries:
+        unit = _read_entry(entry, threshold)
+        pending.append(unit)
+        waiting += len(unit.scans)
+        if waiting >= batch_size:
+            yield from _score(model, pending, threshold, batch_size, overlay_names, input_rule)
+            pending, waiting = [], 0
+    yield from _score(model, pending, threshold, batch_size, overlay_names, input_rule)
 
-                for result, warning in zip(scan_results, input_warnings(grey, input_rule)):
-                    result.warning = warning
-            if overlay_names is not None:
-                _write_overlays(model, batch, scan_results, overlay_names)
-        yield from results
+
+def _score(model, units: list[_Unit], threshold: float, batch_size: int, overlay_names, input_rule):
+    """Score the units' scans in batches, fill in their results and summaries, yield their lines."""
+    results = [result for unit in units for result in unit.scored]
+    scans = [scan for unit in units for scan in unit.scans]
+    for start in range(0, len(scans), batch_size):
+        grey = np.stack(scans[start:start + batch_size])
+        chunk = results[start:start + batch_size]
+        batch = grey[..., np.newaxis].astype(np.float32)
+        probabilities = np.asarray(model.predict_on_batch(batch))[:, 1]
+        for result, probability in zip(chunk, probabilities):
+            result.probability = float(probability)
+            result.label = int(probability >= threshold)
+        if input_rule is not None:
+            from .data.input_check import input_warnings
+
+            for result, warning in zip(chunk, input_warnings(grey, input_rule)):
+                result.warning = warning
+        if overlay_names is not None:
+            _write_overlays(model, batch, chunk, overlay_names)
+    for unit in units:
+        if unit.summary is not None:
+            unit.summary.probabilities = [result.probability for result in unit.scored]
+        yield from unit.lines
 
 
 def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _OverlayNames) -> None:
@@ -368,7 +453,7 @@ def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _Ove
 
     heatmaps = gradcam(model, batch, class_index=1)
     for scan, heatmap, result in zip(batch[..., 0].astype(np.uint8), heatmaps, results):
-        target = names.next_path(Path(result.file))
+        target = names.next_path(Path(result.file), result.slice)
         try:
             save_overlay(target, scan, heatmap, title=f"P(tumour) = {result.probability:.3f}")
         except OSError as error:
@@ -383,11 +468,14 @@ def run(
     gradcam_dir: Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     model_name: str | None = None,
+    runtime: str | None = None,
 ) -> int:
-    """The `predict` command: print one line per input; 1 if any input failed, else 0.
+    """The `predict` command: print one line per scan (and per volume or series, a summary);
+    1 if any input failed, else 0.
 
     Results go to stdout; error and skip lines go to stdout as JSON with --json (one stream
     to parse), else to stderr. Skipped files (not images) leave the exit status alone.
+    `runtime`: "onnx", "keras", or None for ONNX with a fallback to Keras (`load_runtime`).
     Raises `PredictError` when nothing can be predicted at all.
     """
     if gradcam_dir is not None:
@@ -403,7 +491,9 @@ def run(
     input_rule, note = input_check_rule(model_path)
     if note:
         print(f"note: {note}", file=sys.stderr)
-    model = load_checked_model(model_path)
+    model, runtime, notes = load_runtime(model_path, runtime, gradcam_dir is not None)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
     entries = expand_paths(paths)
     results = predict_entries(model, entries, threshold, batch_size, gradcam_dir, input_rule)
@@ -415,7 +505,8 @@ def run(
     failed = 0
     try:
         for result in results:
-            result.model = model_name if result.probability is not None else None
+            if isinstance(result, Result) and result.probability is not None:
+                result.model, result.runtime = model_name, runtime
             failed += result.error is not None
             if as_json:
                 print(result.as_json())
@@ -425,7 +516,7 @@ def run(
                 progress.write(result.as_text(), file=sys.stderr)
             else:
                 print(result.as_text(), file=sys.stderr)
-            if progress is not None:
+            if progress is not None and result.ends_entry:
                 progress.update()
     finally:
         if progress is not None:

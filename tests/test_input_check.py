@@ -107,3 +107,68 @@ def test_the_dark_frame_band_follows_a_non_square_picture():
 
     band = border_mask((20, 30), 4)
     assert band.shape == (20, 30) and band[0].all() and band[:, -1].all() and not band[10, 15]
+
+
+# --------------------------------------------------------------------------------------
+# The NumPy morphology equals SciPy's (predict no longer imports SciPy)
+# --------------------------------------------------------------------------------------
+
+
+def _varied_masks():
+    """Masks that exercise the flood: random blobs and noise, holes, heads touching the edge,
+    a spiral (a long winding path to the outside), rings, empty, full and thin shapes."""
+    rng = np.random.default_rng(7)
+    masks = [np.zeros((240, 240), bool), np.ones((240, 240), bool), np.zeros((1, 1), bool), np.ones((3, 5), bool)]
+    for density in (0.05, 0.3, 0.5, 0.7, 0.95):
+        masks.append(rng.random((60, 80)) < density)
+    for seed in range(12):  # real slices: heads through the head mask, some off the picture's edge
+        masks.append(brain(radius=40 + 7 * seed, centre=(120 + 9 * (seed - 6), 120 + 13 * (seed % 4)),
+                           seed=seed, rim=200 if seed % 3 == 0 else None) > 20)
+    rows, cols = np.mgrid[:120, :120]
+    ring = np.abs(np.hypot(rows - 60, cols - 60) - 30) < 3
+    masks.extend([ring, ring & (cols != 60), ring | (np.hypot(rows - 60, cols - 60) < 10)])
+    spiral = np.zeros((101, 101), bool)  # walls of a square spiral, one opening at the outside
+    for step in range(0, 50, 4):
+        spiral[step, step:101 - step] = spiral[100 - step, step:101 - step] = True
+        spiral[step:101 - step, step] = spiral[step + 2:101 - step, 100 - step] = True
+    masks.append(spiral)
+    diagonal = np.eye(50, dtype=bool) | np.eye(50, dtype=bool)[::-1]  # 8-connected walls leak 4-wise
+    masks.append(diagonal)
+    return masks
+
+
+def test_fill_holes_and_erode_equal_scipy_on_varied_masks():
+    from scipy import ndimage
+
+    from braintumor.data.input_check import erode, fill_holes
+
+    for index, mask in enumerate(_varied_masks()):
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask), err_msg=f"mask {index}")
+        for iterations in (1, 2, 4):
+            np.testing.assert_array_equal(erode(mask, iterations),
+                                          ndimage.binary_erosion(mask, iterations=iterations, border_value=0),
+                                          err_msg=f"mask {index}, {iterations} erosions")
+
+
+def test_bright_rim_cue_equals_the_scipy_version():
+    from scipy import ndimage
+
+    from braintumor.data.input_check import RIM_DEPTH, input_cues
+
+    scans = np.stack([brain(radius=30 + 9 * k, seed=k, rim=(None, 220, 90)[k % 3]) for k in range(10)])
+    expected = []
+    for grey in scans:
+        mask = grey > 20
+        filled = ndimage.binary_fill_holes(mask)
+        rim = filled & ~ndimage.binary_erosion(filled, iterations=RIM_DEPTH, border_value=0)
+        expected.append(float((grey[rim] > np.median(grey[mask])).mean()) if rim.any() and mask.any() else 0.0)
+    np.testing.assert_array_equal(input_cues(scans)["bright_rim"], expected)
+
+
+def test_input_check_imports_no_scipy():
+    import subprocess
+    import sys
+
+    code = "import sys, braintumor.data.input_check; print('scipy' in sys.modules)"
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert finished.stdout.strip() == "False", finished.stderr

@@ -88,3 +88,31 @@ def test_capped_sources_keep_class_shares_and_drop_test_rows():
     assert "test" not in set(small.split)
     assert small.labels[small.split == "train"].mean() == 0.25
     np.testing.assert_array_equal(small.names, loso.capped(source, seed=0, train_cap=200, val_cap=40).names)
+
+
+def _record():
+    figures = {"roc_auc": 0.6, "sensitivity": 0.5, "specificity": 0.7, "accuracy": 0.6}
+    rows = []
+    for variant in loso.VARIANTS:
+        for held_out in loso.SOURCES:
+            rows.append({"variant": variant, "held_out": held_out, "sources": list(loso.pair_of(held_out)),
+                         "held_out_figures": figures,
+                         "validation": {s: {"roc_auc": 0.95} for s in loso.pair_of(held_out)}})
+    return {"rows": rows, "single_source": {"validation": {"brain-tumor": {"roc_auc": 0.99, "accuracy": 0.99}},
+                                             "held_out": {"extra": figures, "lgg": figures}}}
+
+
+def test_table_has_a_row_per_pair_model_and_the_single_source_model():
+    table = loso.table_rows(_record())
+    assert len(table) == 1 + len(loso.VARIANTS) * len(loso.SOURCES)
+    assert table[0]["held out"] == "B, C" and table[1]["trained on"] == "B + C"
+    assert "outside: roc_auc" not in table[1]  # not scored yet: no outside column is made up
+
+
+def test_default_entry_before_and_after_the_rule_ran():
+    record = _record()
+    assert loso.default_model_entry(record)["name"] == "single-source"
+    record.update(default_model="all-source", all_source={"validation": {"brain-tumor": {"accuracy": 0.985}}},
+                  all_source_compared={"picked_worst_held_out_auc": 0.7, "single_source_worst_unseen_auc": 0.55})
+    entry = loso.default_model_entry(record)
+    assert entry["name"] == "all-source" and entry["rule"] == loso.DEFAULT_RULE and "0.7000" in entry["reason"]

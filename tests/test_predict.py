@@ -29,6 +29,12 @@ def model_path(tmp_path_factory):
     return path
 
 
+def copy_model(source, target):
+    """Copy a model file and its ONNX export (what `save_for_inference` writes) to `target`."""
+    shutil.copy(source, target)
+    shutil.copy(source.with_suffix(".onnx"), target.with_suffix(".onnx"))
+
+
 def _noise(shape, seed=0, high=256, dtype=np.uint8):
     return np.random.default_rng(seed).integers(0, high, shape).astype(dtype)
 
@@ -120,7 +126,7 @@ def test_json_lines_have_file_probability_label_and_model(tmp_path, model_path, 
     assert status == 0
     assert [record["file"] for record in records] == [str(path) for path in files]
     for record in records:
-        assert set(record) == {"file", "probability", "label", "model"}
+        assert set(record) == {"file", "probability", "label", "model", "runtime"}
         assert record["model"] == str(model_path)  # a file that is no named model: named by its path
         assert 0.0 <= record["probability"] <= 1.0
         assert record["label"] == int(record["probability"] >= 0.5)
@@ -140,7 +146,7 @@ def test_threshold_flag_sets_the_labels(tmp_path, model_path, capsys, threshold,
 def test_default_threshold_comes_from_metrics_json_beside_the_model(tmp_path, model_path, capsys):
     model_copy = tmp_path / "model" / "braintumor.keras"
     model_copy.parent.mkdir()
-    shutil.copy(model_path, model_copy)
+    copy_model(model_path, model_copy)
     (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.0}))
     files = make_every_kind(tmp_path / "scans")
 
@@ -186,7 +192,7 @@ def test_folders_are_searched_recursively_one_json_line_per_file(tmp_path, model
     assert [record["file"] for record in records] == [str(images[0]), str(notes), *map(str, images[1:])]
     assert records[1] == {"file": str(notes), "skipped": "not an image file"}
     for record in records[:1] + records[2:]:
-        assert set(record) == {"file", "probability", "label", "model"}
+        assert set(record) == {"file", "probability", "label", "model", "runtime"}
 
 
 def test_skipped_files_are_noted_on_stderr_in_text_mode(tmp_path, model_path, capsys):
@@ -231,7 +237,7 @@ def model_with_rule(tmp_path, model_path):
 
     model_copy = tmp_path / "model" / "braintumor.keras"
     model_copy.parent.mkdir()
-    shutil.copy(model_path, model_copy)
+    copy_model(model_path, model_copy)
     rule = fit_input_check(np.stack([_small_head(radius) for radius in range(40, 61)]))
     (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": rule}))
     return model_copy
@@ -246,8 +252,8 @@ def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, 
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
     assert status == 0
-    assert set(records[0]) == {"file", "probability", "label", "model"}
-    assert set(records[1]) == {"file", "probability", "label", "model", "warning"}
+    assert set(records[0]) == {"file", "probability", "label", "model", "runtime"}
+    assert set(records[1]) == {"file", "probability", "label", "model", "runtime", "warning"}
     assert "head fills" in records[1]["warning"] and "training:" in records[1]["warning"]
 
     main(["predict", str(typical), str(big), "--model", str(model_with_rule)])
@@ -259,7 +265,7 @@ def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, 
 def test_an_unusable_input_check_rule_is_noted_and_ignored(tmp_path, model_path, capsys):
     model_copy = tmp_path / "model" / "braintumor.keras"
     model_copy.parent.mkdir()
-    shutil.copy(model_path, model_copy)
+    copy_model(model_path, model_copy)
     (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": {"bounds": {}}}))
     Image.fromarray(_small_head(110)).save(tmp_path / "scan.png")
 
@@ -326,7 +332,7 @@ def test_bad_inputs_in_json_mode_are_json_error_lines_on_stdout(tmp_path, model_
     records = [json.loads(line) for line in out.splitlines()]
 
     assert status == 1
-    assert set(records[0]) == {"file", "probability", "label", "model"}
+    assert set(records[0]) == {"file", "probability", "label", "model", "runtime"}
     assert [record["file"] for record in records[1:]] == [str(path) for path in bad]
     for record, reason in zip(records[1:], bad.values()):
         assert set(record) == {"file", "error"} and reason in record["error"]
@@ -410,7 +416,7 @@ def test_each_model_file_reads_its_own_threshold_from_metrics_json(tmp_path, mod
     folder = tmp_path / "model"
     folder.mkdir()
     for name in ("braintumor.keras", "braintumor_two_source.keras"):
-        shutil.copy(model_path, folder / name)
+        copy_model(model_path, folder / name)
     (folder / "metrics.json").write_text(json.dumps(
         {"threshold": 0.0, "model_files": {"braintumor_two_source.keras": {"threshold": 1.0}}}))
     files = make_every_kind(tmp_path / "scans")
@@ -423,3 +429,182 @@ def test_each_model_file_reads_its_own_threshold_from_metrics_json(tmp_path, mod
             "single-source" if name == "braintumor.keras" else "two-source"}
     # threshold 0 calls everything tumour; the two-source entry's 1.0 calls nothing tumour (the tiny model is never that sure)
     assert labels == {"braintumor.keras": {1}, "braintumor_two_source.keras": {0}}
+
+
+# --------------------------------------------------------------------------------------
+# Runtimes: ONNX by default, Keras when asked, for Grad-CAM, or without a usable export
+# --------------------------------------------------------------------------------------
+
+
+def test_onnx_scores_by_default_and_keras_when_asked_alike(tmp_path, model_path, capsys):
+    files = make_every_kind(tmp_path)
+    runs = {}
+    for runtime in (None, "onnx", "keras"):
+        main(["predict", *map(str, files), "--model", str(model_path), "--json"]
+             + ([] if runtime is None else ["--runtime", runtime]))
+        out, err = capsys.readouterr()
+        runs[runtime] = [json.loads(line) for line in out.splitlines()]
+        assert "scoring with keras" not in err  # the export beside the model is used, no fallback
+    assert {record["runtime"] for record in runs[None]} == {"onnx"} == {record["runtime"] for record in runs["onnx"]}
+    assert {record["runtime"] for record in runs["keras"]} == {"keras"}
+    np.testing.assert_allclose([r["probability"] for r in runs[None]], [r["probability"] for r in runs["keras"]],
+                               atol=1e-4)
+    assert [r["label"] for r in runs[None]] == [r["label"] for r in runs["keras"]]
+
+
+def test_without_an_export_keras_scores_with_a_note_unless_onnx_was_asked_for(tmp_path, model_path, capsys):
+    bare = tmp_path / "bare.keras"
+    shutil.copy(model_path, bare)  # no bare.onnx beside it
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "scan.png")
+
+    status = main(["predict", str(tmp_path / "scan.png"), "--model", str(bare), "--json"])
+    out, err = capsys.readouterr()
+    assert status == 0 and json.loads(out)["runtime"] == "keras"
+    assert "note:" in err and "no ONNX export" in err and "python -m braintumor.models.export" in err
+
+    status = main(["predict", str(tmp_path / "scan.png"), "--model", str(bare), "--runtime", "onnx"])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == ""
+    assert "error: --runtime onnx" in err and str(bare.with_suffix(".onnx")) in err and "--runtime keras" in err
+
+
+def test_gradcam_uses_keras_and_says_so_when_onnx_was_asked_for(tmp_path, model_path, capsys):
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "scan.png")
+
+    status = main(["predict", str(tmp_path / "scan.png"), "--model", str(model_path), "--json",
+                   "--runtime", "onnx", "--gradcam", str(tmp_path / "cams")])
+    out, err = capsys.readouterr()
+
+    assert status == 0 and json.loads(out)["runtime"] == "keras"
+    assert "--gradcam needs gradients" in err
+    assert (tmp_path / "cams" / "scan_gradcam.png").is_file()
+
+
+_PROBE = """
+import sys
+from braintumor.cli import main
+status = main(sys.argv[1:])
+heavy = ("tensorflow", "keras", "scipy", "sklearn", "pandas", "matplotlib", "tqdm", "pydicom", "nibabel")
+print("LOADED", sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in heavy}), status)
+"""
+
+
+def test_predict_on_a_picture_imports_no_tensorflow_keras_or_scipy(tmp_path):
+    """The whole process, as a user runs it: the default model through its ONNX export."""
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "scan.png")
+    finished = subprocess.run([sys.executable, "-c", _PROBE, "predict", "--json", str(tmp_path / "scan.png")],
+                              cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=120)
+    record, probe = finished.stdout.splitlines()
+    assert json.loads(record)["runtime"] == "onnx"
+    assert probe == "LOADED [] 0", finished.stderr
+
+
+def test_without_keras_installed_the_keras_runtime_says_what_to_install(tmp_path):
+    Image.fromarray(_noise((240, 240))).save(tmp_path / "scan.png")
+    hide = "import sys; sys.modules['keras'] = sys.modules['tensorflow'] = None\n"  # as if not installed
+    finished = subprocess.run(
+        [sys.executable, "-c", hide + _PROBE, "predict", str(tmp_path / "scan.png"), "--runtime", "keras"],
+        cwd=config.REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert finished.stdout.strip().endswith(" 2")
+    assert "pip install -r requirements.txt" in finished.stderr and "Traceback" not in finished.stderr
+
+
+# --------------------------------------------------------------------------------------
+# Volumes and series beside pictures
+# --------------------------------------------------------------------------------------
+
+
+def test_a_folder_mixing_pictures_dicom_and_nifti(tmp_path, capsys):
+    import nibabel
+    from test_dicom import write_dicom
+
+    folder = tmp_path / "mixed"
+    (folder / "series").mkdir(parents=True)
+    Image.fromarray(_noise((240, 240))).save(folder / "a.png")
+    for k in range(3):
+        write_dicom(folder / "series" / f"im{2 - k}.dcm", _noise((240, 240), k), bits=8, window=(128, 256),
+                    position=(0, 0, k), instance=k + 1)
+    nibabel.save(nibabel.Nifti1Image(_noise((240, 240, 4), 9), np.eye(4)), folder / "z.nii.gz")
+    (folder / "readme.txt").write_text("notes")
+
+    status = main(["predict", str(folder), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 0
+    kinds = [("skip" if "skipped" in r else "summary" if "slices" in r else "slice" if "slice" in r else "picture")
+             for r in records]
+    assert kinds == ["picture", "skip", "slice", "slice", "slice", "summary", "slice", "slice", "slice", "slice",
+                     "summary"]
+    assert [r["file"] for r in records[2:5]] == [str(folder / "series" / f"im{2 - k}.dcm") for k in range(3)]
+    assert records[5]["file"] == str(folder / "series") and records[5]["slices"] == 3 and "series" in records[5]
+    assert records[10]["file"] == str(folder / "z.nii.gz") and records[10]["slices"] == 4
+    for summary in (records[5], records[10]):
+        assert "probability" not in summary
+        assert set(summary) >= {"file", "slices", "max_probability", "max_slice", "slices_at_or_over_threshold"}
+
+
+# --------------------------------------------------------------------------------------
+# Round trip: real test slices as a NIfTI volume and a DICOM series
+# --------------------------------------------------------------------------------------
+
+
+def _real_test_slices(count_per_class=12):
+    """(files predict reads, their scans as predict sees them): real test rows of this
+    dataset, the JPEGs themselves when the raw data is found, else PNGs of the packed rows
+    (lossless, written by the caller). Skips when neither is present."""
+    from braintumor.data.dataset import DataError, find_data_dir, load_npz
+    from braintumor.data.splits import split_masks
+
+    try:
+        dataset = load_npz(config.REPO_ROOT / config.NPZ_PATH)
+        test = split_masks(dataset.names, config.REPO_ROOT / config.SPLITS_PATH)["test"]
+    except (DataError, OSError) as error:
+        pytest.skip(f"no packed data ({error}); run `make data` with the Kaggle set (CI has it)")
+    rows = np.concatenate([np.flatnonzero(test & (dataset.labels == label))[:count_per_class] for label in (0, 1)])
+    try:
+        image_dir = find_data_dir() / config.IMAGE_SUBDIR
+        jpegs = [image_dir / f"{name}.jpg" for name in dataset.names[rows]]
+        if all(path.is_file() for path in jpegs):
+            return jpegs, None
+    except DataError:
+        pass
+    return [f"{name}.png" for name in dataset.names[rows]], dataset.images[rows, ..., 0]
+
+
+def test_real_slices_as_nifti_and_dicom_get_the_labels_of_the_pictures(tmp_path, capsys):
+    """Tolerance: 1e-6 in probability (the same grey levels reach the model: the NIfTI volume
+    carries one calibration slice of 255 so that its 0.5-99.5th percentiles are exactly 0 and
+    255, and the DICOM series is 8-bit with window 128/256, the identity) and equal labels."""
+    import nibabel
+    from test_dicom import write_dicom
+
+    files, packed = _real_test_slices()
+    if packed is not None:
+        files = [tmp_path / name for name in files]
+        for path, scan in zip(files, packed):
+            Image.fromarray(scan).save(path)
+    scans = np.stack([read_scan(path) for path in files])
+
+    ras = np.stack([scan.T[::-1, ::-1] for scan in scans] + [np.full((240, 240), 255)], axis=-1)
+    nibabel.save(nibabel.Nifti1Image(ras.astype(np.uint8), np.eye(4)), tmp_path / "volume.nii.gz")
+    series = tmp_path / "series"
+    series.mkdir()
+    order = np.random.default_rng(0).permutation(len(scans))  # file names and instance numbers shuffled
+    for k, scan in enumerate(scans):
+        write_dicom(series / f"{order[k]:03d}.dcm", scan, bits=8, window=(128, 256), position=(0, 0, 3.0 * k),
+                    instance=int(order[k]) + 1)
+
+    def predict(*paths):
+        status = main(["predict", *map(str, paths), "--json", "--runtime", "onnx"])
+        assert status == 0
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    pictures = predict(*files)
+    volume = [r for r in predict(tmp_path / "volume.nii.gz") if "slice" in r][:len(scans)]
+    dicom_slices = [r for r in predict(series) if "slice" in r]
+    for name, records in (("NIfTI", volume), ("DICOM", dicom_slices)):
+        assert [r["label"] for r in records] == [r["label"] for r in pictures], name
+        np.testing.assert_allclose([r["probability"] for r in records], [r["probability"] for r in pictures],
+                                   atol=1e-6, err_msg=name)
+    assert len({r["label"] for r in pictures}) == 2  # both classes among the slices

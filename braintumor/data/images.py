@@ -33,6 +33,17 @@ def _to_grey(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
+def to_model_size(grey: np.ndarray) -> np.ndarray:
+    """A 2D uint8 grey picture as the model's input: (240, 240), resized bilinearly as
+    `read_scan` resizes a picture file (the same PIL call), so a DICOM or NIfTI slice of
+    another size is seen as the same slice saved as a PNG would be."""
+    size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
+    image = Image.fromarray(np.ascontiguousarray(grey, dtype=np.uint8))
+    if image.size != size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image, dtype=np.uint8)
+
+
 def read_scan(path) -> np.ndarray:
     """Read one image file as the model's input: (240, 240) uint8 grey, bilinear resize.
 
@@ -56,3 +67,26 @@ def read_scan(path) -> np.ndarray:
         raise ImageReadError("not an image (unknown or unsupported format)") from None
     except Exception as error:  # noqa: BLE001 - PIL raises many types for broken files
         raise ImageReadError(f"corrupt or unreadable image ({type(error).__name__}: {error})") from None
+
+
+#: Percentiles of a volume's (or series') values mapped to grey 0 and 255 when the file
+#: says nothing about how to show it (no DICOM window; NIfTI never does): 0.5th and 99.5th,
+#: so a few very bright or dark voxels (vessels, artefacts) do not squeeze the head's range.
+PERCENTILES = (0.5, 99.5)
+
+
+def percentile_range(values) -> tuple[float, float]:
+    """(low, high): the `PERCENTILES` of all `values` (an array or a list of arrays)."""
+    flat = np.concatenate([np.ravel(v) for v in values]) if isinstance(values, list) else np.ravel(values)
+    low, high = np.percentile(flat.astype(np.float64), PERCENTILES)
+    return float(low), float(high)
+
+
+def linear_to_grey(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """uint8 grey: `low` and below -> 0, `high` and above -> 255, linear between, rounded to
+    the nearest level. (With low 0 and high 255 an 8-bit picture keeps its exact levels.)
+    A flat range (high <= low) gives 0 at or below `low` and 255 above it."""
+    values = np.asarray(values, dtype=np.float64)
+    if high <= low:
+        return np.where(values > low, 255, 0).astype(np.uint8)
+    return np.clip(np.rint((values - low) * (255.0 / (high - low))), 0, 255).astype(np.uint8)

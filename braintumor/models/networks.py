@@ -24,6 +24,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 from keras import layers, regularizers  # noqa: E402
 
+from .layers import HeadCrop, RandomIntensity, RandomScanner, RandomSkullRim  # noqa: E402,F401 (re-exported)
+
 
 def set_determinism(seed: int = config.SEED) -> None:
     """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
@@ -40,144 +42,6 @@ def _inputs_and_preprocessing(resolution: int):
         x = layers.Resizing(resolution, resolution, interpolation="bilinear", name="resize")(x)
     x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     return inputs, x
-
-
-@keras.saving.register_keras_serializable(package="braintumor")
-class HeadCrop(layers.Layer):
-    """Crop each scan to a square around its head, resize it to `size`, and divide its grey
-    levels by the head's mean grey (so the head averages 1 and the background stays 0).
-
-    In this dataset the slice's size and brightness predict the label (healthy scans are
-    mostly small, bright slices from the top or bottom of the brain); after this layer every
-    head fills the same extent with the same intensity scale, so neither is left to read.
-    The head is every pixel brighter than `level` grey levels, as in `data.head_mask`;
-    `margin` pads the square by that share of its side on each edge. A scan with no head
-    pixel is kept whole. Being a layer, it travels inside the saved model: training,
-    evaluation, `predict` and Grad-CAM all see the same transformation.
-    """
-
-    def __init__(self, size: int = 128, level: float = HEAD_GREY_LEVEL, margin: float = 0.04, **kwargs):
-        super().__init__(**kwargs)
-        self.size, self.level, self.margin = int(size), float(level), float(margin)
-
-    def boxes(self, scans):
-        """Each scan's crop as `tf.image.crop_and_resize` takes it: (N, 4) rows of
-        [top, left, bottom, right], in units of the picture's side minus one (a square
-        around the head, padded by `margin`, allowed to reach past the picture's edge)."""
-        import tensorflow as tf
-
-        scans = tf.cast(scans, "float32")
-        height, width = tf.shape(scans)[1], tf.shape(scans)[2]
-        head = scans[..., 0] > self.level
-        rows, cols = tf.reduce_any(head, axis=2), tf.reduce_any(head, axis=1)
-
-        def extent(present, length):
-            index = tf.cast(tf.range(length), "float32")[None, :]
-            first = tf.reduce_min(tf.where(present, index, 1e9), axis=1)
-            last = tf.reduce_max(tf.where(present, index, -1e9), axis=1)
-            empty = first > last
-            length = tf.cast(length, "float32")
-            return tf.where(empty, 0.0, first), tf.where(empty, length - 1, last)
-
-        top, bottom = extent(rows, height)
-        left, right = extent(cols, width)
-        side = tf.maximum(bottom - top, right - left) * (1 + 2 * self.margin) + 1
-        centre_y, centre_x = (top + bottom) / 2, (left + right) / 2
-        y_scale, x_scale = tf.cast(height - 1, "float32"), tf.cast(width - 1, "float32")
-        return tf.stack([(centre_y - side / 2) / y_scale, (centre_x - side / 2) / x_scale,
-                         (centre_y + side / 2) / y_scale, (centre_x + side / 2) / x_scale], axis=1)
-
-    def call(self, scans):
-        import tensorflow as tf
-
-        scans = tf.cast(scans, "float32")
-        crops = tf.image.crop_and_resize(scans, self.boxes(scans), tf.range(tf.shape(scans)[0]),
-                                         [self.size, self.size], extrapolation_value=0.0)
-        inside = tf.cast(crops > self.level, "float32")
-        count = tf.maximum(tf.reduce_sum(inside, axis=[1, 2, 3], keepdims=True), 1.0)
-        mean = tf.reduce_sum(crops * inside, axis=[1, 2, 3], keepdims=True) / count
-        # Divided by the head's mean grey: a scan twice as bright gives the same numbers, the
-        # background stays 0 and the head's edge keeps its shape (no sign flip at the rim).
-        return crops / (mean + 1.0)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.size, self.size, 1)
-
-    def get_config(self):
-        return {**super().get_config(), "size": self.size, "level": self.level, "margin": self.margin}
-
-
-@keras.saving.register_keras_serializable(package="braintumor")
-class RandomSkullRim(layers.Layer):
-    """Training-only augmentation: on a random share of scans, draw a bright ring a few pixels
-    outside the head, as scalp and skull look on a clinical scan that was not skull-stripped.
-
-    Works on raw scans (0..255) before `HeadCrop`, so the crop then takes the ring in as it
-    would a real skull. The ring lies between 2 and 7 pixels outside the head mask (grey >
-    `level`), with one grey level per scan drawn from [80, 230). At inference it is the
-    identity, so the saved model is unchanged.
-    """
-
-    def __init__(self, probability: float = 0.5, level: float = HEAD_GREY_LEVEL, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.probability, self.level, self.seed = float(probability), float(level), seed
-        self._generator = keras.random.SeedGenerator(seed)
-
-    def call(self, scans, training=None):
-        import tensorflow as tf
-
-        if not training:
-            return scans
-        scans = tf.cast(scans, "float32")
-        head = tf.cast(scans > self.level, "float32")
-        inner = tf.nn.max_pool2d(head, ksize=5, strides=1, padding="SAME")
-        outer = tf.nn.max_pool2d(head, ksize=15, strides=1, padding="SAME")
-        ring = outer - inner
-        batch = tf.shape(scans)[0]
-        grey = keras.random.uniform((batch, 1, 1, 1), 80.0, 230.0, seed=self._generator)
-        apply = tf.cast(keras.random.uniform((batch, 1, 1, 1), seed=self._generator) < self.probability, "float32")
-        return scans * (1 - ring * apply) + ring * apply * grey
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "probability": self.probability, "level": self.level, "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package="braintumor")
-class RandomIntensity(layers.Layer):
-    """Training-only augmentation for what differs between scanners and sequences: per scan a
-    gamma in [1/1.5, 1.5], a gain in [0.8, 1.25] and Gaussian noise of 3% of the signal.
-
-    Works on `HeadCrop`'s output (background 0, head averaging about 1). Identity at inference.
-    """
-
-    def __init__(self, max_gamma: float = 1.5, max_gain: float = 1.25, noise: float = 0.03,
-                 seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.max_gamma, self.max_gain, self.noise, self.seed = float(max_gamma), float(max_gain), float(noise), seed
-        self._generator = keras.random.SeedGenerator(seed)
-
-    def call(self, x, training=None):
-        import tensorflow as tf
-
-        if not training:
-            return x
-        x = tf.cast(x, "float32")
-        batch = tf.shape(x)[0]
-        log_gamma = keras.random.uniform((batch, 1, 1, 1), -1.0, 1.0, seed=self._generator) * np.log(self.max_gamma)
-        log_gain = keras.random.uniform((batch, 1, 1, 1), -1.0, 1.0, seed=self._generator) * np.log(self.max_gain)
-        # Gamma on the grey relative to the head's mean (about 1), so the head stays near 1.
-        x = tf.pow(tf.maximum(x, 0.0) + 1e-6, tf.exp(log_gamma)) * tf.exp(log_gain)
-        return x + keras.random.normal(tf.shape(x), stddev=self.noise, seed=self._generator) * tf.cast(x > 0.01, "float32")
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "max_gamma": self.max_gamma, "max_gain": self.max_gain,
-                "noise": self.noise, "seed": self.seed}
 
 
 def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.SEED) -> keras.Model:
@@ -214,6 +78,8 @@ def build_improved_cnn(
     preprocess: str = "resize",
     skull_rim: float = 0.0,
     photometric: bool = False,
+    scanner: bool = False,
+    head_scale: str = "mean",
     seed: int = config.SEED,
 ) -> keras.Model:
     """A small VGG-style network: conv-BN-ReLU blocks, a pooled head, softmax.
@@ -232,7 +98,9 @@ def build_improved_cnn(
     (`HeadCrop`: the head cropped to a fixed extent, its grey levels scaled by their mean).
     `skull_rim` > 0 draws a skull-like ring around that share of training scans
     (`RandomSkullRim`), `photometric` adds gamma, gain and noise (`RandomIntensity`); both
-    are for scans from other scanners and sites, and both are idle at inference.
+    are for scans from other scanners and sites, and both are idle at inference; `scanner`
+    adds a bias field, blur or sharpening and resolution loss (`RandomScanner`), and
+    `head_scale` "standardise" gives every head the same mean and spread (`HeadCrop`).
     """
     if head not in ("gap", "flatten"):
         raise ValueError(f"head must be 'gap' or 'flatten', not {head!r}")
@@ -246,11 +114,13 @@ def build_improved_cnn(
         x = inputs
         if skull_rim:
             x = RandomSkullRim(skull_rim, seed=seed, name="augment_skull_rim")(x)
-        x = HeadCrop(resolution, name="head_crop")(x)
+        x = HeadCrop(resolution, scale=head_scale, name="head_crop")(x)
+        if scanner:
+            x = RandomScanner(seed=seed, name="augment_scanner")(x)
         if photometric:
             x = RandomIntensity(seed=seed, name="augment_intensity")(x)
-    if (skull_rim or photometric) and preprocess != "head_crop":
-        raise ValueError("skull_rim and photometric augmentation need preprocess='head_crop'")
+    if (skull_rim or photometric or scanner or head_scale != "mean") and preprocess != "head_crop":
+        raise ValueError("skull_rim, photometric, scanner and head_scale need preprocess='head_crop'")
     if augment:
         x = layers.RandomFlip("horizontal", seed=seed, name="augment_flip")(x)
         x = layers.RandomRotation(0.04, fill_mode="constant", seed=seed, name="augment_rotate")(x)
@@ -462,18 +332,24 @@ def ensemble_members(model: keras.Model) -> list[keras.Model]:
     return members or [model]
 
 
-def save_for_inference(model: keras.Model, path: str | os.PathLike) -> None:
-    """Save weights and architecture without optimizer state (smaller file), atomically.
+def save_for_inference(model: keras.Model, path: str | os.PathLike, onnx: bool = True) -> None:
+    """Save weights and architecture without optimizer state (smaller file), atomically,
+    and (with `onnx`, the default) its ONNX export beside it as `<stem>.onnx`.
 
-    The file is the native `.keras` format and loads with `safe_mode=True`.
+    The file is the native `.keras` format and loads with `safe_mode=True`. The export is
+    what `predict` scores with by default (no TensorFlow needed; `models.export`); it
+    records the `.keras` file's sha256, so an export left from an older model is noticed.
     """
     from ..files import atomic_write
+    from .export import export_model_file
 
     # Rebuilt from its config rather than `keras.models.clone_model`, which in Keras 3 carries
     # the compiled optimizer along and would ship its state (three times the weights' size).
     inference_model = keras.Model.from_config(model.get_config())
     inference_model.set_weights(model.get_weights())
     atomic_write(Path(path), lambda tmp: inference_model.save(tmp))
+    if onnx:
+        export_model_file(path, inference_model)
 
 
 def load_model(path: str | os.PathLike = config.MODEL_PATH) -> keras.Model:

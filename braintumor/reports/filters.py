@@ -80,5 +80,11 @@ def figure(value) -> str:
     return str(value)
 
 
+def short_source(name: str) -> str:
+    """A, B or C for a training source's name (the letters the documents use)."""
+    return {"brain-tumor": "A", "extra": "B", "lgg": "C"}.get(name, name)
+
+
 FILTERS = {name: function for name, function in globals().items()
-           if name in ("pct", "num", "ci", "auc_ci", "mean_std", "count", "lower_first", "paragraph", "figure")}
+           if name in ("pct", "num", "ci", "auc_ci", "mean_std", "count", "lower_first", "paragraph", "figure",
+                       "short_source")}

@@ -21,6 +21,7 @@ from .. import decisions as registry
 from ..files import atomic_write
 from ..evaluation.records import (CHECK_FLOORS, HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
                                   slow_cpu_ratio, study_sources, study_variant)
+from ..models import loso
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -116,7 +117,8 @@ def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
     files = {path.name: json.loads(path.read_text()) for path in sorted(model_dir.glob("*.json"))}
     return {"cv": files.get("cv_results.json"), "cv_all": files.get("cv_all_scans.json"),
             "study": files.get("source_study.json"), "benchmark": files.get("benchmark.json"),
-            "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files}
+            "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files,
+            "loso": files.get("loso_study.json")}
 
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
@@ -131,7 +133,8 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "shipped": metrics["models"]["improved_cnn"], "outside": metrics["models"]["improved_cnn"].get("outside"),
             "cv": cv, "cv_all": cv_all, "hcv": headline_cv(cv, cv_all), "study": records.get("study"),
             "benchmark": records.get("benchmark"), "costs": records.get("costs"), "a": analysis,
-            "decisions": decision_rows(files)}
+            "decisions": decision_rows(files), "loso": records.get("loso"),
+            "loso_caps": {"train": loso.TRAIN_CAP, "val": loso.VAL_CAP}}
 
 
 def render(template: str, **values) -> str:

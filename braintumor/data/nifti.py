@@ -1,0 +1,99 @@
+"""NIfTI volumes (`.nii`, `.nii.gz`) as the model's input: every axial slice one 240x240 scan.
+
+How a volume becomes scans (the rule `predict --help` and the README state):
+
+1. Reoriented by its affine to the closest canonical orientation, RAS+ (nibabel's
+   `as_closest_canonical`: axes permuted and flipped, no resampling), so the third axis runs
+   inferior -> superior whatever the acquisition. A volume not acquired axially (sagittal,
+   coronal, oblique) still works: its axial slices are cut across the acquired planes by the
+   closest canonical orientation (an oblique tilt stays in the picture; not resliced).
+2. Slice k (k = 0 the most inferior) shown as radiologists view an axial slice: anterior at
+   the top, the patient's right on the picture's left. From the RAS array data[x, y, z]:
+   picture[row, col] = data[X-1-col, Y-1-row, k], i.e. `data[::-1, ::-1, k].T`.
+3. Intensity to grey 0..255: the 0.5th-99.5th percentiles over the whole (first) volume map
+   linearly to 0 and 255 (NIfTI carries no display window); scl_slope/scl_inter applied
+   first, NaN and infinite voxels count as 0.
+4. Resized to 240x240 bilinearly, as `images.read_scan` resizes a picture (voxel sizes not
+   used: a slice of anisotropic voxels is not stretched to its physical aspect).
+
+A 4D volume (e.g. fMRI, DWI, several echoes) is scored on its first volume, with a note
+saying so; trailing axes of length 1 are dropped first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .images import ImageReadError, linear_to_grey, percentile_range, to_model_size
+
+
+@dataclass
+class NiftiVolume:
+    """The scans of one volume, slice 0 first (inferior), and a note about how it was read."""
+
+    slices: np.ndarray  # (n, 240, 240) uint8
+    note: str | None = None
+
+
+def is_nifti_name(path: Path) -> bool:
+    """True for a `.nii` or `.nii.gz` file name (any case)."""
+    from .. import config
+
+    return Path(path).name.lower().endswith(config.NIFTI_NAME_ENDINGS)
+
+
+def radiological_slices(ras: np.ndarray) -> np.ndarray:
+    """(Z, Y, X) pictures from a RAS+ array (X, Y, Z): slice k with anterior at the top and
+    the patient's right on the picture's left (`ras[::-1, ::-1, k].T` for each k)."""
+    return np.ascontiguousarray(np.transpose(ras[::-1, ::-1, :], (2, 1, 0)))
+
+
+def _load(path: Path):
+    import nibabel
+
+    try:
+        return nibabel.load(path)
+    except FileNotFoundError:
+        raise ImageReadError("no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError("is a folder, not a NIfTI file") from None
+    except PermissionError:
+        raise ImageReadError("permission denied") from None
+    except Exception as error:  # noqa: BLE001 - nibabel raises many types for broken files
+        raise ImageReadError(f"not a readable NIfTI volume ({type(error).__name__}: {error}); "
+                             "give a .nii or .nii.gz file") from None
+
+
+def read_nifti(path) -> NiftiVolume:
+    """Read a NIfTI file as the model's scans by the module's rule; `ImageReadError` if unusable."""
+    import nibabel
+
+    path = Path(path)
+    image = _load(path)
+    note = None
+    shape = tuple(image.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    try:
+        if len(shape) != len(image.shape):
+            image = image.slicer[(Ellipsis,) + (0,) * (len(image.shape) - len(shape))]
+        if len(shape) == 4:
+            note = f"4D volume ({shape[3]} volumes of {shape[0]}x{shape[1]}x{shape[2]}): scored the first volume only"
+            image = image.slicer[..., 0]
+        if len(shape) not in (3, 4):
+            raise ImageReadError(f"{len(shape)}D image {shape}; expected a 3D volume (or 4D: its first volume is used)")
+        canonical = nibabel.as_closest_canonical(image)
+        data = np.asarray(canonical.get_fdata(dtype=np.float32))
+    except ImageReadError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a truncated .gz, a bad affine, ...
+        raise ImageReadError(f"corrupt or unreadable NIfTI volume ({type(error).__name__}: {error})") from None
+    data = np.where(np.isfinite(data), data, 0.0)
+    if data.size == 0:
+        raise ImageReadError(f"empty volume {data.shape}")
+    grey = linear_to_grey(data, *percentile_range(data))
+    pictures = radiological_slices(grey)
+    return NiftiVolume(np.stack([to_model_size(picture) for picture in pictures]), note)
