@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageReadError, linear_to_grey, percentile_range, to_model_size
+from .images import ImageReadError, linear_to_grey, percentile_range, read_errors, to_model_size
 
 #: The fix for a multi-frame (enhanced) file, a compressed one, and a non-DICOM file.
 MULTIFRAME_FIX = ("convert it to single-frame files or to a NIfTI volume (e.g. `dcm2niix -z y <folder>`; "
@@ -101,19 +101,10 @@ def read_header(path: Path) -> DicomHeader:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    try:
+    not_dicom = ("not a DICOM file (no 'DICM' marker after the 128-byte preamble); "
+                 "give DICOM Part 10 files, or a picture / NIfTI file")
+    with read_errors("a DICOM file", "corrupt or unreadable DICOM file", known={InvalidDicomError: not_dicom}):
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
-    except InvalidDicomError:
-        raise ImageReadError("not a DICOM file (no 'DICM' marker after the 128-byte preamble); "
-                             "give DICOM Part 10 files, or a picture / NIfTI file") from None
-    except FileNotFoundError:
-        raise ImageReadError("no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError("is a folder, not a DICOM file") from None
-    except PermissionError:
-        raise ImageReadError("permission denied") from None
-    except Exception as error:  # noqa: BLE001 - pydicom raises many types for broken files
-        raise ImageReadError(f"corrupt or unreadable DICOM file ({type(error).__name__}: {error})") from None
     uid = dataset.get("SeriesInstanceUID")
     return DicomHeader(Path(path), str(uid) if uid else None, slice_position(dataset), _instance_number(dataset))
 

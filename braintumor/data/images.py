@@ -9,6 +9,8 @@ else is in the image; transparent parts become black background.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -50,23 +52,37 @@ def read_scan(path) -> np.ndarray:
     Raises `ImageReadError` with a readable reason for missing, non-image or corrupt files.
     """
     size = (config.IMAGE_SIZE, config.IMAGE_SIZE)
-    try:
+    with read_errors("an image", "corrupt or unreadable image",
+                     known={UnidentifiedImageError: "not an image (unknown or unsupported format)"}):
         with Image.open(path) as image:
             image.load()
             grey = _to_grey(image)
         if grey.size != size:
             grey = grey.resize(size, Image.Resampling.BILINEAR)
         return np.asarray(grey, dtype=np.uint8)
+
+
+@contextlib.contextmanager
+def read_errors(what: str, unreadable: str, known: dict | None = None, hint: str = ""):
+    """Turn what opening one file can raise into an `ImageReadError` whose line says why: a
+    missing file, a folder, no permission, a library's own error types in `known` (type ->
+    message), and anything else (libraries raise many types for broken files) as `unreadable`
+    with the error and `hint`. Shared by the picture, DICOM and NIfTI readers."""
+    try:
+        yield
+    except ImageReadError:
+        raise
     except FileNotFoundError:
         raise ImageReadError("no such file") from None
     except IsADirectoryError:
-        raise ImageReadError("is a folder, not an image") from None
+        raise ImageReadError(f"is a folder, not {what}") from None
     except PermissionError:
         raise ImageReadError("permission denied") from None
-    except UnidentifiedImageError:
-        raise ImageReadError("not an image (unknown or unsupported format)") from None
-    except Exception as error:  # noqa: BLE001 - PIL raises many types for broken files
-        raise ImageReadError(f"corrupt or unreadable image ({type(error).__name__}: {error})") from None
+    except Exception as error:  # noqa: BLE001
+        for kind, message in (known or {}).items():
+            if isinstance(error, kind):
+                raise ImageReadError(message) from None
+        raise ImageReadError(f"{unreadable} ({type(error).__name__}: {error}){hint}") from None
 
 
 #: Percentiles of a volume's (or series') values mapped to grey 0 and 255 when the file

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import ImageReadError, linear_to_grey, percentile_range, to_model_size
+from .images import ImageReadError, linear_to_grey, percentile_range, read_errors, to_model_size
 
 
 @dataclass
@@ -54,17 +54,8 @@ def radiological_slices(ras: np.ndarray) -> np.ndarray:
 def _load(path: Path):
     import nibabel
 
-    try:
+    with read_errors("a NIfTI file", "not a readable NIfTI volume", hint="; give a .nii or .nii.gz file"):
         return nibabel.load(path)
-    except FileNotFoundError:
-        raise ImageReadError("no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError("is a folder, not a NIfTI file") from None
-    except PermissionError:
-        raise ImageReadError("permission denied") from None
-    except Exception as error:  # noqa: BLE001 - nibabel raises many types for broken files
-        raise ImageReadError(f"not a readable NIfTI volume ({type(error).__name__}: {error}); "
-                             "give a .nii or .nii.gz file") from None
 
 
 def read_nifti(path) -> NiftiVolume:

@@ -19,6 +19,10 @@ TEST_ROW_LOOKS = (
     {"commit": "after 45df03f", "model": "improved CNN g1 trained with head-area-balanced weights (shipped now), "
      "chosen by a rule fixed before its cross-validation ran, on the train and validation rows' matched pairs "
      "(the same model scored them again in the reruns noted under OUTSIDE_LOOKS, with the same figures)"},
+    {"commit": "the all-source study (after 776abb1)", "model": "the all-source model (A, B and LGG slices), on the "
+     "test rows of all three sources, once, by scripts/loso_study.py score after the rules that picked its variant "
+     "and the default model had run (the single-source and two-source models were re-scored there: same models, "
+     "same figures)"},
 )
 
 #: How many of TEST_ROW_LOOKS were single-source models shipped in turn (the rest: the study, the two-source model).
@@ -28,8 +32,8 @@ TEST_ROW_HISTORY = (
     f"The test rows have been scored {len(TEST_ROW_LOOKS)} times (`docs/decisions.md` lists each): by "
     f"{SHIPPED_SINGLE_SOURCE_LOOKS} successive shipped single-source models (commits bc9432f, 9daca0f, e6af55d, the "
     "head-crop model g1, and g1 trained with weights against the head-size shortcut), the "
-    "search having been widened after the first; by the rows of the leave-one-source-out study, together; and by the "
-    "two-source model. No choice was made on them, but they are no longer untouched, so the headline estimate is "
+    "search having been widened after the first; by the rows of the leave-one-source-out study, together; by the "
+    "two-source model; and by the all-source model. No choice was made on them, but they are no longer untouched, so the headline estimate is "
     "grouped cross-validation and the test rows confirm it."
 )
 
@@ -52,6 +56,9 @@ OUTSIDE_LOOKS = (
      "by": "model.ipynb and erroranalysis.ipynb, the run whose figures are committed now, after the weights were "
            "chosen on the train and validation rows (a rerun of the same commit on the same CPU gives the same figures; "
            "so did the rerun after the seed-ensemble rule kept this one network, which shipped nothing new)"},
+    {"model": "the six pair models of the three-source leave-one-source-out study, the all-source model, and the "
+              "single-source and two-source models again",
+     "by": "scripts/loso_study.py score, once, after the rules picking the variant and the default model had run"},
 )
 
 #: SHA-256 over the sorted file hashes (`external.fingerprint`) of the outside copy the

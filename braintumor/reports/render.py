@@ -32,6 +32,7 @@ DOCUMENTS = {
     "erroranalysis.md": "erroranalysis.md.j2",
     "MODEL_CARD.md": "MODEL_CARD.md.j2",
     "docs/decisions.md": "decisions.md.j2",
+    "docs/predict.md": "predict.md.j2",
 }
 
 #: Where erroranalysis.ipynb leaves the figures it computes beyond metrics.json (misclassified
