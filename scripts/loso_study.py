@@ -56,9 +56,12 @@ def _write(record: dict) -> None:
     atomic_write(RECORD, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
 
 
-def _figures(labels, probability, threshold) -> dict:
-    figures = binary_metrics(labels, probability, threshold)
+def _kept(figures: dict) -> dict:
     return {key: figures[key] for key in KEPT if key in figures}
+
+
+def _figures(labels, probability, threshold) -> dict:
+    return _kept(binary_metrics(labels, probability, threshold))
 
 
 def _held_out_rows(source) -> dict:
@@ -76,7 +79,7 @@ def _held_out_figures(model, source, threshold) -> dict:
     figures = _figures(rows["labels"], probability, threshold)
     if source.name in ("brain-tumor", "lgg"):
         matched = matched_metrics_of(rows["images"], rows["labels"], probability, threshold)
-        figures["matched"] = {key: matched[key] for key in KEPT if key in matched}
+        figures["matched"] = _kept(matched)
     return figures
 
 
@@ -93,6 +96,11 @@ def _pair_threshold(model, sources) -> float:
 
     val = pooled(sources, "val")
     return float(choose_threshold(val["labels"], predict_tumour_probability(model, val["images"])))
+
+
+def _train_rows(sources) -> dict:
+    """How many train rows of each (capped) source a model was fitted on."""
+    return {source.name: int((source.split == "train").sum()) for source in sources}
 
 
 def _train(architecture: dict, sources):
@@ -143,7 +151,8 @@ def train_rows(by_name: dict, variants) -> None:
         started = time.perf_counter()
         sources = [by_name[s] for s in loso.pair_of(held_out)]
         architecture = loso.variant_architecture(variant)
-        model, fit = _train(architecture, [loso.capped(source, config.SEED) for source in sources])
+        trained_on = [loso.capped(source, config.SEED) for source in sources]
+        model, fit = _train(architecture, trained_on)
         path = PAIR_MODELS / f"{name}.keras"
         PAIR_MODELS.mkdir(parents=True, exist_ok=True)
         save_for_inference(model, path, onnx=False)
@@ -152,7 +161,7 @@ def train_rows(by_name: dict, variants) -> None:
                "architecture": architecture, "model_file": str(path), "threshold": threshold,
                "validation": _validation_figures(model, sources, threshold),
                "held_out_figures": _held_out_figures(model, by_name[held_out], threshold),
-               "trained_rows": {s.name: int((loso.capped(s, config.SEED).split == "train").sum()) for s in sources},
+               "trained_rows": _train_rows(trained_on),
                "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run,
                "seconds": round(time.perf_counter() - started, 1), "machine": machine_description()["cpu"]}
         print(f"  held-out {held_out} ROC AUC {row['held_out_figures']['roc_auc']:.3f}; validation "
@@ -176,7 +185,8 @@ def final_model(by_name: dict) -> None:
     sources = [by_name[s] for s in loso.SOURCES]
     architecture = loso.variant_architecture(picked)
     # The recipe the table describes: the same caps per source (see loso.TRAIN_CAP).
-    model, fit = _train(architecture, [loso.capped(source, config.SEED) for source in sources])
+    trained_on = [loso.capped(source, config.SEED) for source in sources]
+    model, fit = _train(architecture, trained_on)
     save_for_inference(model, ALL_SOURCE_MODEL)
     threshold = _pair_threshold(model, sources)
     validation = _validation_figures(model, sources, threshold)
@@ -186,8 +196,7 @@ def final_model(by_name: dict) -> None:
         {name: figures["roc_auc"] for name, figures in single["held_out"].items()},
         validation["brain-tumor"]["accuracy"], single["validation"]["brain-tumor"]["accuracy"])
     record["all_source"] = {"variant": picked, "architecture": architecture, "model_file": str(ALL_SOURCE_MODEL),
-                            "trained_rows": {s.name: int((loso.capped(s, config.SEED).split == "train").sum())
-                                             for s in sources},
+                            "trained_rows": _train_rows(trained_on),
                             "threshold": threshold, "validation": validation, "best_epoch": fit.best_epoch,
                             "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
                             "machine": machine_description()["cpu"]}
@@ -231,7 +240,7 @@ def score(by_name: dict) -> None:
             scores[f"{source.name}_test"] = _figures(test["labels"], probability, threshold)
             if source.name in ("brain-tumor", "lgg"):  # head-size-matched pairs on held-out rows (patients, for C)
                 matched = matched_metrics_of(test["images"], test["labels"], probability, threshold)
-                scores[f"{source.name}_test"]["matched"] = {key: matched[key] for key in KEPT if key in matched}
+                scores[f"{source.name}_test"]["matched"] = _kept(matched)
         record["shipped_scores"][name] = {"threshold": threshold, **scores}
         print(name, {k: round(v["roc_auc"], 3) for k, v in scores.items()}, file=sys.stderr, flush=True)
     record["scored_on"] = machine_description()["cpu"]

@@ -82,7 +82,9 @@ def figure(value) -> str:
 
 def short_source(name: str) -> str:
     """A, B or C for a training source's name (the letters the documents use)."""
-    return {"brain-tumor": "A", "extra": "B", "lgg": "C"}.get(name, name)
+    from ..models.loso import SHORT
+
+    return SHORT.get(name, name)
 
 
 FILTERS = {name: function for name, function in globals().items()
