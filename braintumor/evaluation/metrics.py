@@ -164,6 +164,45 @@ def choose_threshold(y_val, probability_val, min_sensitivity: float = MIN_SENSIT
     return float(candidates[best])
 
 
+#: The threshold rule of models trained on several sources (`choose_pooled_threshold`): a
+#: threshold chosen on one source's validation rows (A's) gave 54% sensitivity on scans from
+#: elsewhere, so it is chosen on every training source's validation rows, each source weighing
+#: the same.
+POOLED_THRESHOLD_RULE = decision("pooled_threshold").rule
+POOLED_THRESHOLD_RANGE = tuple(decision("pooled_threshold").parameters["range"])
+
+
+def choose_pooled_threshold(y_val, probability_val, source_val) -> float:
+    """`POOLED_THRESHOLD_RULE`: the threshold with the highest mean, over the sources in
+    `source_val`, of each source's balanced accuracy (mean of sensitivity and specificity)
+    on its validation rows, among candidates within `POOLED_THRESHOLD_RANGE` (the rows'
+    probabilities and the range's ends); ties go to the candidate nearest 0.5.
+
+    Balanced accuracy per source, so that neither the larger source nor the larger class
+    sets the operating point for the other.
+    """
+    y_val = np.asarray(y_val).astype(int)
+    probability_val = np.asarray(probability_val, dtype=float)
+    source_val = np.asarray(source_val)
+    low, high = POOLED_THRESHOLD_RANGE
+    inside = probability_val[(probability_val >= low) & (probability_val <= high)]
+    candidates = np.unique(np.concatenate([inside, [low, high]]))
+    score = np.zeros(len(candidates))
+    sources = np.unique(source_val)
+    for source in sources:
+        in_source = source_val == source
+        tumour = np.sort(probability_val[in_source & (y_val == 1)])
+        healthy = np.sort(probability_val[in_source & (y_val == 0)])
+        if len(tumour) == 0 or len(healthy) == 0:
+            raise ValueError(f"source {source!r} has validation rows of one class only; cannot weigh both classes")
+        sensitivity = (len(tumour) - np.searchsorted(tumour, candidates, side="left")) / len(tumour)
+        specificity = np.searchsorted(healthy, candidates, side="left") / len(healthy)
+        score += (sensitivity + specificity) / 2
+    score /= len(sources)
+    best = np.flatnonzero(np.isclose(score, score.max(), rtol=0, atol=1e-12))
+    return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+
+
 def reliability_bins(y_true, probability, n_bins: int = 10) -> dict[str, list]:
     """Mean predicted tumour probability vs observed tumour rate in equal-width bins."""
     y_true = np.asarray(y_true).astype(int)
