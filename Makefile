@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv data study source-study loso-study train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv data study source-study loso-study site-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -42,6 +42,11 @@ loso-study: venv data          ## leave-one-source-out study over A, B and LGG, 
 	$(PY) scripts/loso_study.py final
 	$(PY) scripts/loso_study.py score
 
+site-study: venv data          ## leave one LGG site out: the A + LGG recipe, then the A + LGG model (slow; JSON and model committed)
+	$(PY) scripts/site_study.py train
+	$(PY) scripts/site_study.py final
+	$(PY) scripts/site_study.py score
+
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'
 
@@ -63,16 +68,20 @@ unit: venv                      ## unit tests only (no real data needed)
 # writing into build/check/ so that the committed model, figures and reports stay as they are.
 CHECK_OUTPUT := build/check
 test: venv                      ## unit tests, then nbval re-executes the notebooks in order
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=5
 	rm -rf $(CHECK_OUTPUT) && mkdir -p $(CHECK_OUTPUT)
 	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
-		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600
+		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600 --durations=8
 
 cv: venv data                   ## grouped 5-fold cross-validation over train+val (slow; JSON committed)
 	$(PY) scripts/cross_validate.py
 
 cv-all: venv data               ## the headline: grouped 5-fold cross-validation over all scans (slow; JSON committed)
 	$(PY) scripts/cross_validate.py --pool all
+
+peer: venv                      ## this project's models beside detect-tumor (a VGG16 trained on B's source) on every held-out set (writes model/peer_comparison.json)
+	$(PY) -m pip install --quiet -r bench/peer_requirements.txt
+	$(PY) scripts/peer_comparison.py
 
 bench: venv                     ## speed and memory of predict on this machine, ONNX Runtime and Keras side by side (writes model/benchmark.json)
 	$(PY) bench/benchmark.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -10,7 +11,29 @@ from pathlib import Path
 from . import config
 from .data.dataset import DataError
 from .models.specs import DEFAULT_MODEL, SPECS
-from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, finite_float, positive_int, resolve_model, run
+from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, resolve_model, run
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a real number (no nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def _prepare(args) -> int:
@@ -73,33 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="tumour probability of scans (pictures, DICOM files and series, NIfTI volumes, or folders of them)",
         description="Print, per scan, the tumour probability and the label, and a warning when the "
-        f"scan is unlike the training data (if {config.METRICS_PATH.name} beside the model holds an "
-        "'input_check' rule). A DICOM series or NIfTI volume gets one line per slice (k = 0 at the "
-        "inferior end) and then a summary line (slices, max_probability, max_slice, "
-        "slices_at_or_over_threshold; no 'probability' key). "
-        "DICOM: the .dcm files met are grouped into series by SeriesInstanceUID and ordered along "
-        "the slice normal (ImagePositionPatient; InstanceNumber where positions are missing); values "
-        "through Rescale Slope/Intercept, then the file's Window Center/Width (linear window, DICOM "
-        "PS3.3 C.11.2.1.2) or, without one, the series' 0.5th-99.5th percentiles mapped to 0..255; "
-        "MONOCHROME1 inverted; MR only, single-frame, uncompressed or with an installed decoder. "
-        "NIfTI (.nii, .nii.gz): reoriented to the closest canonical orientation (RAS+, so a volume "
-        "not acquired axially works too, cut along the closest axes), each axial slice shown "
-        "anterior up and the patient's right on the left, the volume's 0.5th-99.5th percentiles "
-        "mapped to 0..255; a 4D file: its first volume, with a note. Every slice is resized to "
-        "240x240. Folders are searched recursively (pictures, .dcm, .nii, .nii.gz; DICOM files "
-        "without a suffix are read only when named); other files are listed as skipped. Exit status "
-        "1 if any input could not be read (its line says why), 2 if the model cannot be loaded.",
+        "scan is unlike the training data (if the model's input-check rule says so). A DICOM series or "
+        "NIfTI volume gets one line per slice (k = 0 at the inferior end) and then a summary line "
+        "(slices, max_probability, max_slice, slices_at_or_over_threshold; no 'probability' key). "
+        "Which files are read, and how a picture, a DICOM series and a NIfTI volume become the model's "
+        "240x240 grey picture: docs/predict.md. Exit status 1 if any input could not be read (its line "
+        "says why), 2 if the model cannot be loaded.",
     )
     pred.add_argument(
         "paths", nargs="+", metavar="PATH",
-        help="picture (JPEG, PNG, BMP, TIFF), DICOM (.dcm) or NIfTI (.nii, .nii.gz) file, or folder "
-        "(searched recursively; names starting with '.' are ignored)",
+        help="picture (JPEG, PNG, BMP, TIFF), DICOM or NIfTI (.nii, .nii.gz) file, or folder "
+        "(searched recursively; names starting with '.' are ignored); docs/predict.md says which files are read",
     )
     pred.add_argument(
         "--model", metavar="NAME|FILE", default=None,
         help=f"a model name ({', '.join(f'{name}: {spec.file}' for name, spec in SPECS.items())}) or a .keras "
-        f"file (default: {DEFAULT_MODEL}; the README says why); its ONNX export <stem>.onnx beside it is used "
-        "when present",
+        f"or .onnx file (default: {DEFAULT_MODEL}; the README says why); a .keras file's ONNX export <stem>.onnx "
+        "beside it is used when present; a shipped model is looked for in the clone, then in the installed package",
     )
     pred.add_argument(
         "--runtime", choices=RUNTIMES, default=None,
@@ -118,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="one JSON object per line: file, slice (for a slice of a volume or series), probability, label, "
         "model (the name of the model used; its file path when given a file), runtime (onnx or keras) and "
         "warning when the input check fires; a volume's or series' summary: file, series (DICOM), slices, "
-        "max_probability, max_slice, slices_at_or_over_threshold, note; or file and error; or file and skipped",
+        "max_probability, max_slice, slices_at_or_over_threshold, note, model, runtime; or file, error, model and "
+        "runtime; or file, skipped, model and runtime",
     )
     pred.add_argument("--gradcam", metavar="DIR",
                       help="write DIR/<name>_gradcam.png heat-map overlays (<name>_slice<k>_gradcam.png for slices); "

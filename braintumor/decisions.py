@@ -37,6 +37,7 @@ class Decision:
     outcome_label: str = ""
     parameters: dict = field(default_factory=dict)
     compared: dict = field(default_factory=dict)  # label -> "FILE:KEY path"
+    written: str = ""  # when the text was written, where that was after the figures it reads
 
 
 def parse(text: str) -> tuple[Decision, ...]:
@@ -59,7 +60,7 @@ def parse(text: str) -> tuple[Decision, ...]:
             name=entry["name"], title=entry["title"], rule=rule, reads=entry["reads"],
             records=tuple(entry["records"]), commit=str(entry["commit"]), applied_by=entry["applied_by"],
             outcome=entry["outcome"], outcome_label=entry.get("outcome_label", ""), parameters=parameters,
-            compared=dict(entry.get("compared", {}))))
+            compared=dict(entry.get("compared", {})), written=entry.get("written", "")))
     return tuple(out)
 
 

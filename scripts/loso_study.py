@@ -9,8 +9,12 @@ Steps, in this order (`make loso-study` runs them all; each step appends to or r
    validation rows) and on each training source's validation rows. The single-source model
    (`model/braintumor.keras`, trained on A alone) is scored on the same rows of B and C.
    The trivial-cue model (slice level, head size and brightness, skull rim, frame, view)
-   is cross-validated per source and pooled. Rows already in the record are kept (resume).
-2. ``final``: `loso.PICK_RULE` picks the variant from those figures alone; it is trained on
+   is cross-validated per source and pooled, over every row of each source, test rows
+   included: a look at the test rows (`braintumor/reports/disclosure.py` counts it). Rows
+   already in the record are kept (resume).
+2. ``final``: `loso.PICK_RULE` picks the variant from those figures alone ("no variant
+   qualified" when none clears its floor; then `loso.fallback_variant`, decision
+   `loso_fallback`, recorded after the figures were seen, gives the variant); it is trained on
    all three sources, with the same caps per source as the pair models (`model/braintumor_all_source.keras`, with its ONNX export), and
    `loso.DEFAULT_RULE` says which model `predict` uses by default.
 3. ``score``: only after 2, every table row and every shipped model is scored once on the
@@ -176,11 +180,13 @@ def final_model(by_name: dict) -> None:
     from braintumor.models.networks import save_for_inference
 
     record = _read()
-    picked = loso.pick_variant(record["rows"])  # from held-out and validation figures only
+    # From held-out and validation figures only: the written rule's outcome, and the variant trained
+    # (the written pick, or `loso_fallback`'s when it qualified none).
+    written, picked = loso.pick_variant(record["rows"]), loso.trained_variant(record["rows"])
     record["summaries"] = {v: loso.variant_summary(record["rows"], v) for v in loso.VARIANTS
                            if any(r["variant"] == v for r in record["rows"])}
-    record["picked"] = picked
-    print(f"picked {picked} by the rule; training it on all three sources", file=sys.stderr, flush=True)
+    record["picked"], record["picked_by_written_rule"] = picked, written
+    print(f"the written rule: {written}; training {picked} on all three sources", file=sys.stderr, flush=True)
     started = time.perf_counter()
     sources = [by_name[s] for s in loso.SOURCES]
     architecture = loso.variant_architecture(picked)

@@ -89,7 +89,9 @@ def test_results_table_has_a_row_per_model_and_the_seed_report():
 
 def test_filters_format_a_share_an_interval_and_an_auc_once_for_every_document():
     entry = {"accuracy": 0.97609, "roc_auc": 0.99473, "ci95": {"accuracy": [0.9625, 0.9848], "roc_auc": [0.989, 0.9988]}}
-    assert filters.pct(0.97609) == "97.6%" and filters.pct(float("nan")) == "n/a" and filters.pct(1, 0) == "100%"
+    assert filters.pct(0.97609) == "97.6%" and filters.pct(1, 0) == "100%"
+    with pytest.raises(filters.MissingFigure):  # a missing figure fails the render, never "n/a"
+        filters.pct(float("nan"))
     assert filters.ci(entry, "accuracy") == "97.6% (96.2%–98.5%)"
     assert filters.ci(entry, "roc_auc", percent=False) == "0.995 (0.989–0.999)"
     assert filters.ci({"accuracy": 0.5}, "accuracy") == "50.0%"  # no interval recorded

@@ -172,8 +172,8 @@ def test_two_series_in_one_folder_are_grouped_by_uid(tmp_path):
         write_dicom(tmp_path / f"b{k}.dcm", np.full((240, 240), 90), bits=8, window=(128, 256), position=(0, 0, k),
                     series_uid="1.2.3.2")
     groups = _series(tmp_path, headers_only=True)
-    assert [{header.series_uid for header in group} for group in groups] == [{"1.2.3.1"}, {"1.2.3.2"}]
-    assert [len(group) for group in groups] == [3, 3]
+    assert [{header.series_uid for header in group.headers} for group in groups] == [{"1.2.3.1"}, {"1.2.3.2"}]
+    assert [len(group.headers) for group in groups] == [3, 3]
 
 
 # --------------------------------------------------------------------------------------
@@ -190,7 +190,7 @@ def _bad_files(folder):
         write_dicom(folder / "multiframe.dcm", np.zeros((2, 240, 240)), bits=8, frames=2, position=(0, 0, 9)):
             ["multi-frame", "dcm2niix"],
         write_dicom(folder / "nopixels.dcm", np.zeros((240, 240)), pixel_data=False, position=(0, 0, 10)):
-            ["no pixel data"],
+            ["truncated or corrupt", "without pixel data"],
         write_dicom(folder / "ct.dcm", np.zeros((240, 240)), modality="CT", sop_class=CTImageStorage,
                     position=(0, 0, 11)): ["modality CT", "not MR"],
         write_dicom(folder / "jpegls.dcm", np.zeros((240, 240)), syntax=JPEGLSLossless, position=(0, 0, 12)):

@@ -128,3 +128,29 @@ def test_flat_areas_at_the_head_grey_level_agree(tmp_path):
     scans[:3, 100:140, 100:140] = 200
     figures = agreement(load_model(path), onnx_path_for(path), scans)
     assert figures["max_abs_diff"] <= 1e-5 and figures["labels_flipped"] == 0
+
+
+def test_agreement_counts_only_the_flips_rounding_cannot_explain():
+    from braintumor.models.export import RETRAINED_AGREEMENT_TOLERANCE, agrees, probability_agreement
+
+    reference = np.array([0.10, 0.4995, 0.5004, 0.90])
+    close = reference + np.array([1e-4, 1e-3, -1e-3, -1e-4])  # two flips, both within 1e-3 of the threshold 0.5
+    figures = probability_agreement(close, reference, threshold=0.5)
+    assert figures["labels_flipped"] == 2 and figures["labels_flipped_away_from_threshold"] == 0
+    assert agrees(figures, RETRAINED_AGREEMENT_TOLERANCE) and not agrees(figures, AGREEMENT_TOLERANCE)
+
+
+def test_a_real_divergence_fails_the_retrained_bound():
+    """A wrong preprocessing or a stale export moves probabilities by far more than CPUs do."""
+    from braintumor.models.export import RETRAINED_AGREEMENT_TOLERANCE, agrees, probability_agreement
+
+    reference = np.linspace(0.01, 0.99, 50)
+    shifted = np.clip(reference + 0.02, 0, 1)  # a 2-point shift, as a wrong grey scale gives
+    assert not agrees(probability_agreement(shifted, reference, 0.5), RETRAINED_AGREEMENT_TOLERANCE)
+    flipped = reference.copy()
+    flipped[10] = 1 - flipped[10]  # one label flipped far from the threshold
+    figures = probability_agreement(flipped, reference, 0.5)
+    assert figures["labels_flipped_away_from_threshold"] == 1
+    assert not agrees(figures, 1.0)
+    with pytest.raises(ValueError, match="50 reference"):
+        probability_agreement(reference[:3], reference, 0.5)

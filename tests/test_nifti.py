@@ -98,16 +98,22 @@ def test_4d_volume_scores_the_first_volume_with_a_note(tmp_path):
 
 
 def test_intensity_is_the_volume_percentiles_after_scaling(tmp_path):
+    """A negative scl_slope turns bright into dark: only a reader that applies it gets the
+    expected picture (percentiles alone are blind to a positive slope, so that cannot tell)."""
     data = np.random.default_rng(0).normal(500, 100, (64, 64, 5)).astype(np.int16)
     image = nibabel.Nifti1Image(data, np.eye(4))
-    image.header.set_slope_inter(2.0, -100.0)
+    image.header.set_slope_inter(-2.0, 3000.0)
     nibabel.save(image, tmp_path / "scaled.nii")
-    values = data.astype(np.float64) * 2.0 - 100.0
-    expected = linear_to_grey(radiological_slices(values), *np.percentile(values, [0.5, 99.5]))
     from braintumor.data.images import to_model_size
 
+    def pictures(values):
+        grey = linear_to_grey(radiological_slices(values), *np.percentile(values, [0.5, 99.5]))
+        return np.stack([to_model_size(picture) for picture in grey])
+
+    scaled, unscaled = pictures(data.astype(np.float64) * -2.0 + 3000.0), pictures(data.astype(np.float64))
     got = read_nifti(tmp_path / "scaled.nii").slices
-    np.testing.assert_array_equal(got, np.stack([to_model_size(picture) for picture in expected]))
+    np.testing.assert_array_equal(got, scaled)
+    assert np.abs(got.astype(int) - unscaled).mean() > 50  # ignoring the slope would give the inverse
 
 
 def test_predict_gives_slice_lines_then_a_summary(tmp_path, capsys):
@@ -125,6 +131,7 @@ def test_predict_gives_slice_lines_then_a_summary(tmp_path, capsys):
     assert summary == {
         "file": str(path), "slices": SLICES, "max_slice": summary["max_slice"],
         "max_probability": max(record["probability"] for record in slices), "slices_at_or_over_threshold": SLICES,
+        "model": "single-source", "runtime": "onnx",
     }
     assert slices[summary["max_slice"]]["probability"] == summary["max_probability"]
 

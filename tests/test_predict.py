@@ -68,11 +68,10 @@ def make_every_kind(folder):
         (Image.new("RGBA", (240, 240), (200, 200, 200, 255)), 200),
         (Image.new("LA", (240, 240), (90, 255)), 90),
         (Image.new("L", (240, 240), 60).convert("P"), 60),
-        (Image.fromarray(np.full((240, 240), 257 * 100, dtype=np.uint16)), 100),  # I;16: / 257
-        (Image.fromarray(np.full((240, 240), 65535, dtype=np.uint16)), 255),
+        (Image.fromarray(np.full((240, 240), 257 * 100, dtype=np.uint16)), 0),  # I;16, one value: no contrast
         (Image.new("L", (300, 200), 77), 77),  # odd size: resized to 240x240
     ],
-    ids=["grey", "rgb", "rgba-transparent", "rgba-opaque", "la", "palette", "16bit", "16bit-max", "300x200"],
+    ids=["grey", "rgb", "rgba-transparent", "rgba-opaque", "la", "palette", "16bit-flat", "300x200"],
 )
 def test_read_scan_maps_each_mode_to_240_grey(tmp_path, image, expected):
     path = tmp_path / "scan.png"
@@ -190,7 +189,7 @@ def test_folders_are_searched_recursively_one_json_line_per_file(tmp_path, model
     assert status == 0  # a skipped file is not a failure
     notes = tmp_path / "Testing" / "no" / "notes.txt"
     assert [record["file"] for record in records] == [str(images[0]), str(notes), *map(str, images[1:])]
-    assert records[1] == {"file": str(notes), "skipped": "not an image file"}
+    assert records[1] == {"file": str(notes), "skipped": "not an image file", "model": str(model_path), "runtime": "onnx"}
     for record in records[:1] + records[2:]:
         assert set(record) == {"file", "probability", "label", "model", "runtime"}
 
@@ -216,7 +215,8 @@ def test_folder_without_images_below_it_is_an_error(tmp_path, model_path, capsys
 
     assert status == 1
     assert records[0]["file"] == str(tmp_path / "docs") and "no images" in records[0]["error"]
-    assert records[1] == {"file": str(tmp_path / "docs" / "inner" / "notes.txt"), "skipped": "not an image file"}
+    assert records[1]["file"] == str(tmp_path / "docs" / "inner" / "notes.txt")
+    assert records[1]["skipped"] == "not an image file"
 
 
 # --------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_bad_inputs_in_json_mode_are_json_error_lines_on_stdout(tmp_path, model_
     assert set(records[0]) == {"file", "probability", "label", "model", "runtime"}
     assert [record["file"] for record in records[1:]] == [str(path) for path in bad]
     for record, reason in zip(records[1:], bad.values()):
-        assert set(record) == {"file", "error"} and reason in record["error"]
+        assert set(record) == {"file", "error", "model", "runtime"} and reason in record["error"]
     assert "Traceback" not in err
 
 
@@ -401,10 +401,16 @@ def test_model_names_resolve_to_their_files_and_are_reported(tmp_path):
     from braintumor.predict import PredictError, resolve_model
 
     for name, spec in SPECS.items():
-        assert resolve_model(name) == (config.REPO_ROOT / spec.file, name)
+        path = config.REPO_ROOT / spec.file
+        if path.exists() or path.with_suffix(".onnx").exists():
+            assert resolve_model(name) == (path, name)
+        else:  # a spec whose model is not trained yet
+            with pytest.raises(PredictError, match="model not found: run from the clone or pass --model"):
+                resolve_model(name)
     assert resolve_model(None)[1] == DEFAULT_MODEL
     # a copy of a named model's file keeps its name; any other file is reported by its path
     assert resolve_model(str(tmp_path / "braintumor_two_source.keras"))[1] == "two-source"
+    assert resolve_model(str(tmp_path / "braintumor_two_source.onnx"))[1] == "two-source"
     assert resolve_model(str(tmp_path / "mine.keras"))[1] == str(tmp_path / "mine.keras")
     with pytest.raises(PredictError, match="neither a model name"):
         resolve_model("three-source")

@@ -52,6 +52,50 @@ def test_templates_refuse_an_undefined_figure():
     assert render.environment().from_string("a\n").render() == "a\n"  # keep_trailing_newline
 
 
+@pytest.mark.parametrize("template", ["{{ e|ci('accuracy') }}", "{{ e.get('accuracy')|pct }}", "{{ e.get('roc_auc')|num }}",
+                                      "{{ e|ci('roc_auc', percent=False) }}"])
+def test_a_render_with_a_missing_figure_fails(template):
+    from braintumor.reports.filters import MissingFigure
+
+    env = render.environment()
+    assert env.from_string(template).render(e={"accuracy": 0.5, "roc_auc": 0.75}) in ("50.0%", "0.750")
+    with pytest.raises(MissingFigure):
+        env.from_string(template).render(e={"sensitivity": 0.9})
+    with pytest.raises(MissingFigure):
+        env.from_string(template).render(e={"accuracy": None, "roc_auc": float("nan")})
+
+
+def test_a_missing_figure_in_the_records_stops_every_document():
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    del metrics["test"]["accuracy"]
+    with pytest.raises(Exception):
+        render.render_documents(metrics, render.load_records(config.REPO_ROOT / config.MODEL_DIR))
+
+
+def test_the_card_cites_every_dataset_of_its_metadata(documents):
+    card = documents["MODEL_CARD.md"]
+    header, body = card.split("---\n")[1], card.split("## Citation and links")[1]
+    listed = re.findall(r"^- (\S+/\S+)$", header.split("datasets:")[1].split("metrics:")[0], flags=re.M)
+    from braintumor.models import configs
+
+    assert listed == [d["kaggle"] for d in configs.datasets().values()] and "mateuszbuda/lgg-mri-segmentation" in listed
+    for name in listed:
+        assert f"[{name}](https://www.kaggle.com/datasets/{name})" in body, name
+    assert "Buda" in body and "Computers in Biology and Medicine, 2019" in body and "TCGA-LGG" in body
+
+
+def test_a_changed_record_changes_the_documents(monkeypatch):
+    from braintumor.models import configs
+
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    records = render.load_records(config.REPO_ROOT / config.MODEL_DIR)
+    changed = {**configs.datasets()}
+    changed["lgg"] = {**changed["lgg"], "patients": 1234}
+    monkeypatch.setattr(configs, "datasets", lambda directory=None: changed)
+    documents = render.render_documents(metrics, records)
+    assert "1234 patients" in documents["README.md"] and "1234 patients" in documents["MODEL_CARD.md"]
+
+
 def test_the_model_card_opens_with_hugging_face_metadata(documents):
     card = documents["MODEL_CARD.md"]
     header = card.split("---\n")[1]

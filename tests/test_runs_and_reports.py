@@ -139,7 +139,7 @@ def test_headline_puts_cross_validation_first_and_counts_the_test_looks():
     metrics = _metrics()
     text = macro("headline_table", metrics, cv)
     assert text.index("Cross-validated") < text.index("Test rows") < text.index("Outside scans")
-    assert f"(scored {len(disclosure.TEST_ROW_LOOKS)} times)" in text and "96.6% ± 1.0" in text
+    assert f"(looked at {len(disclosure.TEST_ROW_LOOKS)} times)" in text and "96.6% ± 1.0" in text
 
 
 def test_run_statement_marks_a_check_run():
@@ -183,6 +183,9 @@ def _context(outside=True):
         "resolution": 128, "preprocess": "head_crop", "widths": [16, 32], "convs_per_block": 1, "batch_norm": True, "stem_stride": 1, "head": "flatten",
         "dense_units": [64], "dropout": 0.3, "augment": False}, seed=42, versions={"keras": "3"})
     metrics["input_check"] = {"description": "RULE DESCRIPTION."}
+    from braintumor.models import loso
+
+    metrics["default_model"] = loso.default_model_entry(None)  # model.ipynb always records one
     metrics["split_counts"] = {name: {"images": 10, "tumours": 4} for name in ("train", "val", "test")}
     metrics["training"]["recipe"] = {"cosine_decay": True, "start_from_epoch": 20}
     near = {"threshold": 1.0, "with_near_duplicate": {"n": 2, "correct": 2, "accuracy": 1.0},

@@ -1,26 +1,12 @@
-"""DICOM files and series as the model's input: each MR image one 240x240 grey slice.
+"""DICOM files and series as the model's input: each axial MR image one 240x240 grey slice.
 
-How a DICOM image becomes a scan (the rule `predict --help` and the README state):
-
-1. Pixel values go through the modality transform (Rescale Slope and Intercept, or a
-   Modality LUT: pydicom's `apply_modality_lut`).
-2. Intensity to grey 0..255: with the file's Window Center and Width (the first pair when
-   there are several) the linear window of DICOM PS3.3 C.11.2.1.2 (LINEAR_EXACT and SIGMOID
-   when VOILUTFunction says so); without them, the 0.5th-99.5th percentiles of the whole
-   series (every file of the series, after step 1) map linearly to 0 and 255.
-3. MONOCHROME1 (low values bright) is inverted (grey -> 255 - grey), so every slice shows
-   tissue as MONOCHROME2 does; rounded to whole grey levels.
-4. Resized to 240x240 bilinearly, as `images.read_scan` resizes a picture; rows and columns
-   as stored (the orientation a DICOM viewer shows), pixel spacing not used.
-
-A series is the files sharing a SeriesInstanceUID (a file without one is a series of its
-own), ordered along the slice normal: ImagePositionPatient . (row x column direction of
-ImageOrientationPatient), lowest first (for an axial series, k = 0 is the inferior end);
-where any file lacks a position, by InstanceNumber, then file name.
+The rule (modality transform, the file's window or the series' percentiles, MONOCHROME1,
+grouping by series and orientation, order from the inferior end, duplicates, what is
+refused) is stated once, in docs/predict.md ("How a scan becomes the model's picture"),
+rendered from `reports/templates/predict.md.j2`; this module applies it.
 
 A file that cannot be used becomes one error line naming it and the fix, and the other
-files go on: not DICOM, no pixel data, a non-MR modality, multi-frame, colour, a
-compressed transfer syntax with no installed decoder, undecodable pixels.
+files go on.
 """
 
 from __future__ import annotations
@@ -47,6 +33,28 @@ class DicomHeader:
     series_uid: str | None
     position: float | None  # along the slice normal, in mm; None when position or orientation is missing
     instance: int | None
+    sop_uid: str | None = None  # SOPInstanceUID: copies of one image share it
+    orientation: tuple[float, ...] | None = None  # ImageOrientationPatient, rounded (grouping key)
+    directory: bool = False  # a DICOMDIR: the index of a disc, no image
+
+
+@dataclass
+class SeriesGroup:
+    """The files of one series in one orientation, in slice order; `note` when the series
+    was split (several orientations in one SeriesInstanceUID)."""
+
+    headers: list[DicomHeader]
+    note: str | None = None
+
+    @property
+    def uid(self) -> str | None:
+        return self.headers[0].series_uid if self.headers else None
+
+    @property
+    def plane(self) -> str | None:
+        """"axial", "coronal" or "sagittal" by the slice normal's main axis; None without orientation."""
+        orientation = next((header.orientation for header in self.headers if header.orientation), None)
+        return None if orientation is None else plane_of(orientation)
 
 
 @dataclass
@@ -67,6 +75,8 @@ class DicomSeries:
     uid: str | None
     slices: list[tuple[Path, np.ndarray]] = field(default_factory=list)
     errors: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # copies of an image already read
+    note: str | None = None
 
 
 def _floats(value, count: int) -> list[float] | None:
@@ -78,15 +88,31 @@ def _floats(value, count: int) -> list[float] | None:
     return numbers if len(numbers) == count and all(math.isfinite(n) for n in numbers) else None
 
 
+#: The patient axis (DICOM LPS: x right->left, y anterior->posterior, z inferior->superior)
+#: along which a slice normal mainly points, and what that makes the series.
+PLANES = ("sagittal", "coronal", "axial")
+
+
+def slice_normal(orientation) -> np.ndarray:
+    """Row direction x column direction of ImageOrientationPatient, signed so that its main
+    component is positive: for an axial series it points superior, so positions along it
+    grow from the inferior end whichever way the rows and columns run."""
+    normal = np.cross(orientation[:3], orientation[3:])
+    return normal if normal[np.argmax(np.abs(normal))] > 0 else -normal
+
+
+def plane_of(orientation) -> str:
+    """The plane of slices with this ImageOrientationPatient: `PLANES` by the normal's main axis."""
+    return PLANES[int(np.argmax(np.abs(slice_normal(orientation))))]
+
+
 def slice_position(dataset) -> float | None:
-    """ImagePositionPatient . normal, the normal = row direction x column direction of
-    ImageOrientationPatient; None when either tag is missing or malformed."""
+    """ImagePositionPatient . `slice_normal`; None when either tag is missing or malformed."""
     position = _floats(dataset.get("ImagePositionPatient"), 3)
     orientation = _floats(dataset.get("ImageOrientationPatient"), 6)
     if position is None or orientation is None:
         return None
-    normal = np.cross(orientation[:3], orientation[3:])
-    return float(np.dot(position, normal))
+    return float(np.dot(position, slice_normal(orientation)))
 
 
 def _instance_number(dataset) -> int | None:
@@ -105,8 +131,13 @@ def read_header(path: Path) -> DicomHeader:
                  "give DICOM Part 10 files, or a picture / NIfTI file")
     with read_errors("a DICOM file", "corrupt or unreadable DICOM file", known={InvalidDicomError: not_dicom}):
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
-    uid = dataset.get("SeriesInstanceUID")
-    return DicomHeader(Path(path), str(uid) if uid else None, slice_position(dataset), _instance_number(dataset))
+    uid, sop = dataset.get("SeriesInstanceUID"), dataset.get("SOPInstanceUID")
+    orientation = _floats(dataset.get("ImageOrientationPatient"), 6)
+    orientation = None if orientation is None else tuple(round(value, 3) for value in orientation)
+    meta = getattr(dataset, "file_meta", None)
+    directory = str((meta or {}).get("MediaStorageSOPClassUID", "")) == MEDIA_STORAGE_DIRECTORY
+    return DicomHeader(Path(path), str(uid) if uid else None, slice_position(dataset), _instance_number(dataset),
+                       str(sop) if sop else None, orientation, directory)
 
 
 def order_series(headers: list[DicomHeader]) -> list[DicomHeader]:
@@ -117,13 +148,40 @@ def order_series(headers: list[DicomHeader]) -> list[DicomHeader]:
     return sorted(headers, key=lambda h: (h.instance is None, h.instance or 0, str(h.path)))
 
 
-def group_series(headers: list[DicomHeader]) -> list[list[DicomHeader]]:
-    """Headers grouped by SeriesInstanceUID (first-met order), each group in slice order; a
-    file without a SeriesInstanceUID is a series of its own."""
-    groups: dict[object, list[DicomHeader]] = {}
+def group_series(headers: list[DicomHeader]) -> list[SeriesGroup]:
+    """Headers grouped by SeriesInstanceUID (first-met order), then by orientation when the
+    files of a series hold more than one (each part its own group, with a note), each group
+    in slice order; a file without a SeriesInstanceUID is a series of its own."""
+    series: dict[object, list[DicomHeader]] = {}
     for header in headers:
-        groups.setdefault(header.series_uid or ("no series uid", header.path), []).append(header)
-    return [order_series(group) for group in groups.values()]
+        series.setdefault(header.series_uid or ("no series uid", header.path), []).append(header)
+    groups = []
+    for members in series.values():
+        orientations = list(dict.fromkeys(header.orientation for header in members))
+        if len([o for o in orientations if o is not None]) <= 1:
+            groups.append(SeriesGroup(order_series(members)))
+            continue
+        for orientation in orientations:
+            part = [header for header in members if header.orientation == orientation]
+            where = ("without ImageOrientationPatient" if orientation is None
+                     else f"{plane_of(orientation)} {orientation}")
+            groups.append(SeriesGroup(order_series(part), note=(
+                f"series {members[0].series_uid} holds files of {len(orientations)} orientations; "
+                f"these {len(part)} are {where}")))
+    return groups
+
+
+def series_problem(group: SeriesGroup) -> str | None:
+    """Why a series is refused as a whole (a non-axial one: the model was trained on axial
+    slices, and slice 0 must be the inferior end), with the fix; None when it is read."""
+    plane = group.plane
+    if plane is None or plane == "axial":
+        return None
+    axis = {"sagittal": "left-right", "coronal": "anterior-posterior"}[plane]
+    files = f"{len(group.headers)} file{'s' if len(group.headers) > 1 else ''}"
+    return (f"{plane} series ({files}, slice normal along the patient's {axis}): predict reads "
+            "axial DICOM series only; convert it to NIfTI (`dcm2niix -z y <folder>`), which predict reads "
+            "resliced to axial")
 
 
 def _first_number(value) -> float:
@@ -171,7 +229,12 @@ def _decoder_problem(dataset) -> str | None:
     from pydicom.pixels import get_decoder
 
     syntax = dataset.file_meta.get("TransferSyntaxUID") if hasattr(dataset, "file_meta") else None
-    if syntax is None or not syntax.is_compressed:
+    if syntax is None:
+        return None
+    if not syntax.is_transfer_syntax:  # private (a vendor's) or newer than this pydicom (JPEG XL)
+        return (f"transfer syntax {syntax} is not one pydicom {_pydicom_version()} knows (a private or newer "
+                f"encoding); export the series uncompressed from the scanner or PACS, {DECOMPRESS_FIX}")
+    if not syntax.is_compressed:
         return None
     try:
         decoder = get_decoder(syntax)
@@ -182,6 +245,31 @@ def _decoder_problem(dataset) -> str | None:
     needs = "; ".join(decoder.missing_dependencies) or "a decoder plugin"
     return (f"compressed as {syntax.name} ({syntax}) and no installed decoder reads it; install one "
             f"({needs}), {DECOMPRESS_FIX}")
+
+
+def _pydicom_version() -> str:
+    import pydicom
+
+    return pydicom.__version__
+
+
+#: The Media Storage SOP Class of a DICOMDIR (PS3.4 Annex F).
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+TRUNCATED = "truncated or corrupt file"
+COPY_AGAIN = "copy it again from the scanner or PACS"
+
+
+def _no_pixels(dataset) -> str:
+    """Why a file has no pixel data: an image whose file ends early (an image SOP class, or
+    none at all: every complete DICOM object names one), or an object that is no image."""
+    kind = dataset.get("SOPClassUID") or getattr(dataset, "file_meta", {}).get("MediaStorageSOPClassUID")
+    name = getattr(kind, "name", "") if kind is not None else ""
+    if kind is None:
+        return f"{TRUNCATED}: the file ends before its pixel data (not even its SOP class is there); {COPY_AGAIN}"
+    if "Image Storage" in name:
+        return f"{TRUNCATED}: an {name} object without pixel data (the file ends early); {COPY_AGAIN}"
+    return (f"holds no pixel data ({name or kind}): not an image (a DICOMDIR, report or presentation "
+            "state?); give the series' image files")
 
 
 def read_slice(path: Path) -> DicomSlice:
@@ -205,10 +293,7 @@ def read_slice(path: Path) -> DicomSlice:
         raise ImageReadError(f"modality {modality}, not MR: the model was trained on MR slices only; "
                              "give the MR series")
     if "PixelData" not in dataset:
-        kind = dataset.get("SOPClassUID")
-        kind = f" ({kind.name})" if kind is not None and hasattr(kind, "name") else ""
-        raise ImageReadError(f"holds no pixel data{kind}: not an image (a DICOMDIR, report or presentation "
-                             "state?); give the series' image files")
+        raise ImageReadError(_no_pixels(dataset))
     frames = dataset.get("NumberOfFrames")
     try:
         frames = int(frames) if frames is not None else 1
@@ -228,6 +313,8 @@ def read_slice(path: Path) -> DicomSlice:
         pixels = dataset.pixel_array
         values = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
     except Exception as error:  # noqa: BLE001 - decoders raise many types
+        if "less than expected" in str(error):  # pydicom's words for pixel data cut short
+            raise ImageReadError(f"{TRUNCATED}: its pixel data is cut short ({error}); {COPY_AGAIN}") from None
         raise ImageReadError(f"cannot decode the pixel data ({type(error).__name__}: {error}); {DECOMPRESS_FIX}") from None
     if values.ndim != 2:
         raise ImageReadError(f"pixel data shaped {values.shape}, not one 2D image; {MULTIFRAME_FIX}")
@@ -246,18 +333,43 @@ def to_grey(item: DicomSlice, series_range: tuple[float, float] | None) -> np.nd
     return to_model_size(grey)
 
 
-def read_series(headers: list[DicomHeader]) -> DicomSeries:
-    """Read the files of one series (in the order given, `order_series`'s) as scans.
+def read_series(group: SeriesGroup) -> DicomSeries:
+    """Read the files of one series (in `group`'s slice order) as scans.
 
-    Files that fail become `errors`; the others are the slices, numbered in order from 0.
+    Copies of one image (the same SOPInstanceUID: another transfer syntax, or the same file in
+    two folders) are read once: the first copy that reads is the slice, the others get a skip
+    line. Files that fail become `errors`; the others are the slices, numbered from 0. A
+    series whose every pixel has one value raises `ImageReadError` ("no signal").
     """
-    series = DicomSeries(uid=headers[0].series_uid if headers else None)
+    notes = [group.note] if group.note else []
+    if len(group.headers) > 1 and any(header.position is None for header in group.headers):
+        notes.append("ordered by InstanceNumber (a file lacks ImagePositionPatient or ImageOrientationPatient), "
+                     "so slice 0 may not be the inferior end")
+    series = DicomSeries(uid=group.uid, note="; ".join(notes) or None)
+    copies: dict[object, list[DicomHeader]] = {}
+    for header in group.headers:
+        copies.setdefault(header.sop_uid or header.path, []).append(header)
     usable: list[DicomSlice] = []
-    for header in headers:
-        try:
-            usable.append(read_slice(header.path))
-        except ImageReadError as error:
-            series.errors.append((header.path, str(error)))
+    for same in copies.values():
+        read, failed = None, []
+        for header in same:
+            if read is not None:
+                series.skipped.append((header.path, f"a copy of {read.path} (same SOPInstanceUID), counted once"))
+                continue
+            try:
+                read = read_slice(header.path)
+            except ImageReadError as error:
+                failed.append((header.path, str(error)))
+        if read is None:
+            series.errors.extend(failed)
+        else:
+            usable.append(read)
+            series.skipped.extend((path, f"a copy of {read.path} (same SOPInstanceUID) that cannot be read here "
+                                   f"({reason}); counted once") for path, reason in failed)
+    if usable and all(np.ptp(item.values) == 0 and item.values.flat[0] == usable[0].values.flat[0]
+                      for item in usable):
+        raise ImageReadError(f"no signal in the series: every pixel of its {len(usable)} readable files is "
+                             f"{usable[0].values.flat[0]:g}; give the series that holds the images")
     without_window = [item.values for item in usable if item.window is None]
     series_range = percentile_range(without_window) if without_window else None
     series.slices = [(item.path, to_grey(item, series_range)) for item in usable]

@@ -2,9 +2,9 @@
 
 The one conversion every path into the model shares: `braintumor predict` applies it to a
 user's file, and the extra source and the outside scans are packed through it, so training
-and prediction see a picture the same way. 16-bit grey images (and 32-bit integer ones,
-clipped) are divided by 257, so an absolute intensity maps to the same 8-bit value whatever
-else is in the image; transparent parts become black background.
+and prediction see a picture the same way. The rule (8-bit pictures as they are, pictures of
+more than 8 bits by their own percentiles, as a DICOM slice without a window) is stated in
+docs/predict.md, "How a scan becomes the model's picture"; this module applies it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from PIL import Image, UnidentifiedImageError
 
 from .. import config
 
-_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+#: PIL modes of more than 8 bits a pixel (16-bit grey, 32-bit integer, 32-bit float).
+_WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
@@ -25,9 +26,13 @@ class ImageReadError(Exception):
 
 
 def _to_grey(image: Image.Image) -> Image.Image:
-    if image.mode in _SIXTEEN_BIT_MODES:
-        values = np.asarray(image).astype(np.float64) / 257.0
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
+    """The picture as 8-bit grey. More than 8 bits a pixel (a 16-bit PNG of MR values, which
+    carries no display window): its `PERCENTILES` map to 0 and 255, as a DICOM slice without
+    a window, so 0..2145 MR values fill the grey range instead of its darkest 9 levels."""
+    if image.mode in _WIDE_MODES:
+        values = np.asarray(image, dtype=np.float64)
+        values = np.where(np.isfinite(values), values, 0.0)
+        return Image.fromarray(linear_to_grey(values, *percentile_range(values)))
     if image.mode in _ALPHA_MODES or "transparency" in image.info:
         # Transparent parts carry no tissue: show them as the black background of a scan.
         rgba = image.convert("RGBA")

@@ -1,23 +1,11 @@
 """NIfTI volumes (`.nii`, `.nii.gz`) as the model's input: every axial slice one 240x240 scan.
 
-How a volume becomes scans (the rule `predict --help` and the README state):
-
-1. Reoriented by its affine to the closest canonical orientation, RAS+ (nibabel's
-   `as_closest_canonical`: axes permuted and flipped, no resampling), so the third axis runs
-   inferior -> superior whatever the acquisition. A volume not acquired axially (sagittal,
-   coronal, oblique) still works: its axial slices are cut across the acquired planes by the
-   closest canonical orientation (an oblique tilt stays in the picture; not resliced).
-2. Slice k (k = 0 the most inferior) shown as radiologists view an axial slice: anterior at
-   the top, the patient's right on the picture's left. From the RAS array data[x, y, z]:
-   picture[row, col] = data[X-1-col, Y-1-row, k], i.e. `data[::-1, ::-1, k].T`.
-3. Intensity to grey 0..255: the 0.5th-99.5th percentiles over the whole (first) volume map
-   linearly to 0 and 255 (NIfTI carries no display window); scl_slope/scl_inter applied
-   first, NaN and infinite voxels count as 0.
-4. Resized to 240x240 bilinearly, as `images.read_scan` resizes a picture (voxel sizes not
-   used: a slice of anisotropic voxels is not stretched to its physical aspect).
-
-A 4D volume (e.g. fMRI, DWI, several echoes) is scored on its first volume, with a note
-saying so; trailing axes of length 1 are dropped first.
+The rule (reoriented to the closest canonical orientation, RAS+, so slice 0 is the inferior
+end; each slice shown as radiologists view it; scl_slope/scl_inter, then the volume's
+percentiles; a 4D file's first volume; a volume without signal refused) is stated once, in
+docs/predict.md ("How a scan becomes the model's picture"), rendered from
+`reports/templates/predict.md.j2`; this module applies it. `radiological_slices` holds the
+picture's orientation: picture[row, col] = data[X-1-col, Y-1-row, k] of the RAS array.
 """
 
 from __future__ import annotations
@@ -85,6 +73,9 @@ def read_nifti(path) -> NiftiVolume:
     data = np.where(np.isfinite(data), data, 0.0)
     if data.size == 0:
         raise ImageReadError(f"empty volume {data.shape}")
+    if np.ptp(data) == 0:
+        raise ImageReadError(f"no signal in the volume: every voxel is {data.flat[0]:g} (or not a number); "
+                             "give the volume that holds the scan")
     grey = linear_to_grey(data, *percentile_range(data))
     pictures = radiological_slices(grey)
     return NiftiVolume(np.stack([to_model_size(picture) for picture in pictures]), note)

@@ -287,3 +287,21 @@ def balanced_weights(labels, source) -> np.ndarray:
             cell = in_source & (labels == label)
             weights[cell] = in_source.sum() / (len(present) * cell.sum())
     return weights
+
+
+def scheduled_source(source: Source, schedule: str, seed: int = config.SEED) -> Source:
+    """`source` as a schedule trains on it: whole for "full"; for "check", its train rows cut
+    to a class-stratified sample of `splits.CHECK_TRAIN_ROWS` (validation and test rows whole),
+    so that `make test` exercises the code path at a fraction of the cost."""
+    from dataclasses import replace
+
+    from .splits import scheduled_rows
+
+    if schedule == "full":
+        return source
+    train = np.flatnonzero(source.split == "train")
+    kept = scheduled_rows({"index": train, "labels": source.labels[train]}, schedule, seed)["index"]
+    keep = np.ones(len(source.labels), bool)
+    keep[np.setdiff1d(train, kept)] = False
+    return replace(source, images=source.images[keep], labels=source.labels[keep], names=source.names[keep],
+                   groups=source.groups[keep], split=source.split[keep])

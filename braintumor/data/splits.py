@@ -118,3 +118,25 @@ def split_arrays(dataset, splits_path: str | os.PathLike = config.SPLITS_PATH) -
         name: {"images": dataset.images[mask], "labels": dataset.labels[mask], "names": dataset.names[mask]}
         for name, mask in masks.items()
     }
+
+
+#: How many train rows of each source a check-schedule run (`make test`) trains on: a
+#: class-stratified sample, seeded. The check run is a regression check of the code path,
+#: not a second estimate of the figures, and must fit CI on a slow 2-core CPU (a training
+#: step of the head-crop network takes about 0.85 s on the AMD EPYC host measured).
+CHECK_TRAIN_ROWS = 640
+
+
+def scheduled_rows(part: dict, schedule: str, seed: int = config.SEED, rows: int = CHECK_TRAIN_ROWS) -> dict:
+    """`part` ({'images', 'labels', ...} arrays of one split) as a schedule trains on it: whole
+    for "full"; for "check", a class-stratified sample of at most `rows` rows, in their order."""
+    if schedule == "full" or len(part["labels"]) <= rows:
+        return part
+    if schedule != "check":
+        raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(part["labels"]))
+    keep, _ = train_test_split(index, train_size=rows, stratify=part["labels"], random_state=seed)
+    keep = np.sort(keep)
+    return {key: value[keep] for key, value in part.items()}

@@ -26,8 +26,29 @@ from ..files import atomic_write
 from .onnx_runtime import SOURCE_SHA256_KEY, file_sha256, load_onnx_model, onnx_path_for
 
 #: The largest tumour-probability difference between the export and the Keras model that
-#: counts as agreement (the shipped models differ by about 1e-6: float32 rounding).
+#: counts as agreement for a committed (shipped) model, measured on the committed files: they
+#: differ by at most about 2e-5 (float32 rounding in a different order of operations).
 AGREEMENT_TOLERANCE = 1e-4
+
+#: The same for a model the current run trained afresh (`make test`'s check-schedule models,
+#: or `make reproduce` on another CPU before its figures are committed). Weights differ by CPU
+#: from the same seed, and so do the last digits of the two runtimes: a check-schedule model
+#: agreed within 1e-5 on one AMD EPYC and differed by 2.8e-4 on another (docs/predict.md says
+#: where that comes from). A real divergence is far larger: a wrong preprocessing or a stale
+#: export moves probabilities by 1e-2 or more (tests/test_export.py).
+RETRAINED_AGREEMENT_TOLERANCE = 2e-3
+
+
+def agreement_tolerance(retrained: bool) -> float:
+    """The bound `agreement`'s `max_abs_diff` must meet: for a model this run trained, or a committed one."""
+    return RETRAINED_AGREEMENT_TOLERANCE if retrained else AGREEMENT_TOLERANCE
+
+
+def agrees(figures: dict, tolerance: float) -> bool:
+    """Whether `agreement`'s figures count as agreement at `tolerance`: the largest difference
+    within it, and no label flipped on a scan whose probability lies farther than `tolerance`
+    from the threshold (one closer may flip on rounding alone)."""
+    return figures["max_abs_diff"] <= tolerance and figures["labels_flipped_away_from_threshold"] == 0
 
 
 def inference_wrapper(model):
@@ -169,15 +190,26 @@ def agreement(keras_model, onnx_path: str | os.PathLike, images, threshold: floa
     if images.ndim == 3:
         images = images[..., np.newaxis]
     runtime = load_onnx_model(onnx_path)
-    differences, flipped = [], 0
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size].astype(np.float32)
-        from_keras = np.asarray(keras_model.predict_on_batch(batch))[:, 1]
-        from_onnx = runtime.predict_on_batch(batch)[:, 1]
-        differences.append(np.abs(from_onnx.astype(np.float64) - from_keras))
-        flipped += int(np.sum((from_onnx >= threshold) != (from_keras >= threshold)))
-    largest = float(np.concatenate(differences).max()) if differences else 0.0
-    return {"n": int(len(images)), "max_abs_diff": largest, "labels_flipped": flipped}
+    from_keras = np.concatenate([np.asarray(keras_model.predict_on_batch(images[start:start + batch_size]
+                                                                         .astype(np.float32)))[:, 1]
+                                 for start in range(0, len(images), batch_size)] or [np.zeros(0)])
+    from_onnx = np.concatenate([runtime.predict_on_batch(images[start:start + batch_size].astype(np.float32))[:, 1]
+                                for start in range(0, len(images), batch_size)] or [np.zeros(0)])
+    return probability_agreement(from_onnx, from_keras, threshold)
+
+
+def probability_agreement(probability, reference, threshold: float, margin: float = RETRAINED_AGREEMENT_TOLERANCE) -> dict:
+    """How closely `probability` follows `reference` (tumour probabilities of the same scans):
+    {"n", "max_abs_diff", "labels_flipped" (at `threshold`), "labels_flipped_away_from_threshold"
+    (flips on scans whose reference lies more than `margin` from the threshold: rounding cannot
+    explain those)}."""
+    probability, reference = np.asarray(probability, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if probability.shape != reference.shape:
+        raise ValueError(f"{probability.shape[0]} probabilities against {reference.shape[0]} reference ones")
+    flipped = (probability >= threshold) != (reference >= threshold)
+    away = np.abs(reference - threshold) > margin
+    return {"n": int(len(reference)), "max_abs_diff": float(np.abs(probability - reference).max(initial=0.0)),
+            "labels_flipped": int(flipped.sum()), "labels_flipped_away_from_threshold": int((flipped & away).sum())}
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import config
 from ..data.dataset import HEAD_GREY_LEVEL
-from .recipes import RECIPES, REQUIRED_PREPROCESS
+from .selection import (architecture_from_json, choose_improved, choose_resolution,  # noqa: F401 (re-exported)
+                        restored_epoch, screen_summary)
 
 # Quieter TensorFlow start-up; set before TensorFlow is first imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -168,13 +169,6 @@ def compile_for_training(model: keras.Model, learning_rate: float, cosine_decay:
     )
 
 
-def restored_epoch(val_loss: list[float], start_from_epoch: int = 0) -> int:
-    """The 1-based epoch early stopping restores: lowest validation loss from epoch
-    `start_from_epoch` on (the earlier, erratic epochs are not watched)."""
-    first = min(start_from_epoch, len(val_loss) - 1)
-    return min(range(first, len(val_loss)), key=lambda i: val_loss[i]) + 1
-
-
 @dataclass
 class TrainResult:
     history: dict[str, list[float]]
@@ -313,7 +307,7 @@ def seed_ensemble(members: list[keras.Model], name: str = "seed_ensemble") -> ke
 def train_seed_ensemble(architecture: dict, recipe: dict, x_train, y_train, x_val, y_val, members: int = 1,
                         **weights) -> tuple[keras.Model, list[TrainResult]]:
     """Train `members` improved CNNs of one architecture and recipe, from the seeds
-    `training_recipes.member_seeds(members)` (the first is the single network's), and return
+    `recipes.member_seeds(members)` (the first is the single network's), and return
     them as one model (`seed_ensemble`) with each member's `TrainResult`. `weights` are
     `train`'s `sample_weight` and `val_sample_weight`, the same for every member."""
     from .recipes import member_seeds
@@ -379,71 +373,6 @@ def library_versions() -> dict[str, str]:
         "scikit-learn": sklearn.__version__,
         "pillow": PIL.__version__,
     }
-
-
-def choose_resolution(rows: list[dict], max_megabytes: float) -> dict:
-    """The study row with the best validation accuracy among models small enough to ship.
-
-    Ties go to the smaller (faster) resolution. Rows come from the resolution study, which
-    uses only train and validation data.
-    """
-    eligible = [row for row in rows if row["model_megabytes"] <= max_megabytes]
-    if not eligible:
-        raise ValueError(f"no studied resolution gives a model of at most {max_megabytes} MB")
-    return max(eligible, key=lambda row: (row["val_accuracy"], -row["resolution"]))
-
-
-def choose_improved(rows: list[dict], max_training_seconds: float = 600,
-                    min_start_from_epoch: int = RECIPES["improved"]["start_from_epoch"],
-                    preprocess: str | None = REQUIRED_PREPROCESS) -> dict:
-    """The search row (`model/improved_search.json`) with the best validation accuracy.
-
-    Only candidates that trained within the CPU budget count, only those whose early
-    stopping watched from `min_start_from_epoch` on (by default the improved recipe's own
-    setting: a recipe that may stop on batch-norm noise is not eligible), and, unless
-    `preprocess` is None, only those whose network preprocesses that way (by default the
-    head crop that takes slice size and brightness away; see `REQUIRED_PREPROCESS`); ties go
-    to the faster one. Returns the row; its `architecture` and `recipe` are what
-    `model.ipynb` trains.
-    """
-    eligible = [row for row in rows if row["seconds"] <= max_training_seconds
-                and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch
-                and (preprocess is None or row["architecture"].get("preprocess", "resize") == preprocess)]
-    if not eligible:
-        raise ValueError(f"no searched candidate trained within {max_training_seconds} s "
-                         f"with early stopping watching from epoch {min_start_from_epoch} on"
-                         + (f" and preprocess {preprocess!r}" if preprocess else ""))
-    best = max(eligible, key=lambda row: (row["val_accuracy"], -row["seconds"]))
-    return {**best, "architecture": architecture_from_json(best["architecture"])}
-
-
-def architecture_from_json(architecture: dict) -> dict:
-    """`build_improved_cnn` keywords from their JSON form: lists back to tuples."""
-    return {key: tuple(value) if isinstance(value, list) else value for key, value in architecture.items()}
-
-
-def screen_summary(rows: list[dict], start_from_epoch: int = 8) -> list[dict]:
-    """One line a screened candidate (`model/gpu_screen.json`), best first.
-
-    The screen trains a fixed number of epochs and keeps every epoch's validation figures;
-    this reads them as early stopping with the best weights restored would: the epoch of
-    lowest validation loss at or after `start_from_epoch`, and its validation accuracy.
-    The mean accuracy of the last five epochs shows how steady the candidate ends.
-    """
-    summary = []
-    for row in rows:
-        val_loss, val_accuracy = row["val_loss"], row["val_accuracy"]
-        best = restored_epoch(val_loss, start_from_epoch) - 1
-        summary.append({
-            "name": row["name"],
-            "parameters": row["parameters"],
-            "epochs": len(val_loss),
-            "best_epoch": best + 1,
-            "val_loss": val_loss[best],
-            "val_accuracy": val_accuracy[best],
-            "val_accuracy_last5": round(float(np.mean(val_accuracy[-5:])), 4),
-        })
-    return sorted(summary, key=lambda line: (-line["val_accuracy"], line["val_loss"]))
 
 
 def full_architecture(architecture: dict) -> dict:

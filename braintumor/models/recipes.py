@@ -1,16 +1,19 @@
-"""The training settings of each model, in one place, so the notebook, the study and the
-cross-validation scripts train exactly the same way. The rules' text and parameters are read
-from the decision registry (`braintumor/decisions.toml`); the names below are kept for the code
-and tests that use them."""
+"""The training settings the notebook, the studies and the cross-validation scripts share, and the
+rules fixed before the runs that apply them. How each shipped model is trained is its
+configuration (`braintumor/configs/<name>.toml`, read by `models.configs`): `RECIPES` holds the
+reference CNN's recipe and the default a search candidate starts from, not a shipped model's.
+The rules' text and parameters are read from the decision registry (`braintumor/decisions.toml`);
+the names below are kept for the code and tests that use them."""
 
 from ..decisions import decision
+from . import configs
 
 RECIPES = {
     # The original notebook's recipe: Adam, early stopping on validation loss, at most 20 epochs.
     "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
-    # The default for improved-CNN candidates (scripts/improved_search.py; a candidate may
-    # override any key). Batch norm makes validation loss erratic until the cosine schedule
-    # has lowered the learning rate: watching from epoch 8, early stopping still ended 2 of 5
+    # The default for improved-CNN candidates (scripts/improved_search.py, scripts/source_study.py;
+    # a candidate may override any key; a shipped model's recipe is its configuration's). Batch
+    # norm makes validation loss erratic until the cosine schedule has lowered the learning rate: watching from epoch 8, early stopping still ended 2 of 5
     # cross-validation folds on a chance dip at epochs 13-14 (model/cv_f1_stop_from_8.json);
     # from epoch 20 on it did not (model/cv_results.json). model.ipynb tabulates both.
     "improved": {
@@ -37,19 +40,28 @@ REQUIRED_PREPROCESS = decision("required_preprocess").parameters["preprocess"]
 #: fewer epochs, so that it fits CI on the slower of the CPUs it may draw (training is about
 #: 90% of a full run). Its figures are written to a scratch folder, marked "check" in
 #: metrics.json, and never committed; the committed results come from the full schedule.
+#: The improved CNN's override is the single-source model's configuration
+#: (`braintumor/configs/single-source.toml`, `[recipe.schedules.check]`); the reference CNN, not
+#: a shipped model, keeps its own here.
+REFERENCE_CHECK_SCHEDULE = {"max_epochs": 3, "patience": 3}
 CHECK_SCHEDULE = {
-    "reference": {"max_epochs": 8, "patience": 3},
-    "improved": {"max_epochs": 8, "start_from_epoch": 5, "patience": 3},
+    "reference": REFERENCE_CHECK_SCHEDULE,
+    "improved": configs.schedule_override("single-source", "check"),
 }
 
 
 def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
-    """`recipe` as the schedule trains it: unchanged for "full", shortened for "check"."""
+    """`recipe` as the schedule trains it: unchanged for "full", shortened for "check".
+
+    `model` is "reference", "improved" (the single-source model's override) or the name of a
+    shipped model's configuration ("two-source", ...), whose override is read when called."""
+    if schedule not in configs.SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
     if schedule == "full":
         return dict(recipe)
-    if schedule == "check":
-        return {**recipe, **CHECK_SCHEDULE[model]}
-    raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
+    if model == "reference":
+        return {**recipe, **REFERENCE_CHECK_SCHEDULE}
+    return {**recipe, **configs.schedule_override("single-source" if model == "improved" else model, schedule)}
 
 
 #: Whether the shipped network's probability is averaged over the scan and its left-right
@@ -93,12 +105,13 @@ def head_area_weighting_wins(unweighted_cv: dict, weighted_cv: dict) -> bool:
     )
 
 
-#: What the shipped recipe does under `HEAD_AREA_WEIGHTING_RULE`: "head_area" (weights) or "none".
+#: What the shipped recipe does under `HEAD_AREA_WEIGHTING_RULE`: "head_area" (weights) or "none",
+#: as the single-source model's configuration says (`[training] weighting`).
 #: The rule read `model/cv_results.json` (weights) against `model/cv_g1_unweighted.json` (none;
 #: same network, folds and seed) and shipped the weights; the figures it read are in
 #: `metrics.json` under head_matching.cross_validation, and a unit test keeps this constant
 #: in step with those files.
-SHIPPED_WEIGHTING = "head_area"
+SHIPPED_WEIGHTING = configs.load_config("single-source")["training"]["weighting"]
 
 #: How a cross-validation record (`setup["weighting"]`) names each weighting; "none" leaves the key out.
 WEIGHTING_SETUP_NAMES = {"none": None, "head_area": "head_area_balanced"}
@@ -138,11 +151,11 @@ def member_seeds(members: int) -> list[int]:
 
 
 #: What the shipped model is under `SEED_ENSEMBLE_RULE`: the number of networks whose mean it
-#: is (1: a single network). The rule read `model/cv_seed_ensemble.json` (whose first network
+#: is (1: a single network), as the single-source model's configuration says (`[training] members`). The rule read `model/cv_seed_ensemble.json` (whose first network
 #: repeats `model/cv_results.json` fold for fold) and kept one network; the figures it read are
 #: in `metrics.json` under head_matching.cross_validation, and a unit test keeps this constant
 #: in step with the committed cross-validations.
-SHIPPED_MEMBERS = 1
+SHIPPED_MEMBERS = configs.load_config("single-source")["training"]["members"]
 
 #: The ways a cross-validation record scores the CNN: its `matched_pairs` key -> its `models` key.
 CV_VARIANT_KEYS = {"plain": "improved_cnn", "flip_average": "improved_cnn_flip_average",

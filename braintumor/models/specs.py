@@ -1,17 +1,21 @@
 """Named models: what each is (builder, architecture, recipe, training sources, file), shared
-by the notebooks, the scripts and `predict --model NAME`.
+by the notebooks, the scripts and `predict --model NAME`. Each is read from its configuration,
+`braintumor/configs/<name>.toml` (`models.configs`): edit that file, not this one.
 
 * ``single-source``: the head-crop network trained on this dataset (source A) alone: the
-  improved CNN `model.ipynb` ships as `model/braintumor.keras`.
+  improved CNN `model.ipynb` ships as `model/braintumor.keras` (the search row that
+  `networks.choose_improved` picks from `model/improved_search.json`).
 * ``two-source``: the same kind of network trained on A and the extra source (B) together,
   classes balanced within each source; its architecture is the row of the source study
   (`model/source_study.json`) that `pick_two_source` picks from validation figures alone.
-
 * ``all-source``: the variant of the leave-one-source-out study (`model/loso_study.json`)
-  that `models.loso.pick_variant` picks from held-out-source figures alone, trained on A, B
-  and the LGG FLAIR source (C) together by `scripts/loso_study.py final`.
+  trained on A, B and the LGG FLAIR source (C) together by `scripts/loso_study.py final`
+  (the written rule `loso.pick_variant` qualified no variant; `loso.fallback_variant` is what
+  was done instead, decision `loso_fallback`).
+* ``a-lgg``: the network trained on A and the four LGG sites by `scripts/site_study.py final`
+  (held-out-site study, `models.site_study`).
 
-Another model is one more `ModelSpec` in `SPECS`.
+Another model is one more configuration file (and its name in `configs.NAMES`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import numpy as np
 
 from .. import config
 from ..decisions import decision
+from . import configs
 
 STUDY_PATH = config.MODEL_DIR / "source_study.json"
 
@@ -34,8 +39,8 @@ class ModelSpec:
     builder: str  # a function of `models`
     sources: tuple[str, ...]  # `sources.LOADERS` names, trained on together
     file: Path  # relative to the repository root
-    recipe: str = "improved"  # a `recipes.RECIPES` key, or "loso" for `loso.RECIPE`
-    architecture: dict = field(default_factory=dict)  # builder keywords; empty = chosen at run time
+    recipe: dict = field(default_factory=dict)  # `networks.train` keywords on the full schedule
+    architecture: dict = field(default_factory=dict)  # builder keywords
     description: str = ""
 
     @property
@@ -43,28 +48,21 @@ class ModelSpec:
         """Where `metrics.json` keeps this model's figures and threshold."""
         return self.name.replace("-", "_")
 
+    def training_recipe(self, schedule: str = "full") -> dict:
+        """The recipe on `schedule` ("full" or "check"), read from the configuration when called."""
+        return configs.training_recipe(self.name, schedule)
 
-SPECS = {
-    "single-source": ModelSpec(
-        name="single-source", builder="build_improved_cnn", sources=("brain-tumor",), file=config.MODEL_PATH,
-        description="head-crop CNN trained on the Brain Tumor set (skull-stripped BraTS slices) alone; "
-        "architecture chosen by `models.choose_improved` over model/improved_search.json",
-    ),
-    "two-source": ModelSpec(
-        name="two-source", builder="build_improved_cnn", sources=("brain-tumor", "extra"),
-        file=config.MODEL_DIR / "braintumor_two_source.keras",
-        description="head-crop CNN trained on the Brain Tumor set and the extra clinical source together, "
-        "classes balanced within each source; architecture picked by `model_specs.pick_two_source` "
-        "over model/source_study.json",
-    ),
-    "all-source": ModelSpec(
-        name="all-source", builder="build_improved_cnn", sources=("brain-tumor", "extra", "lgg"),
-        file=config.MODEL_DIR / "braintumor_all_source.keras", recipe="loso",
-        description="head-crop CNN trained on the Brain Tumor set, the extra clinical source and the LGG FLAIR "
-        "slices together, classes balanced within each source; the variant picked by `models.loso.pick_variant` "
-        "over the leave-one-source-out study (model/loso_study.json)",
-    ),
-}
+
+def spec_from_config(name: str, directory=None) -> ModelSpec:
+    """The `ModelSpec` that configuration `name` describes."""
+    written = configs.load_config(name, directory)
+    return ModelSpec(name=name, builder=written["architecture"]["builder"],
+                     sources=tuple(written["training"]["sources"]), file=Path(written["files"]["model"]),
+                     recipe=configs.training_recipe(name, "full", directory),
+                     architecture=configs.architecture(name, directory), description=written["description"])
+
+
+SPECS = {name: spec_from_config(name) for name in configs.NAMES}
 
 #: The model `predict` uses when --model is not given: the outcome of `DEFAULT_RULE`, applied by
 #: `scripts/loso_study.py final` to the leave-one-source-out table (`model/loso_study.json`
@@ -115,7 +113,8 @@ def resolve(name: str) -> ModelSpec:
 def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | None = None, verbose: int = 0,
                      builder: str = "build_improved_cnn"):
     """Build `models.<builder>(**architecture)` and train it on the pooled train rows of
-    `sources`, early stopping on their pooled validation rows.
+    `sources`, early stopping on their pooled validation rows (`recipe`: e.g.
+    `configs.training_recipe(name, schedule)`).
 
     With several sources (or `balance=True`), each scan is weighted so that both classes
     weigh the same within each source (`sources.balanced_weights`), in training and in the

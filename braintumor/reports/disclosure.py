@@ -2,44 +2,89 @@
 
 A held-out set stays an honest estimate only while nothing was chosen by it. The test rows
 of `data/splits.csv` and the outside scans have both been scored more than once; this is
-the record, kept by hand, one entry per model scored, so the documents can say so.
+the record, kept by hand, one entry per look, so the documents can say so. A look is any
+figure computed on the rows: a model scored on them, a cross-validation whose folds hold
+them, a baseline whose figure a rule was written on.
+
+Two looks are counted from the records themselves, so that the count is right the moment a
+record lands: the held-out-site study's `score` step (`model/site_study.json` holding
+`scores`) and the peer comparison (`model/peer_comparison.json`). `for_records` builds the
+whole disclosure for a set of records; the module's names (`TEST_ROW_LOOKS`,
+`TEST_ROW_HISTORY`, `OUTSIDE_LOOKS`, `OUTSIDE_HISTORY`, ...) are that of the committed records
+in `model/`, which the documents are rendered from.
 """
 
-#: Every shipped model that scored the test rows of `data/splits.csv`, oldest first.
-TEST_ROW_LOOKS = (
-    {"commit": "bc9432f", "model": "improved CNN, global-average-pooling head (first shipped model)"},
-    {"commit": "9daca0f", "model": "improved CNN f1, flattened-map head, early stopping from epoch 8"},
-    {"commit": "e6af55d", "model": "improved CNN f5, the same network, early stopping from epoch 20"},
-    {"commit": "after 10396be", "model": "improved CNN g1, the head-crop network, "
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from .. import config
+from .. import decisions as registry
+
+#: Every look at the test rows of `data/splits.csv` (and, from the three-source study on, at the
+#: other sources' test rows), oldest first. `kind` groups them in the documents' sentence.
+RECORDED_TEST_ROW_LOOKS = (
+    {"commit": "bc9432f", "kind": "shipped", "model": "improved CNN, global-average-pooling head (first shipped model)"},
+    {"commit": "9daca0f", "kind": "shipped", "model": "improved CNN f1, flattened-map head, early stopping from epoch 8"},
+    {"commit": "e6af55d", "kind": "shipped", "model": "improved CNN f5, the same network, early stopping from epoch 20"},
+    {"commit": "before 2806a06", "kind": "rule", "model": "the trivial-cue baseline (head size and brightness, "
+     "random forest), scored on the test rows beside the shipped models: its test accuracy is the figure the head-crop "
+     "requirement (`required_preprocess`) was written on, and docs/decisions.md shows it in that row"},
+    {"commit": "after 10396be", "kind": "shipped", "model": "improved CNN g1, the head-crop network, "
      "chosen by a rule fixed before it was scored and cross-validated before it met the test rows"},
-    {"commit": "the source study (after 953212b)", "model": "the rows of the leave-one-source-out study "
+    {"commit": "the source study (after 953212b)", "kind": "study", "model": "the rows of the leave-one-source-out study "
      "(model/source_study.json), scored together once, after the rule that picks among them was committed (f1f69ee)"},
-    {"commit": "the two-source model (after 953212b)", "model": "the two-source model, the network of the picked "
-     "study row retrained by model.ipynb on A's and B's train rows (two identical full runs, see OUTSIDE_LOOKS)"},
-    {"commit": "after 45df03f", "model": "improved CNN g1 trained with head-area-balanced weights (shipped now), "
-     "chosen by a rule fixed before its cross-validation ran, on the train and validation rows' matched pairs "
-     "(the same model scored them again in the reruns noted under OUTSIDE_LOOKS, with the same figures)"},
-    {"commit": "the all-source study (after 776abb1)", "model": "the all-source model (A, B and LGG slices), on the "
-     "test rows of all three sources, once, by scripts/loso_study.py score after the rules that picked its variant "
-     "and the default model had run (the single-source and two-source models were re-scored there: same models, "
-     "same figures)"},
+    {"commit": "the two-source model (after 953212b)", "kind": "two-source", "model": "the two-source model, the network "
+     "of the picked study row retrained by model.ipynb on A's and B's train rows (two identical full runs, see "
+     "OUTSIDE_LOOKS)"},
+    {"commit": "after 45df03f", "kind": "shipped", "model": "improved CNN g1 trained with head-area-balanced weights "
+     "(shipped now), chosen by a rule fixed before its cross-validation ran, on the train and validation rows' matched "
+     "pairs (the same model scored them again in the reruns noted under OUTSIDE_LOOKS, with the same figures)"},
+    {"commit": "the all-source study (4044b75)", "kind": "cue table", "model": "the trivial-cue table of the "
+     "leave-one-source-out study over A, B and C (scripts/loso_study.py `shortcut_table`, model/loso_study.json "
+     "`shortcuts`): grouped 5-fold cross-validation over every row of each source, test rows included; read later by "
+     "`b_out_of_training`"},
+    {"commit": "the all-source study (after 776abb1)", "kind": "all-source", "model": "the all-source model (A, B and "
+     "LGG slices), on the test rows of all three sources, once, by scripts/loso_study.py score after the rules that "
+     "picked its variant and the default model had run (the single-source and two-source models were re-scored there: "
+     "same models, same figures)"},
+    # The held-out-site study and the peer comparison add their looks from their records: `record_looks`.
 )
 
-#: How many of TEST_ROW_LOOKS were single-source models shipped in turn (the rest: the study, the two-source model).
-SHIPPED_SINGLE_SOURCE_LOOKS = sum(look["model"].startswith("improved CNN") for look in TEST_ROW_LOOKS)
+#: How each kind of look is worded in the documents' summary, in this order.
+LOOK_KINDS = {
+    "shipped": "{n} shipped single-source models in turn",
+    "study": "the rows of a study",
+    "two-source": "the two-source model",
+    "cue table": "the three-source study's trivial-cue table",
+    "rule": "the trivial-cue baseline whose figure a rule was written on",
+    "all-source": "the all-source model",
+    "site study": "the held-out-site study's models",
+    "peer": "the peer comparison",
+}
 
-TEST_ROW_HISTORY = (
-    f"The test rows have been scored {len(TEST_ROW_LOOKS)} times (`docs/decisions.md` lists each): by "
-    f"{SHIPPED_SINGLE_SOURCE_LOOKS} successive shipped single-source models (commits bc9432f, 9daca0f, e6af55d, the "
-    "head-crop model g1, and g1 trained with weights against the head-size shortcut), the "
-    "search having been widened after the first; by the rows of the leave-one-source-out study, together; by the "
-    "two-source model; and by the all-source model. No choice was made on them, but they are no longer untouched, so the headline estimate is "
-    "grouped cross-validation and the test rows confirm it."
-)
+#: How each kind of look is told in TEST_ROW_HISTORY, in this order ({n}: how many; {commits}:
+#: the first shipped models' commits).
+HISTORY_CLAUSES = {
+    "shipped": "by {n} successive shipped single-source models (commits {commits}, the head-crop model g1, and g1 "
+               "trained with weights against the head-size shortcut), the search having been widened after the first",
+    "rule": "by the trivial-cue baseline whose test accuracy the head-crop requirement was written on",
+    "study": "by the rows of the leave-one-source-out study, together",
+    "two-source": "by the two-source model",
+    "cue table": "by the three-source study's trivial-cue table, whose cross-validation folds hold the test rows",
+    "all-source": "by the all-source model",
+    "site study": "by the held-out-site study's A + LGG and single-source models (A's and the LGG test rows, every row "
+                  "of set B), scored once after both of its rules",
+    "peer": "by the peer comparison (this project's models beside the peer detect-tumor, one run)",
+}
+
+SITE_RECORD, PEER_RECORD = "site_study.json", "peer_comparison.json"
+
 
 #: Every time a model was scored on the outside scans (BRAIN_TUMOR_EXTERNAL), oldest first.
 #: None of these looks chose anything: no threshold, recipe or model was picked by them.
-OUTSIDE_LOOKS = (
+RECORDED_OUTSIDE_LOOKS = (
     {"model": "improved CNN f5, whole picture (commit 10396be)",
      "by": "a review, through `python -m braintumor predict`, before the outside evaluation existed"},
     {"model": "improved CNN g1 (head crop) and the reference CNN, both on the 8-epoch check schedule",
@@ -65,8 +110,93 @@ OUTSIDE_LOOKS = (
 #: committed figures come from: 252 files, the public set less one near-copy of a training scan.
 OUTSIDE_FINGERPRINT = "fbe6a546a218b337f145340fa52deaa083df09d6100a374995938fcf143287b5"
 
-OUTSIDE_HISTORY = (
-    f"The outside scans have been looked at {len(OUTSIDE_LOOKS)} times (`docs/decisions.md` lists each), "
-    "and never to choose anything; `make test` re-scores its own short-schedule models on them without "
-    "changing a choice."
-)
+
+def _and(names) -> str:
+    names = list(names)
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def record_looks(files: dict) -> tuple[list[dict], list[dict]]:
+    """The looks the records in `files` (file name in model/ -> parsed JSON) hold: the
+    held-out-site study's `score` step, once it has scores (A's test rows, the LGG test rows,
+    every row of set B and the outside scans, once, after both of its rules), and the peer
+    comparison (A's test rows, the LGG test rows, the outside scans and B's test rows, once).
+    Returns (test-row looks, outside looks), in the order the steps run."""
+    test, outside = [], []
+    site = files.get(SITE_RECORD)
+    if site and site.get("scores"):
+        after = registry.decision("site_default").commit
+        scored = _and(site["scores"])
+        test.append({"commit": f"the held-out-site study (after {after})", "kind": "site study",
+                     "model": f"the {scored} models on A's test rows, the LGG test rows (each site too) and every row of "
+                              "set B, once, by scripts/site_study.py score after the rules that picked the variant "
+                              "(`site_pick`) and the default model (`site_default`) had run; the refitted input "
+                              "check's firing rates were measured there on the same rows"})
+        outside.append({"model": f"every row of the held-out-site study and the {scored} models",
+                        "by": "scripts/site_study.py score, once, after `site_pick` and `site_default` had run"})
+    peer = files.get(PEER_RECORD)
+    if peer:
+        names, package = _and(peer["scores"]), peer["peer"]["package"]
+        skipped = [name for name in peer["sets"] if name not in peer["scores"].get(package, {})]
+        test.append({"commit": "the peer comparison", "kind": "peer",
+                     "model": f"{names} on {_and(peer['sets'])}"
+                              + (f" ({package} not on {_and(skipped)}: its training collection holds it)" if skipped else "")
+                              + ", once, by scripts/peer_comparison.py (`make peer`), choosing nothing"})
+        outside.append({"model": names, "by": "scripts/peer_comparison.py (`make peer`), once, choosing nothing"})
+    return test, outside
+
+
+def _kinds_in_words(looks) -> str:
+    unknown = {look["kind"] for look in looks} - set(LOOK_KINDS)
+    if unknown:
+        raise ValueError(f"TEST_ROW_LOOKS has kinds LOOK_KINDS does not word: {sorted(unknown)}")
+    parts = []
+    for kind, words in LOOK_KINDS.items():
+        n = sum(look["kind"] == kind for look in looks)
+        if n:
+            parts.append(words.format(n=n) if "{n}" in words else (words if n == 1 else f"{words} ({n} looks)"))
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
+
+
+def _history(looks) -> str:
+    commits = ", ".join([look["commit"] for look in looks if look["kind"] == "shipped"][:3])
+    clauses = []
+    for kind, words in HISTORY_CLAUSES.items():
+        n = sum(look["kind"] == kind for look in looks)
+        if n:
+            clauses.append(words.format(n=n, commits=commits))
+    told = "; ".join(clauses[:-1]) + "; and " + clauses[-1] if len(clauses) > 1 else "".join(clauses)
+    return (f"The test rows have been looked at {len(looks)} times (`docs/decisions.md` lists each): {told}. "
+            "No candidate was chosen by its figures on them, but they are no longer untouched, so the headline "
+            "estimate is grouped cross-validation and the test rows confirm it.")
+
+
+def for_records(files: dict | None) -> SimpleNamespace:
+    """The disclosure for the records `files` (file name in model/ -> parsed JSON): every look
+    at the test rows and the outside scans, and the sentences the documents say them in."""
+    test, outside = record_looks(files or {})
+    test_looks, outside_looks = RECORDED_TEST_ROW_LOOKS + tuple(test), RECORDED_OUTSIDE_LOOKS + tuple(outside)
+    return SimpleNamespace(
+        TEST_ROW_LOOKS=test_looks, LOOK_KINDS=LOOK_KINDS,
+        SHIPPED_SINGLE_SOURCE_LOOKS=sum(look["kind"] == "shipped" for look in test_looks),
+        TEST_ROW_KINDS=_kinds_in_words(test_looks), TEST_ROW_HISTORY=_history(test_looks),
+        OUTSIDE_LOOKS=outside_looks, OUTSIDE_FINGERPRINT=OUTSIDE_FINGERPRINT,
+        OUTSIDE_HISTORY=(f"The outside scans have been looked at {len(outside_looks)} times (`docs/decisions.md` lists "
+                         "each), and never to choose anything; `make test` re-scores its own short-schedule models on "
+                         "them without changing a choice."))
+
+
+def committed_files() -> dict:
+    """The committed records that add looks (`SITE_RECORD`, `PEER_RECORD`), where they are."""
+    folder = config.REPO_ROOT / config.MODEL_DIR
+    return {name: json.loads((folder / name).read_text()) for name in (SITE_RECORD, PEER_RECORD)
+            if (folder / name).is_file()}
+
+
+COMMITTED = for_records(committed_files())
+TEST_ROW_LOOKS = COMMITTED.TEST_ROW_LOOKS
+SHIPPED_SINGLE_SOURCE_LOOKS = COMMITTED.SHIPPED_SINGLE_SOURCE_LOOKS
+TEST_ROW_KINDS = COMMITTED.TEST_ROW_KINDS
+TEST_ROW_HISTORY = COMMITTED.TEST_ROW_HISTORY
+OUTSIDE_LOOKS = COMMITTED.OUTSIDE_LOOKS
+OUTSIDE_HISTORY = COMMITTED.OUTSIDE_HISTORY

@@ -7,31 +7,40 @@ import math
 import re
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+class MissingFigure(ValueError):
+    """A template asked to format a figure the records do not hold: the render stops (a
+    document never shows a silent "n/a" for a missing figure; a template that means "not
+    measured" says so in words, with an explicit test)."""
+
+
+def _checked(value, what: str):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise MissingFigure(f"{what}: the figure is missing from the records ({value!r})")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise MissingFigure(f"{what}: {value!r} is not a number")
+    return value
 
 
 def pct(value, digits: int = 1) -> str:
     """A share as a percentage: 0.9761 -> "97.6%"."""
-    if _missing(value):
-        return "n/a"
-    return f"{100 * value:.{digits}f}%"
+    return f"{100 * _checked(value, 'pct'):.{digits}f}%"
 
 
 def num(value, digits: int = 3) -> str:
     """A plain number to `digits` places: an AUC, a threshold."""
-    if _missing(value):
-        return "n/a"
-    return f"{value:.{digits}f}"
+    return f"{_checked(value, 'num'):.{digits}f}"
 
 
 def ci(entry: dict, key: str, digits: int = 1, percent: bool = True) -> str:
     """`entry[key]` with its 95% interval from `entry["ci95"][key]`: "97.6% (96.3%–98.5%)";
-    `percent=False` for an AUC ("0.995 (0.989–0.999)")."""
+    `percent=False` for an AUC ("0.995 (0.989–0.999)"). A missing `key` stops the render; an
+    entry recorded without intervals shows the figure alone."""
+    if key not in entry:
+        raise MissingFigure(f"ci: no {key!r} in the record (keys: {', '.join(map(str, entry))})")
     show = (lambda v: pct(v, digits)) if percent else (lambda v: num(v, 3))
-    text = show(entry.get(key))
+    text = show(entry[key])
     interval = (entry.get("ci95") or {}).get(key)
-    if interval and None not in interval:
+    if interval:
         text += f" ({show(interval[0])}–{show(interval[1])})"
     return text
 

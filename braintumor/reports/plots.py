@@ -5,20 +5,15 @@ atomically (never a half-written image in `img/`). The backend is left to the ca
 notebooks keep theirs, scripts and tests run headless with Agg. In a notebook, pass the
 figure to `show`, which embeds a small PNG and closes the figure, so the notebook stays
 light and the cell leaves no `<Figure ...>` text behind; elsewhere close figures
-(`plt.close(fig)`) when drawing many in a loop.
+(`plt.close(fig)`) when drawing many in a loop. The figures of scans are in `scan_plots`,
+the shared sizes and saving in `plot_base`; every name is re-exported here.
 """
 
 from __future__ import annotations
 
-import io
-import math
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from scipy.stats import binomtest
@@ -27,71 +22,8 @@ from sklearn.metrics import (average_precision_score, brier_score_loss, precisio
 
 from .. import config
 from ..evaluation import metrics
-from ..data.dataset import grey_stack
-from ..files import atomic_write
-
-DPI = 110
-WRONG_COLOUR = "tab:red"
-
-#: Resolution of the PNG that `show` embeds in a notebook. At 60 dots per inch a 20-scan
-#: gallery (12 x 13.6 inches) embeds at about 720 x 820 pixels, each scan about 145 pixels
-#: wide with 8-point captions still legible. Measured with the shipped model, after the
-#: 256-colour palette: 20-scan Grad-CAM grid 66 KB, 15-scan one 57 KB, 20-scan
-#: misclassified gallery 41 KB, line plots under 10 KB. At 72 dpi the Grad-CAM grids
-#: reach 90 KB. The full-size PNG is in `img/`.
-SHOW_DPI = 60
-
-#: Galleries of scans show at most this many (the most telling first) and say how many
-#: more there are, so that a worse model cannot make a figure tens of rows long.
-MAX_SCANS_SHOWN = 20
-
-#: Reliability bins with fewer scans than this get a hollow marker and no line: their
-#: observed fraction is too noisy to draw a curve through.
-MIN_BIN_SCANS = 10
-
-GRADCAM_SCALING_NOTE = "each map scaled to its own maximum: compare places within a scan, not scans"
-
-
-def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
-    """Save `fig` as PNG at `path` (atomically) when a path is given; return it."""
-    if path is not None:
-        atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight"))
-    return fig
-
-
-def show(fig: Figure, dpi: int = SHOW_DPI) -> None:
-    """Display `fig` inline as a small PNG, then close it; for notebook cells.
-
-    Why not let Jupyter draw the figure: its full-resolution PNG makes a notebook of
-    galleries weigh megabytes, and the `<Figure size ... with N Axes>` text it leaves
-    records counts (of errors, say) that follow the trained weights, which a notebook
-    regression check then flags. Here the figure is rendered in memory at `dpi`, reduced
-    to a 256-colour palette (plots have few colours; the scans are grey), shown with
-    `IPython.display`, and closed, so the cell's output is only that image. The full-size
-    PNG is what the plotting function's `path=` wrote. Returns None, so a cell ending in
-    `plots.show(fig)` prints nothing more.
-    """
-    from IPython.display import Image as IPythonImage, display
-
-    display(IPythonImage(data=png_bytes(fig, dpi), format="png"))
-    plt.close(fig)
-
-
-def png_bytes(fig: Figure, dpi: int = SHOW_DPI) -> bytes:
-    """`fig` as a compact PNG in memory: `dpi`, tight bounding box, 256-colour palette.
-
-    No software version in the metadata, so the bytes depend only on what is drawn.
-    """
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
-    buffer.seek(0)
-    with Image.open(buffer) as picture:
-        palette = picture.convert("RGB").quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-    compact = io.BytesIO()
-    palette.save(compact, format="PNG", optimize=True)
-    return compact.getvalue()
+from .plot_base import (DPI, GRADCAM_SCALING_NOTE, MAX_SCANS_SHOWN, MIN_BIN_SCANS, SHOW_DPI,  # noqa: F401
+                        WRONG_COLOUR, _finish, png_bytes, show)
 
 
 def learning_curves(history: dict, title: str, path=None, best_epoch: int | None = None) -> Figure:
@@ -260,99 +192,6 @@ def reliability_diagram(
     return _finish(fig, path)
 
 
-def _scan_grid(images, y_true, probability, names, threshold, title: str, columns: int) -> Figure:
-    """Scans with name, true and predicted class and tumour probability; errors in red."""
-    images = grey_stack(images)
-    y_true = np.asarray(y_true).astype(int)
-    probability = np.asarray(probability, dtype=float)
-    predicted = (probability >= threshold).astype(int)
-    grey_range = {"vmin": 0, "vmax": 255} if images.dtype == np.uint8 else {}
-    rows = max(1, math.ceil(len(images) / columns))
-    # constrained layout keeps each three-line caption clear of the next row's title
-    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns, 3.4 * rows), squeeze=False, layout="constrained")
-    for ax in axes.ravel()[len(images) :]:
-        ax.set_axis_off()
-    for k, ax in enumerate(axes.ravel()[: len(images)]):
-        wrong = predicted[k] != y_true[k]
-        colour = WRONG_COLOUR if wrong else "black"
-        ax.imshow(images[k], cmap="gray", **grey_range)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(str(names[k]), fontsize=9, color=colour)
-        ax.set_xlabel(
-            f"true: {config.CLASS_NAMES[y_true[k]]}\npredicted: {config.CLASS_NAMES[predicted[k]]}"
-            f"\np(tumour) = {probability[k]:.3f}",
-            fontsize=8,
-            color=colour,
-        )
-        for spine in ax.spines.values():
-            spine.set_edgecolor(colour)
-            spine.set_linewidth(3 if wrong else 0.5)
-    fig.suptitle(f"{title}\n(tumour called at p >= {threshold:.3g}; errors in red)")
-    return fig
-
-
-def prediction_grid(images, y_true, probability, names, threshold: float, title: str, path=None, n: int = 10) -> Figure:
-    """The first `n` of the given scans (2 x 5 for n = 10) with their predictions."""
-    shown = slice(0, n)
-    fig = _scan_grid(
-        np.asarray(images)[shown],
-        np.asarray(y_true)[shown],
-        np.asarray(probability)[shown],
-        np.asarray(names)[shown],
-        threshold,
-        title,
-        columns=min(5, n),
-    )
-    return _finish(fig, path)
-
-
-def _nothing_to_show(message: str, title: str, note: str) -> Figure:
-    """A small figure that says in words that there is nothing to draw."""
-    fig, ax = plt.subplots(figsize=(5, 2))
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=12)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel(note)
-    ax.set_title(title)
-    return fig
-
-
-def _shown_note(total: int, shown: int, which: str) -> str:
-    """'' when every item is shown, else a line saying how many are left out."""
-    return "" if shown >= total else f"\n(showing the {which} {shown} of {total}; {total - shown} not shown)"
-
-
-def misclassified_gallery(
-    images, y_true, probability, names, threshold: float, title: str, path=None, columns: int = 5,
-    max_shown: int = MAX_SCANS_SHOWN,
-) -> Figure:
-    """The misclassified scans, the most confident errors first; says so when there is none.
-
-    At most `max_shown` scans are drawn (the most confident errors, the ones worth a look
-    first); the title says how many more there are, so the figure stays readable for any
-    model.
-    """
-    y_true = np.asarray(y_true).astype(int)
-    probability = np.asarray(probability, dtype=float)
-    wrong = np.flatnonzero((probability >= threshold).astype(int) != y_true)
-    if len(wrong) == 0:
-        fig = _nothing_to_show("no misclassified scans", title, f"tumour called at p >= {threshold:.3g}")
-        return _finish(fig, path)
-    order = wrong[np.argsort(-np.abs(probability[wrong] - y_true[wrong]), kind="stable")]
-    shown = order[:max_shown]
-    fig = _scan_grid(
-        np.asarray(images)[shown],
-        y_true[shown],
-        probability[shown],
-        np.asarray(names)[shown],
-        threshold,
-        f"{title}: {len(order)} misclassified" + _shown_note(len(order), len(shown), "most confident"),
-        columns=min(columns, len(shown)),
-    )
-    return _finish(fig, path)
-
-
 def near_duplicate_histogram(distances, threshold: float, title: str, path=None, bin_width: float = 0.25) -> Figure:
     """Nearest-neighbour distances with the near-duplicate threshold; exact copies counted apart."""
     distances = np.asarray(distances, dtype=float)
@@ -414,60 +253,5 @@ def resolution_study_plot(rows, title: str, path=None, n_val: int | None = None)
     return _finish(fig, path)
 
 
-def sample_scans(images, labels, names, title: str, path=None, per_class: int = 5, seed: int = config.SEED) -> Figure:
-    """A row of randomly drawn scans per class, so a reader sees what the data look like."""
-    images = grey_stack(images)
-    labels = np.asarray(labels).astype(int)
-    rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(2, per_class, figsize=(2.2 * per_class, 5.0), squeeze=False, layout="constrained")
-    for label in (0, 1):
-        chosen = rng.choice(np.flatnonzero(labels == label), size=per_class, replace=False)
-        for ax, k in zip(axes[label], chosen):
-            ax.imshow(images[k], cmap="gray", vmin=0, vmax=255)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.set_title(str(names[k]), fontsize=9)
-        axes[label, 0].set_ylabel(config.CLASS_NAMES[label], fontsize=11)
-    fig.suptitle(f"{title}\n(240 x 240 pixels, grey levels 0-255)")
-    return _finish(fig, path)
-
-
-def overlay_grid(
-    overlays, captions, title: str, path=None, columns: int = 5, max_shown: int = MAX_SCANS_SHOWN
-) -> Figure:
-    """RGB pictures (Grad-CAM overlays from `gradcam.overlay`) in a grid, each with its caption.
-
-    A colour bar gives the jet scale of the heat, and a footnote says how it is scaled:
-    `gradcam.gradcam` divides each map by its own maximum, so red marks the place with the
-    most evidence for 'tumour' *within that scan*, however little there is (on a scan
-    with p = 0.000 too). Colours cannot be compared between scans. At most `max_shown`
-    pictures are drawn, in the order given; the title says how many are left out. With
-    none, the figure says so.
-    """
-    overlays = list(overlays)
-    captions = list(captions)
-    if len(overlays) != len(captions):
-        raise ValueError(f"{len(overlays)} pictures but {len(captions)} captions")
-    if not overlays:
-        return _finish(_nothing_to_show("none", title, "no scans in this group"), path)
-    total = len(overlays)
-    overlays, captions = overlays[:max_shown], captions[:max_shown]
-    columns = max(1, min(columns, len(overlays)))
-    rows = math.ceil(len(overlays) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(2.4 * columns + 0.8, 3.0 * rows + 0.4), squeeze=False,
-                             layout="constrained")
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for ax in axes.ravel()[len(overlays):]:
-        ax.set_axis_off()
-    for ax, picture, caption in zip(axes.ravel(), overlays, captions):
-        ax.imshow(picture)
-        ax.set_xlabel(caption, fontsize=8)
-    colour_bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap="jet"), ax=axes, shrink=min(1.0, 0.5 + 0.15 * rows),
-                              ticks=[0, 0.25, 0.5, 0.75, 1], aspect=30)
-    colour_bar.ax.tick_params(labelsize=8)
-    colour_bar.set_label("Grad-CAM evidence for 'tumour'\n(0 = none, 1 = the map's own maximum)", fontsize=9)
-    fig.suptitle(f"{title}{_shown_note(total, len(overlays), 'first')}")
-    fig.supxlabel(f"Heat blended over the scan, jet colours; {GRADCAM_SCALING_NOTE}.", fontsize=9)
-    return _finish(fig, path)
+# The figures of scans live in `scan_plots`; re-exported so that `plots.<name>` works as before.
+from .scan_plots import misclassified_gallery, overlay_grid, prediction_grid, sample_scans  # noqa: E402,F401

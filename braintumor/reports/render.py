@@ -21,7 +21,7 @@ from .. import decisions as registry
 from ..files import atomic_write
 from ..evaluation.records import (CHECK_FLOORS, HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
                                   slow_cpu_ratio, study_sources, study_variant)
-from ..models import loso
+from ..models import configs, loso
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -135,7 +135,8 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "cv": cv, "cv_all": cv_all, "hcv": headline_cv(cv, cv_all), "study": records.get("study"),
             "benchmark": records.get("benchmark"), "costs": records.get("costs"), "a": analysis,
             "decisions": decision_rows(files), "loso": records.get("loso"),
-            "loso_caps": {"train": loso.TRAIN_CAP, "val": loso.VAL_CAP}}
+            "loso_caps": {"train": loso.TRAIN_CAP, "val": loso.VAL_CAP},
+            "configs": configs.all_configs(), "datasets": configs.datasets()}
 
 
 def render(template: str, **values) -> str:

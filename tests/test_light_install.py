@@ -1,0 +1,178 @@
+"""The light install (`pip install .`) runs every path it advertises, from any folder.
+
+The package is built and installed the way `pip install .` does (setup.py's build step
+included: the shipped models' ONNX exports and their thresholds go into the wheel), into a
+temporary folder. Its dependencies are those its wheel declares (Requires-Dist), followed
+through their own declarations and taken from this environment, linked into a second
+folder; TensorFlow, Keras and everything else of the research environment are not on the
+path at all (`python -S`: no site-packages). The run goes from a folder outside the clone,
+with stderr on a terminal (the progress line), over one PNG, a folder of 150 scans, a DICOM
+series and a NIfTI volume. About 10 s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from braintumor import config
+
+pydicom = pytest.importorskip("pydicom")
+nibabel = pytest.importorskip("nibabel")
+
+ROOT = config.REPO_ROOT
+
+_PROBE = """
+import importlib.util, sys
+import braintumor
+from braintumor.cli import main
+status = main(sys.argv[1:])
+heavy = ("tensorflow", "keras", "scipy", "sklearn", "pandas", "matplotlib", "tqdm")
+print("FROM", braintumor.__file__, [name for name in ("tensorflow", "keras", "tqdm") if importlib.util.find_spec(name)])
+print("LOADED", sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in heavy}), status)
+"""
+
+
+def _requirement_names(dist: metadata.Distribution) -> list[str]:
+    """The distributions `dist` needs here: its Requires-Dist without extras, markers evaluated."""
+    from packaging.requirements import Requirement
+
+    names = []
+    for line in dist.requires or []:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            names.append(requirement.name)
+    return names
+
+
+def link_dependencies(wheel_dist: Path, target: Path) -> list[str]:
+    """Link into `target` the installed files of every distribution the built package needs
+    (its METADATA's Requires-Dist, then theirs, recursively); returns their names."""
+    target.mkdir()
+    todo = _requirement_names(metadata.PathDistribution(wheel_dist))
+    seen: list[str] = []
+    while todo:
+        name = todo.pop()
+        if name.lower() in seen:
+            continue
+        seen.append(name.lower())
+        dist = metadata.distribution(name)
+        site = Path(dist.locate_file(""))
+        for top in {Path(str(file)).parts[0] for file in dist.files or [] if ".." not in Path(str(file)).parts}:
+            if top.endswith(".pth") or top == "__pycache__" or not (site / top).exists() or (target / top).exists():
+                continue
+            (target / top).symlink_to(site / top)
+        todo.extend(_requirement_names(dist))
+    return seen
+
+
+@pytest.fixture(scope="module")
+def light_install(tmp_path_factory):
+    """(site folder with the built package, folder with its dependencies only)."""
+    work = tmp_path_factory.mktemp("light")
+    source = work / "source"
+    shutil.copytree(ROOT / "braintumor", source / "braintumor", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(ROOT / name, source / name)
+    (source / "model").mkdir()
+    for path in [ROOT / config.METRICS_PATH, *sorted((ROOT / config.MODEL_DIR).glob("*.onnx"))]:
+        shutil.copy(path, source / "model" / path.name)
+    site = work / "site"
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                            "--no-index", "--target", str(site), str(source)],
+                           capture_output=True, text=True, timeout=300, cwd=work)
+    assert built.returncode == 0, built.stdout + built.stderr
+    [wheel_dist] = site.glob("braintumor-*.dist-info")
+    dependencies = link_dependencies(wheel_dist, work / "deps")
+    assert {"numpy", "pillow", "onnxruntime", "pydicom", "nibabel"} <= set(dependencies)
+    assert not {"tensorflow", "tensorflow-cpu", "keras", "tqdm"} & set(dependencies)
+    return site, work / "deps"
+
+
+def _inputs(folder: Path) -> list[Path]:
+    """One PNG, a folder of 150 PNGs, a three-file DICOM series (pydicom's MR test file, at
+    three heights), and nibabel's anatomical test volume."""
+    from pydicom.uid import generate_uid
+
+    folder.mkdir()
+    mr = pydicom.dcmread(Path(pydicom.data.__file__).parent / "test_files" / "MR_small.dcm")
+    grey = np.clip(mr.pixel_array / 8, 0, 255).astype(np.uint8)
+    Image.fromarray(grey).resize((240, 240)).save(folder / "one.png")
+    many = folder / "many"
+    many.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(150):
+        Image.fromarray(rng.integers(0, 256, (240, 240), dtype=np.uint8)).save(many / f"scan{k:03d}.png")
+    series = folder / "series"
+    series.mkdir()
+    for k in range(3):
+        mr.SOPInstanceUID = generate_uid()
+        mr.ImagePositionPatient = [-83.9, -91.2, 6.6 + 5 * k]
+        mr.save_as(series / f"im{k}.dcm")
+    from nibabel.testing import data_path
+
+    volume = folder / "anatomical.nii"
+    shutil.copy(Path(data_path) / "anatomical.nii", volume)
+    return [folder / "one.png", many, series, volume]
+
+
+def test_light_install_scores_every_kind_outside_the_clone_without_tensorflow(light_install, tmp_path):
+    site, deps = light_install
+    paths = _inputs(tmp_path / "scans")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    env["PYTHONPATH"] = os.pathsep.join([str(site), str(deps)])
+    leader, follower = os.openpty()  # stderr a terminal: the progress line of a long run
+    with subprocess.Popen([sys.executable, "-S", "-c", _PROBE, "predict", "--json", *map(str, paths)],
+                          cwd=elsewhere, env=env, stdout=subprocess.PIPE, stderr=follower, text=True) as child:
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        out = child.stdout.read()
+        child.wait(timeout=120)
+    os.close(leader)
+    terminal = terminal.decode(errors="replace")
+
+    *lines, origin, probe = out.splitlines()
+    assert probe == "LOADED [] 0", terminal
+    assert origin == f"FROM {site / 'braintumor' / '__init__.py'} []"  # the installed copy; no TensorFlow to find
+    records = [json.loads(line) for line in lines]
+    assert all(record["model"] == "single-source" and record["runtime"] == "onnx" for record in records)
+    assert not any("error" in record or "skipped" in record for record in records)
+    by_input = {path: [r for r in records if r["file"].startswith(str(path))] for path in paths}
+    assert len(by_input[paths[0]]) == 1 and 0 <= by_input[paths[0]][0]["probability"] <= 1
+    assert len(by_input[paths[1]]) == 150
+    assert [r.get("slice") for r in by_input[paths[2]]] == [0, 1, 2, None]  # three slices, then the summary
+    volume = by_input[paths[3]]
+    assert volume[-1]["slices"] == len(volume) - 1 == 25  # anatomical.nii: 25 axial slices
+    assert "Traceback" not in terminal and "note: no threshold" not in terminal  # the shipped threshold was found
+    assert re.search(r"predict: \d+/153 entries", terminal)
+
+
+def test_light_install_ships_each_models_threshold_from_metrics_json(light_install):
+    site, _ = light_install
+    shipped = json.loads((site / "braintumor" / "shipped_models" / "metrics.json").read_text())
+    committed = json.loads((ROOT / config.METRICS_PATH).read_text())["model_files"]
+    for onnx_name, entry in shipped["model_files"].items():
+        keras_name = Path(onnx_name).with_suffix(".keras").name
+        assert (site / "braintumor" / "shipped_models" / onnx_name).is_file()
+        assert entry["threshold"] == committed[keras_name]["threshold"]
+        assert entry["input_check"] == committed[keras_name]["input_check"]
