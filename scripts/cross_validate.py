@@ -11,11 +11,11 @@ after every fold, so an interrupted run resumes where it stopped.
 `--candidate NAME --out model/cv_NAME.json` cross-validates another row of the search
 instead of the winner, to compare recipes on more than one validation split.
 Every fold also scores the network averaged over each scan and its mirror image (the
-decision `training_recipes.FLIP_AVERAGE_RULE` takes), and the out-of-fold probabilities are
+decision `models.recipes.FLIP_AVERAGE_RULE` takes), and the out-of-fold probabilities are
 kept, so the head-size-matched pairs of the whole pool (about four times the test rows'
 pairs) give the matched-pair ROC AUC of the recipe, not of one split.
 
-Training weights follow the shipped recipe (`training_recipes.SHIPPED_WEIGHTING`);
+Training weights follow the shipped recipe (`models.recipes.SHIPPED_WEIGHTING`);
 `--weighting none --out model/cv_g1_unweighted.json` reruns the same recipe without them,
 the record `HEAD_AREA_WEIGHTING_RULE` compares with.
 
@@ -70,11 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                              "included, for the headline estimate")
     parser.add_argument("--weighting", choices=("none", "head_area"), default=SHIPPED_WEIGHTING,
                         help="head_area: weigh training scans so that head size does not predict the label; "
-                             f"default: the shipped recipe's ({SHIPPED_WEIGHTING}, training_recipes.SHIPPED_WEIGHTING)")
+                             f"default: the shipped recipe's ({SHIPPED_WEIGHTING}, models.recipes.SHIPPED_WEIGHTING)")
     parser.add_argument("--members", type=int, default=SHIPPED_MEMBERS,
                         help="networks per fold, from seeds SEED, SEED + 1, ...; above 1 the record also scores "
                              "their mean (seed_ensemble) beside the first alone; default: the shipped model's "
-                             f"({SHIPPED_MEMBERS}, training_recipes.SHIPPED_MEMBERS)")
+                             f"({SHIPPED_MEMBERS}, models.recipes.SHIPPED_MEMBERS)")
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error(f"--members must be at least 1, not {args.members}")

@@ -10,7 +10,7 @@ scans, `$BRAIN_TUMOR_EXTERNAL`, evaluation only). Two steps, in this order:
    and records validation figures only: A's validation rows, A's head-size-matched
    validation pairs, B's validation rows. A candidate with "model_file" is not trained:
    that file is scored (the shipped single-source model).
-2. ``python scripts/source_study.py score`` applies `model_specs.pick_two_source` (a rule on
+2. ``python scripts/source_study.py score`` applies `models.specs.pick_two_source` (a rule on
    the validation columns, committed before any row met C) and only then scores every row
    on A's test rows, A's matched test pairs, B's held-out rows and C, at each row's
    validation threshold. Every run of this step is a look at C and at A's test rows.
