@@ -65,15 +65,16 @@ def spec_from_config(name: str, directory=None) -> ModelSpec:
 SPECS = {name: spec_from_config(name) for name in configs.NAMES}
 
 #: The model `predict` uses when --model is not given: the outcome of `DEFAULT_RULE`, applied by
-#: `scripts/loso_study.py final` to the leave-one-source-out table (`model/loso_study.json`
-#: "default_model"); a unit test keeps this constant in step with that record.
+#: `scripts/site_study.py final` to the held-out-site table (`model/site_study.json`
+#: "default_model"; the leave-one-source-out rule before it chose the same); unit tests keep this
+#: constant in step with both records.
 DEFAULT_MODEL = "single-source"
 
-#: The rule in force (registry entry `all_source_default`, fixed before the study ran). The
-#: earlier rule, which read the outside scans (`default_model`: the two-source model had to reach
-#: `OUTSIDE_TARGETS` there), is kept in the registry as history; it too kept the single-source model.
+#: The rule in force (registry entry `site_default`, fixed before the held-out-site study ran). The
+#: leave-one-source-out rule (`all_source_default`) and the earlier rule, which read the outside scans (`default_model`: the two-source model had to reach
+#: `OUTSIDE_TARGETS` there), are kept in the registry as history; they too kept the single-source model.
 OUTSIDE_TARGETS = dict(decision("default_model").parameters)  # braintumor/decisions.toml
-DEFAULT_RULE = decision("all_source_default").rule
+DEFAULT_RULE = decision("site_default").rule
 
 #: The rule that picks the two-source row of the source study, from validation data only,
 #: written before any row was scored on A's test rows, B's held-out rows or the outside
