@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .sequence import sequence_of
 from .images import ImageReadError, linear_to_grey, percentile_range, read_errors, to_model_size
 
 #: The fix for a multi-frame (enhanced) file, a compressed one, and a non-DICOM file.
@@ -36,6 +37,7 @@ class DicomHeader:
     sop_uid: str | None = None  # SOPInstanceUID: copies of one image share it
     orientation: tuple[float, ...] | None = None  # ImageOrientationPatient, rounded (grouping key)
     directory: bool = False  # a DICOMDIR: the index of a disc, no image
+    sequence: str | None = None  # the MR sequence its fields name (`sequence.sequence_of`)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class DicomSeries:
     errors: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # copies of an image already read
     note: str | None = None
+    sequence: str | None = None  # the MR sequence its files' fields name (`sequence.sequence_of`)
 
 
 def _floats(value, count: int) -> list[float] | None:
@@ -137,7 +140,7 @@ def read_header(path: Path) -> DicomHeader:
     meta = getattr(dataset, "file_meta", None)
     directory = str((meta or {}).get("MediaStorageSOPClassUID", "")) == MEDIA_STORAGE_DIRECTORY
     return DicomHeader(Path(path), str(uid) if uid else None, slice_position(dataset), _instance_number(dataset),
-                       str(sop) if sop else None, orientation, directory)
+                       str(sop) if sop else None, orientation, directory, None if directory else sequence_of(dataset))
 
 
 def order_series(headers: list[DicomHeader]) -> list[DicomHeader]:
@@ -345,7 +348,9 @@ def read_series(group: SeriesGroup) -> DicomSeries:
     if len(group.headers) > 1 and any(header.position is None for header in group.headers):
         notes.append("ordered by InstanceNumber (a file lacks ImagePositionPatient or ImageOrientationPatient), "
                      "so slice 0 may not be the inferior end")
-    series = DicomSeries(uid=group.uid, note="; ".join(notes) or None)
+    sequences = [header.sequence for header in group.headers if header.sequence not in (None, "unknown")]
+    series = DicomSeries(uid=group.uid, note="; ".join(notes) or None,
+                         sequence=max(set(sequences), key=sequences.count) if sequences else "unknown")
     copies: dict[object, list[DicomHeader]] = {}
     for header in group.headers:
         copies.setdefault(header.sop_uid or header.path, []).append(header)

@@ -38,6 +38,7 @@ class Scans:
     volume: bool = False
     series: str | None = None  # a DICOM series' SeriesInstanceUID
     note: str | None = None
+    sequence: str | None = None  # a DICOM series' MR sequence, as its fields name it
     errors: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
 
@@ -135,7 +136,8 @@ class DicomReader(Reader):
 
         series = read_series(entry.members)
         return Scans([path for path, _ in series.slices], [scan for _, scan in series.slices], volume=True,
-                     series=series.uid, note=series.note, errors=series.errors, skipped=series.skipped)
+                     series=series.uid, note=series.note, errors=series.errors, skipped=series.skipped,
+                     sequence=series.sequence)
 
 
 def _series_name(headers) -> Path:

@@ -73,6 +73,8 @@ class Summary:
     threshold: float
     series: str | None = None  # the SeriesInstanceUID of a DICOM series
     note: str | None = None
+    sequence: str | None = None  # a DICOM series' MR sequence (`data.sequence`); None for a NIfTI volume
+    warning: str | None = None  # where that sequence is outside what the default model is for
     model: str | None = None
     runtime: str | None = None
     ends_entry: bool = True
@@ -87,7 +89,7 @@ class Summary:
             slices=len(self.probabilities), max_probability=round(float(self.probabilities[best]), 6), max_slice=best,
             slices_at_or_over_threshold=int(sum(p >= self.threshold for p in self.probabilities)),
         )
-        for key in ("note", "model", "runtime"):
+        for key in ("sequence", "warning", "note", "model", "runtime"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return json.dumps(record)
@@ -97,7 +99,10 @@ class Summary:
         over = sum(p >= self.threshold for p in self.probabilities)
         line = (f"{self.file}\t{len(self.probabilities)} slices: max {self.probabilities[best]:.3f} at slice {best}; "
                 f"{over} at or over {self.threshold:.3f}")
-        return line if self.note is None else f"{line}\tnote: {self.note}"
+        for key in ("sequence", "warning", "note"):
+            if getattr(self, key) is not None:
+                line = f"{line}\t{key}: {getattr(self, key)}"
+        return line
 
 
 class Progress:

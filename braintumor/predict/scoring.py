@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import config
 from ..data.images import ImageReadError
+from ..data.sequence import sequence_warning
 from ..data.inputs import Entry
 from .records import PredictError, Result, Summary
 
@@ -197,7 +198,8 @@ def _read_entry(entry: Entry, threshold: float) -> _Unit:
     for index, (path, scan) in enumerate(zip(scans.files, scans.scans)):
         unit.add_scan(Result(file=str(path), slice=index if scans.volume else None), scan)
     if scans.volume and scans.scans:
-        unit.summary = Summary(str(entry.path), [], threshold, series=scans.series, note=scans.note)
+        unit.summary = Summary(str(entry.path), [], threshold, series=scans.series, note=scans.note,
+                               sequence=scans.sequence, warning=sequence_warning(scans.sequence))
         unit.lines.append(unit.summary)
     return _ended(unit)
 
