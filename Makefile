@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv data study source-study loso-study site-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv data check-floors study source-study loso-study site-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -72,6 +72,9 @@ test: venv                      ## unit tests, then nbval re-executes the notebo
 	rm -rf $(CHECK_OUTPUT) && mkdir -p $(CHECK_OUTPUT)
 	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
 		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600 --durations=8
+
+check-floors: venv data         ## floors of make test's checks from a seed sweep of the check schedule (about 20 min; JSON committed)
+	$(PY) scripts/check_floors.py
 
 cv: venv data                   ## grouped 5-fold cross-validation over train+val (slow; JSON committed)
 	$(PY) scripts/cross_validate.py

@@ -2,7 +2,8 @@
 
     python bench/benchmark.py [--model model/braintumor.keras] [--quick] [--out model/benchmark.json]
 
-In one run: the floor (a bare interpreter importing NumPy and Pillow, as a whole process),
+In one run: the A + LGG network's training throughput (rows/s, with and without its photometric
+augmentation), the floor (a bare interpreter importing NumPy and Pillow, as a whole process),
 one scan through `python -m braintumor predict --json` as a whole process with each runtime
 (ONNX Runtime, the default, and Keras/TensorFlow; median of several runs, interleaved so
 that the machine's noise hits all alike), a folder of scans with each runtime, batch
@@ -136,6 +137,27 @@ def in_process_models(model_path: Path):
     return {"onnx": load_onnx_model(onnx_path_for(model_path)), "keras": load_model(model_path)}
 
 
+def training_throughput(images: np.ndarray, epochs: int) -> dict[str, dict]:
+    """Rows per second through `networks.train` (validation included) for the A + LGG network,
+    with its photometric augmentation and with geometric augmentation only: the two recipes of
+    issue 29's comparison, on the same rows, in this process, one after the other."""
+    from braintumor.models import configs
+    from braintumor.models.networks import build_improved_cnn, train
+
+    labels = np.arange(len(images)) % 2  # the cost of a step does not depend on the labels
+    fit, val = slice(0, len(images) * 3 // 4), slice(len(images) * 3 // 4, None)
+    recipe = {**configs.training_recipe("a-lgg", "full"), "max_epochs": epochs, "start_from_epoch": epochs,
+              "patience": epochs}
+    results = {}
+    for name, photometric in (("photometric augmentation", True), ("geometric augmentation only", False)):
+        network = build_improved_cnn(**{**configs.architecture("a-lgg"), "photometric": photometric})
+        fitted = train(network, images[fit], labels[fit], images[val], labels[val], **recipe)
+        rows = len(labels[fit]) * fitted.epochs_run
+        results[name] = {"rows_per_second": round(rows / fitted.seconds, 1), "rows": rows,
+                         "validation_rows_per_epoch": len(labels[val]), "seconds": round(fitted.seconds, 1)}
+    return results
+
+
 def training_seconds() -> tuple[float | None, str]:
     """The shipped model's training time, as recorded by model.ipynb in metrics.json."""
     path = config.REPO_ROOT / config.METRICS_PATH
@@ -163,6 +185,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     image_count, repeats, command_runs, folder_count = (128, 1, 2, 64) if args.quick else (512, 3, 7, 512)
+    training_epochs = 1 if args.quick else 2
 
     # The commands run first: a child's peak memory counts the parent's size at fork time,
     # so they must start while this process is small (no TensorFlow, no data loaded yet).
@@ -211,6 +234,9 @@ def main(argv=None) -> int:
         },
         "training_seconds": training,
         "training_seconds_source": training_note,
+        "a_lgg_training_throughput": {"measured_on": f"{len(images)} images ({image_source}), 3/4 trained, "
+                                                     f"1/4 validated, {training_epochs} epochs",
+                                      **training_throughput(images, training_epochs)},
     }
     text = json.dumps(figures, indent=2)
     print(text)

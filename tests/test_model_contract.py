@@ -194,10 +194,10 @@ def test_train_seed_ensemble_trains_each_member_from_its_own_seed():
     recipe = {"max_epochs": 2, "patience": 5, "batch_size": 16, "learning_rate": 1e-2}
     model, fits = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=2)
     first, second = ensemble_members(model)
-    assert len(fits) == 2 and [fit.config["seed"] for fit in fits] == [config.SEED, config.SEED + 1]
+    assert len(fits) == 2 and [fit.config["seed"] for fit in fits] == [config.TRAINING_SEED, config.TRAINING_SEED + 1]
     assert not np.allclose(first.get_weights()[0], second.get_weights()[0])  # different starts
     alone, [fit] = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=1)
-    assert ensemble_members(alone) == [alone] and fit.config["seed"] == config.SEED
+    assert ensemble_members(alone) == [alone] and fit.config["seed"] == config.TRAINING_SEED
 
 
 def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults_as_metrics_say():
@@ -285,8 +285,8 @@ def test_seed_ensemble_rule_needs_a_matched_auc_gain_and_at_most_a_small_accurac
 def test_a_seed_ensemble_starts_from_the_single_networks_seed():
     from braintumor.models.recipes import member_seeds
 
-    assert member_seeds(1) == [config.SEED]
-    assert member_seeds(3) == [config.SEED, config.SEED + 1, config.SEED + 2]
+    assert member_seeds(1) == [config.TRAINING_SEED]
+    assert member_seeds(3) == [config.TRAINING_SEED, config.TRAINING_SEED + 1, config.TRAINING_SEED + 2]
     with pytest.raises(ValueError, match="at least one member"):
         member_seeds(0)
 

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,10 @@ def export_onnx(model, onnx_path: str | os.PathLike, source_sha256: str | None =
     inference.predict_on_batch(np.zeros((1, config.IMAGE_SIZE, config.IMAGE_SIZE, 1), np.float32))
 
     def write(tmp: Path) -> None:
-        with _exportable_crop_and_resize():
+        with _exportable_crop_and_resize(), warnings.catch_warnings():
+            # tf2onnx, imported by the export, tests `np.object` (a FutureWarning on NumPy 2): not ours to fix,
+            # and printed into whichever notebook cell exports first.
+            warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
             inference.export(str(tmp), format="onnx", verbose=False)
         if source_sha256 is not None:
             graph = onnx.load(str(tmp))

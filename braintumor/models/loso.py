@@ -206,21 +206,18 @@ def _table_row(variant, sources, held_out, figures, validation, outside) -> dict
     return row
 
 
-def all_source_entry(record: dict, sources) -> dict | None:
-    """`metrics.json`'s entry for the all-source model: what the study recorded of it (variant,
-    threshold, validation figures, the confirmation scores) and an input-check rule fitted on
-    the pooled train rows of the three sources (what `predict` warns against). None when the
-    study has not trained it or the sources are not all prepared."""
-    from ..data.input_check import fit_input_check
-    from ..data.sources import pooled
-
+def all_source_entry(record: dict, input_check: dict | None) -> dict | None:
+    """`metrics.json`'s entry for the all-source model, a study record: what the study recorded
+    of it (variant, threshold, validation figures, the confirmation scores) and `input_check`,
+    the rule fitted on the pooled train rows of the three sources (what `predict` warns
+    against), carried from the committed metrics.json. None when the study has not trained it
+    or no input check was fitted."""
     final = (record or {}).get("all_source")
-    if not final or sources is None:
+    if not final or input_check is None:
         return None
     return {"spec": "all-source", "model_file": final["model_file"], "variant": final["variant"],
             "threshold": final["threshold"], "validation": final["validation"],
-            "scores": (record.get("shipped_scores") or {}).get("all-source"),
-            "input_check": fit_input_check(pooled(list(sources), "train")["images"])}
+            "scores": (record.get("shipped_scores") or {}).get("all-source"), "input_check": input_check}
 
 
 def default_model_entry(record: dict | None) -> dict:

@@ -28,7 +28,7 @@ from keras import layers, regularizers  # noqa: E402
 from .layers import HeadCrop, RandomIntensity, RandomScanner, RandomSkullRim  # noqa: E402,F401 (re-exported)
 
 
-def set_determinism(seed: int = config.SEED) -> None:
+def set_determinism(seed: int = config.TRAINING_SEED) -> None:
     """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
     import tensorflow as tf
 
@@ -45,7 +45,7 @@ def _inputs_and_preprocessing(resolution: int):
     return inputs, x
 
 
-def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.SEED) -> keras.Model:
+def build_reference_cnn(resolution: int = 96, l2: float = 1e-3, seed: int = config.TRAINING_SEED) -> keras.Model:
     """The two-convolution network of the Kaggle notebook this project started from.
 
     Conv 32 3x3 ReLU + MaxPool 2x2, Conv 64 3x3 ReLU + MaxPool 2x2, Flatten, Dense 128 ReLU,
@@ -81,7 +81,7 @@ def build_improved_cnn(
     photometric: bool = False,
     scanner: bool = False,
     head_scale: str = "mean",
-    seed: int = config.SEED,
+    seed: int = config.TRAINING_SEED,
 ) -> keras.Model:
     """A small VGG-style network: conv-BN-ReLU blocks, a pooled head, softmax.
 
@@ -215,7 +215,7 @@ def train(
     class_weight: dict | None = None,
     sample_weight: np.ndarray | None = None,
     val_sample_weight: np.ndarray | None = None,
-    seed: int = config.SEED,
+    seed: int = config.TRAINING_SEED,
     verbose: int = 0,
 ) -> TrainResult:
     """Adam + sparse cross-entropy, early stopping on validation loss, best weights restored.

@@ -143,11 +143,11 @@ def seed_ensemble_wins(cv: dict) -> bool:
 
 def member_seeds(members: int) -> list[int]:
     """The seeds of a seed ensemble's members: the first is the single network's own seed."""
-    from ..config import SEED
+    from ..config import TRAINING_SEED
 
     if members < 1:
         raise ValueError(f"a seed ensemble needs at least one member, not {members}")
-    return [SEED + member for member in range(members)]
+    return [TRAINING_SEED + member for member in range(members)]
 
 
 #: What the shipped model is under `SEED_ENSEMBLE_RULE`: the number of networks whose mean it

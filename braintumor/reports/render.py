@@ -19,7 +19,8 @@ from .filters import FILTERS
 from .. import config
 from .. import decisions as registry
 from ..files import atomic_write
-from ..evaluation.records import (CHECK_FLOORS, HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
+from ..evaluation.floors import load_floors
+from ..evaluation.records import (HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
                                   slow_cpu_ratio, study_sources, study_variant)
 from ..models import configs, loso, site_study
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
@@ -145,7 +146,7 @@ def environment(looks=None) -> Environment:
     env.filters.update(FILTERS)
     env.globals.update(
         MODEL_ORDER=MODEL_ORDER, HELD_OUT_COLUMNS=HELD_OUT_COLUMNS, CHECK_SCHEDULE=CHECK_SCHEDULE, RECIPES=RECIPES,
-        CHECK_FLOORS=CHECK_FLOORS, WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
+        CHECK_FLOORS=load_floors(), WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
         shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant, slow_cpu_ratio=slow_cpu_ratio,
         study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
         disclosure=looks if looks is not None else disclosure.COMMITTED, SOURCE_NAMES=SOURCE_NAMES,
