@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv data check-floors study source-study loso-study site-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv data check-floors study source-study loso-study site-study new-scans-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -46,6 +46,10 @@ site-study: venv data          ## leave one LGG site out: the A + LGG recipe, th
 	$(PY) scripts/site_study.py train
 	$(PY) scripts/site_study.py final
 	$(PY) scripts/site_study.py score
+
+new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; about 18 x 10 min; JSON committed)
+	$(PY) -m braintumor.studies.new_scans train
+	$(PY) -m braintumor.studies.new_scans pick
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'

@@ -31,65 +31,27 @@ import numpy as np
 
 from braintumor import config
 from braintumor.data.sources import load_sources, pooled
-from braintumor.evaluation.metrics import binary_metrics, choose_pooled_threshold
-from braintumor.evaluation.shortcut import matched_metrics_of
-from braintumor.files import atomic_write
 from braintumor.machine import machine_description
 from braintumor.models import site_study
+from braintumor.studies import base
 
 RECORD = config.MODEL_DIR / "site_study.json"
 ROW_MODELS = Path("build/site_study")
 FINAL_MODEL = config.MODEL_DIR / "braintumor_a_lgg.keras"
-KEPT = ("n", "n_pairs", "accuracy", "sensitivity", "specificity", "balanced_accuracy", "roc_auc", "ci95", "confusion")
 
 
 def _read() -> dict:
-    return json.loads(RECORD.read_text()) if RECORD.is_file() else {"rows": []}
+    return base.read_record(RECORD)
 
 
 def _write(record: dict) -> None:
-    from braintumor.models.networks import library_versions
-
-    record.update(versions=library_versions(), recipe=site_study.RECIPE, pick_rule=site_study.PICK_RULE,
-                  default_rule=site_study.DEFAULT_RULE, held_out_splits=list(site_study.HELD_OUT_SPLITS),
-                  training_sources=list(site_study.TRAINING_SOURCES))
-    atomic_write(RECORD, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+    base.write_record(RECORD, record, recipe=site_study.RECIPE, pick_rule=site_study.PICK_RULE,
+                      default_rule=site_study.DEFAULT_RULE, held_out_splits=list(site_study.HELD_OUT_SPLITS),
+                      training_sources=list(site_study.TRAINING_SOURCES))
 
 
-def _figures(labels, probability, threshold, matched: bool = False, images=None) -> dict:
-    figures = binary_metrics(labels, probability, threshold)
-    figures["balanced_accuracy"] = (figures["sensitivity"] + figures["specificity"]) / 2
-    kept = {key: figures[key] for key in KEPT if key in figures}
-    if matched:
-        pairs = matched_metrics_of(images, labels, probability, threshold)
-        kept["matched"] = {key: pairs[key] for key in KEPT if key in pairs}
-    return kept
-
-
-def _probability(model, images):
-    from braintumor.models.networks import predict_tumour_probability
-
-    return predict_tumour_probability(model, images)
-
-
-def _validation(model, sources, threshold) -> dict:
-    """Each training source's validation figures (A's with its head-size-matched pairs)."""
-    out = {}
-    for source in sources:
-        val = source.part("val")
-        out[source.name] = _figures(val["labels"], _probability(model, val["images"]), threshold,
-                                    matched=source.name == "brain-tumor", images=val["images"])
-    return out
-
-
-def _threshold(model, sources) -> tuple[float, float]:
-    """The pooled threshold and the mean per-source balanced accuracy it reaches."""
-    val = pooled(sources, "val")
-    probability = _probability(model, val["images"])
-    threshold = choose_pooled_threshold(val["labels"], probability, val["source"])
-    balanced = [(_figures(val["labels"][val["source"] == k], probability[val["source"] == k], threshold))
-                ["balanced_accuracy"] for k in range(len(sources))]
-    return threshold, float(np.mean(balanced))
+_figures, _probability, _validation, _threshold = (base.figures, base.probability, base.validation_figures,
+                                                   base.pooled_threshold)
 
 
 def _held_out(model, lgg, site, threshold) -> dict:

@@ -176,6 +176,29 @@ class RandomIntensity(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="braintumor")
+class GatedRandomIntensity(RandomIntensity):
+    """`RandomIntensity` on the scans whose gate is 1 only: called on [scans, gate (N, 1)].
+
+    For augmenting one source of a pooled training set and not another (the new-scans study's
+    `photometric_lgg_only`): the gate rides as a second training input, and the network saved
+    for inference is built without this layer (`networks.with_gated_photometric`).
+    """
+
+    def call(self, inputs, training=None):
+        import tensorflow as tf
+
+        x, gate = inputs
+        x = tf.cast(x, "float32")
+        if not training:
+            return x
+        gate = tf.reshape(tf.cast(gate, "float32"), (-1, 1, 1, 1))
+        return gate * super().call(x, training=True) + (1.0 - gate) * x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="braintumor")
 class RandomScanner(layers.Layer):
     """Training-only augmentation for what a scanner and its reconstruction change: per scan a
     smooth multiplicative bias field (exp of a random quadratic over the picture, up to about

@@ -1,0 +1,104 @@
+"""What every study shares: its record, the figures kept per row, the resumable row loop."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..evaluation.metrics import binary_metrics, choose_pooled_threshold
+from ..evaluation.shortcut import matched_metrics_of
+from ..files import atomic_write
+from ..machine import machine_description
+
+#: The figures a row keeps of each set it is scored on.
+KEPT = ("n", "n_pairs", "accuracy", "sensitivity", "specificity", "balanced_accuracy", "roc_auc", "ci95", "confusion")
+
+
+def read_record(path: Path) -> dict:
+    """The study's record, or an empty one ({"rows": []}) before its first row."""
+    return json.loads(Path(path).read_text()) if Path(path).is_file() else {"rows": []}
+
+
+def write_record(path: Path, record: dict, **fields) -> None:
+    """`record` with `fields` and the library versions, written to a temporary name and renamed."""
+    from ..models.networks import library_versions
+
+    record.update(fields, versions=library_versions())
+    atomic_write(Path(path), lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+
+
+def figures(labels, probability, threshold, matched: bool = False, images=None) -> dict:
+    """`KEPT` of `binary_metrics` at `threshold`, balanced accuracy added; with `matched`, the
+    same on the scans' head-size-matched pairs (which `images` give)."""
+    scored = binary_metrics(labels, probability, threshold)
+    scored["balanced_accuracy"] = (scored["sensitivity"] + scored["specificity"]) / 2
+    kept = {key: scored[key] for key in KEPT if key in scored}
+    if matched:
+        pairs = matched_metrics_of(images, labels, probability, threshold)
+        kept["matched"] = {key: pairs[key] for key in KEPT if key in pairs}
+    return kept
+
+
+def probability(model, images) -> np.ndarray:
+    from ..models.networks import predict_tumour_probability
+
+    return predict_tumour_probability(model, images)
+
+
+def validation_figures(model, sources, threshold, main: str = "brain-tumor") -> dict:
+    """Each training source's validation figures; the main source's with its matched pairs."""
+    out = {}
+    for source in sources:
+        val = source.part("val")
+        out[source.name] = figures(val["labels"], probability(model, val["images"]), threshold,
+                                   matched=source.name == main, images=val["images"])
+    return out
+
+
+def pooled_threshold(model, sources) -> tuple[float, float]:
+    """The pooled threshold (`choose_pooled_threshold`) and the mean per-source balanced
+    accuracy it reaches on the sources' validation rows."""
+    from ..data.sources import pooled
+
+    val = pooled(sources, "val")
+    scores = probability(model, val["images"])
+    threshold = choose_pooled_threshold(val["labels"], scores, val["source"])
+    balanced = [figures(val["labels"][val["source"] == k], scores[val["source"] == k], threshold)["balanced_accuracy"]
+                for k in range(len(sources))]
+    return threshold, float(np.mean(balanced))
+
+
+def run_rows(path: Path, todo: Iterable[tuple[str, dict]], train_row: Callable[[dict], dict],
+             minutes: float | None = None, **fields) -> dict:
+    """Train each (name, spec) of `todo` not yet in the record at `path`, writing the record
+    after every row, so that a stopped study resumes where it stopped. Each row records its
+    seconds, rows/s and CPU. With `minutes`, no row starts once that many minutes have gone
+    by or when the slowest row so far would not end within them."""
+    todo = list(todo)
+    started, slowest = time.perf_counter(), 0.0
+    for number, (name, spec) in enumerate(todo, start=1):
+        record = read_record(path)
+        if any(row["name"] == name for row in record["rows"]):
+            continue
+        elapsed = (time.perf_counter() - started) / 60
+        if minutes is not None and elapsed + slowest >= minutes:
+            print(f"stopping before {name}: {elapsed:.0f} of {minutes:.0f} min gone, a row takes up to "
+                  f"{slowest:.0f}; rerun to resume", file=sys.stderr, flush=True)
+            break
+        print(f"[{number}/{len(todo)}] {name}", file=sys.stderr, flush=True)
+        row_started = time.perf_counter()
+        row = {"name": name, **spec, **train_row(spec)}
+        row["seconds"] = round(time.perf_counter() - row_started, 1)
+        row["rows_per_second"] = round(row.pop("rows_trained") / row["train_seconds"], 1)
+        row["machine"] = machine_description()["cpu"]
+        slowest = max(slowest, row["seconds"] / 60)
+        record = read_record(path)
+        record["rows"] = [r for r in record["rows"] if r["name"] != name] + [row]
+        write_record(path, record, **fields)
+        print(f"  {name}: {row['seconds']:.0f} s, {row['rows_per_second']} rows/s", file=sys.stderr, flush=True)
+    return read_record(path)

@@ -1,0 +1,121 @@
+"""The new-scans study's driver (braintumor/studies/new_scans.py) and the shared row loop
+(braintumor/studies/base.py): which rows, what each variant changes, the weights and the
+gated augmentation it trains with, and that a stopped study resumes. No real data needed."""
+
+import json
+
+import numpy as np
+import pytest
+
+from braintumor.models import new_scans, site_study
+from braintumor.studies import base
+from braintumor.studies import new_scans as study
+
+
+def test_rows_cover_every_variant_seed_and_site_seed_by_seed():
+    rows = study.rows_to_run()
+    names = [name for name, _ in rows]
+    assert len(set(names)) == len(names) == len(new_scans.VARIANTS) * len(new_scans.SEEDS) * len(site_study.HELD_OUT_SITES)
+    seeds = [spec["seed"] for _, spec in rows]
+    first = len(rows) // len(new_scans.SEEDS)
+    # A stopped run holds every variant under the first seed before any row of the second.
+    assert set(seeds[:first]) == {new_scans.SEEDS[0]} and new_scans.SEEDS[0] not in seeds[first:]
+
+
+@pytest.mark.parametrize("variant, changed", [("wider", {"widths"}), ("photometric_lgg_only", {"photometric"}),
+                                              ("head_area_weighted", set())])
+def test_each_variant_changes_one_thing_of_the_a_lgg_configuration(variant, changed):
+    from braintumor.models import configs
+
+    reference, architecture = configs.architecture("a-lgg"), study.variant_architecture(variant)
+    assert {key for key in reference if reference[key] != architecture[key]} == changed
+    if variant == "wider":
+        assert list(architecture["widths"]) == study.WIDER_WIDTHS != list(reference["widths"])
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(KeyError, match="unknown variant 'deeper'"):
+        study.variant_architecture("deeper")
+
+
+def _part(rng, n_main=120, n_other=80):
+    images = np.zeros((n_main + n_other, 240, 240, 1), np.uint8)
+    labels = np.r_[rng.integers(0, 2, n_main), rng.integers(0, 2, n_other)]
+    for i, label in enumerate(labels):  # tumour scans have larger heads: the shortcut to weigh away
+        radius = 60 + 30 * label + rng.integers(-15, 15)
+        yy, xx = np.ogrid[:240, :240]
+        images[i, ((yy - 120) ** 2 + (xx - 120) ** 2) < radius ** 2, 0] = 120
+    return {"images": images, "labels": labels, "source": np.r_[np.zeros(n_main, int), np.ones(n_other, int)]}
+
+
+def test_head_area_weighting_changes_the_main_source_only_and_keeps_its_total():
+    from braintumor.data.sources import balanced_weights
+
+    rng = np.random.default_rng(0)
+    train_part, val_part = _part(rng), _part(rng, 60, 40)
+    plain = study.training_weights("wider", train_part, val_part)
+    weighted = study.training_weights("head_area_weighted", train_part, val_part)
+    assert np.allclose(plain["sample_weight"], balanced_weights(train_part["labels"], train_part["source"]))
+    main = train_part["source"] == 0
+    assert np.allclose(weighted["sample_weight"][~main], plain["sample_weight"][~main])
+    assert not np.allclose(weighted["sample_weight"][main], plain["sample_weight"][main])
+    assert weighted["sample_weight"][main].sum() == pytest.approx(main.sum())  # A keeps its weight in the pool
+
+
+def test_the_gated_augmentation_acts_where_the_gate_is_one_and_the_saved_network_takes_raw_scans():
+    from braintumor.models.networks import build_improved_cnn
+    from braintumor.models.per_source import GATE_INPUT, with_gated_photometric
+
+    model = build_improved_cnn(**{**study.variant_architecture("photometric_lgg_only"), "resolution": 32,
+                                  "widths": (4, 8)}, seed=1)
+    gated = with_gated_photometric(model, seed=1)
+    layer = gated.get_layer("augment_intensity_gated")
+    x = np.random.default_rng(0).uniform(0.5, 1.5, (4, 32, 32, 1)).astype("float32")
+    gate = np.array([[0], [1], [0], [1]], "float32")
+    out = np.asarray(layer([x, gate], training=True))
+    assert np.allclose(out[[0, 2]], x[[0, 2]]) and not np.allclose(out[[1, 3]], x[[1, 3]])
+    assert np.allclose(np.asarray(layer([x, gate], training=False)), x)
+    assert sorted(tensor.name.split(":")[0] for tensor in gated.inputs) == sorted(["scan", GATE_INPUT])
+    assert len(model.inputs) == 1 and not any("intensity" in lay.name for lay in model.layers)
+    # Training the gated network trains the saved one: the layers are shared.
+    assert {id(w) for w in model.weights} <= {id(w) for w in gated.weights}
+
+
+def test_a_model_with_its_own_photometric_layer_is_refused():
+    from braintumor.models.networks import build_improved_cnn
+    from braintumor.models.per_source import with_gated_photometric
+
+    model = build_improved_cnn(resolution=32, widths=(4, 8), preprocess="head_crop", photometric=True, seed=1)
+    with pytest.raises(ValueError, match="already holds a photometric layer"):
+        with_gated_photometric(model, seed=1)
+
+
+def test_the_row_loop_resumes_and_records_rows_per_second(tmp_path, monkeypatch):
+    path = tmp_path / "study.json"
+    calls = []
+
+    def train_row(spec):
+        calls.append(spec["n"])
+        if spec["n"] == 3:
+            raise RuntimeError("stopped")
+        return {"figure": spec["n"] / 10, "rows_trained": 1000, "train_seconds": 10.0}
+
+    todo = [(f"row{n}", {"n": n}) for n in range(1, 5)]
+    monkeypatch.setattr("braintumor.models.networks.library_versions", lambda: {"tensorflow": "x"}, raising=False)
+    with pytest.raises(RuntimeError):
+        base.run_rows(path, todo, train_row, what="a test")
+    record = json.loads(path.read_text())
+    assert [row["name"] for row in record["rows"]] == ["row1", "row2"]
+    assert record["rows"][0]["rows_per_second"] == 100.0 and record["what"] == "a test"
+    calls.clear()
+    todo[2] = ("row3", {"n": 30})
+    base.run_rows(path, todo, train_row, what="a test")
+    assert calls == [30, 4]  # the finished rows are skipped
+    assert [row["name"] for row in json.loads(path.read_text())["rows"]] == ["row1", "row2", "row3", "row4"]
+
+
+def test_the_row_loop_starts_no_row_past_its_minutes(tmp_path, monkeypatch):
+    monkeypatch.setattr("braintumor.models.networks.library_versions", lambda: {}, raising=False)
+    record = base.run_rows(tmp_path / "s.json", [("a", {}), ("b", {})],
+                           lambda spec: {"rows_trained": 1, "train_seconds": 1.0}, minutes=0)
+    assert record["rows"] == []
