@@ -1,5 +1,5 @@
-"""The machine a run happened on, recorded beside its timings: TensorFlow trains 3-4x slower
-on some 2-core CPUs than on others, and gives other weights, so a timing or a retrained
+"""The machine a run happened on, recorded beside its timings: TensorFlow trains at different speeds
+on different 2-core CPUs, and gives other weights, so a timing or a retrained
 figure means little without the CPU that produced it."""
 
 from __future__ import annotations

@@ -354,21 +354,3 @@ def everywhere_rows(single: dict, two: dict | None) -> list[dict]:
     return rows
 
 
-def slow_cpu_ratio(entries: list[dict]) -> dict | None:
-    """From `model/run_costs.json`'s entries: the Intel/AMD ratio of the one command measured on
-    both CPUs, and the AMD-only commands it scales (`estimates`: command -> estimated minutes)."""
-    by_command: dict[str, dict[str, float]] = {}
-    for entry in entries:
-        by_command.setdefault(entry["command"], {})[entry["cpu"]] = entry["minutes"]
-    both = [times for times in by_command.values() if len(times) >= 2
-            and any("AMD" in cpu for cpu in times) and any("Intel" in cpu for cpu in times)]
-    if not both:
-        return None
-    amd = next(m for cpu, m in both[0].items() if "AMD" in cpu)
-    intel = next(m for cpu, m in both[0].items() if "Intel" in cpu)
-    measured_twice = {command for command, times in by_command.items() if len(times) >= 2}
-    latest = [e for e in entries if "AMD" in e["cpu"] and e["command"] not in measured_twice]
-    if not latest:
-        return None
-    return {"amd": amd, "intel": intel, "ratio": intel / amd,
-            "estimates": {e["command"]: e["minutes"] * intel / amd for e in latest}}

@@ -21,7 +21,7 @@ from .. import decisions as registry
 from ..files import atomic_write
 from ..evaluation.floors import load_floors
 from ..evaluation.records import (HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
-                                  slow_cpu_ratio, study_sources, study_variant)
+                                  study_sources, study_variant)
 from ..models import configs, loso, site_study
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
 
@@ -147,7 +147,7 @@ def environment(looks=None) -> Environment:
     env.globals.update(
         MODEL_ORDER=MODEL_ORDER, HELD_OUT_COLUMNS=HELD_OUT_COLUMNS, CHECK_SCHEDULE=CHECK_SCHEDULE, RECIPES=RECIPES,
         CHECK_FLOORS=load_floors(), WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
-        shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant, slow_cpu_ratio=slow_cpu_ratio,
+        shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant,
         study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
         disclosure=looks if looks is not None else disclosure.COMMITTED, SOURCE_NAMES=SOURCE_NAMES,
         SITE_SETS=SITE_SETS, site_table=site_table, HELD_OUT_SITES=site_study.HELD_OUT_SITES,
