@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv data check-floors study source-study loso-study site-study new-scans-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv docs data check-floors study source-study loso-study site-study new-scans-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -43,13 +43,13 @@ loso-study: venv data          ## leave-one-source-out study over A, B and LGG, 
 	$(PY) scripts/loso_study.py score
 
 site-study: venv data          ## leave one LGG site out: the A + LGG recipe, then the A + LGG model (slow; JSON and model committed)
-	$(PY) scripts/site_study.py train
-	$(PY) scripts/site_study.py final
-	$(PY) scripts/site_study.py score
+	$(PY) -m braintumor study site train
+	$(PY) -m braintumor study site final
+	$(PY) -m braintumor study site score
 
-new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; about 18 x 10 min; JSON committed)
-	$(PY) -m braintumor.studies.new_scans train
-	$(PY) -m braintumor.studies.new_scans pick
+new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; 18 rows of 8-11 min on a 2-core Intel Xeon) and the pick; `final` and `score` follow by hand (JSON committed)
+	$(PY) -m braintumor study new-scans train
+	$(PY) -m braintumor study new-scans pick
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'
@@ -59,6 +59,9 @@ train: venv                     ## train and evaluate every model (model.ipynb)
 
 evaluate: venv                  ## error analysis and reports (erroranalysis.ipynb)
 	$(EXECUTE) erroranalysis.ipynb
+
+docs: venv                      ## re-render the documents from the committed records and configurations (no training)
+	$(PY) -m braintumor.reports.render
 
 reproduce: venv                 ## the whole pipeline, notebooks top to bottom
 	$(EXECUTE) $(NOTEBOOKS)

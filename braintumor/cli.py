@@ -10,8 +10,9 @@ from pathlib import Path
 
 from . import config
 from .data.dataset import DataError
-from .models.specs import DEFAULT_MODEL, SPECS
-from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, resolve_model, run
+from .models import roles
+from .models.specs import SPECS
+from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, choose_model, run
 
 
 def positive_int(text: str) -> int:
@@ -65,15 +66,20 @@ def _prepare(args) -> int:
 def _predict(args) -> int:
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     try:
-        model_path, model_name = resolve_model(args.model)
-        return run(args.paths, model_path, args.threshold, args.json, gradcam_dir, args.batch_size, model_name,
-                   args.runtime)
+        model = choose_model(args.model, args.threshold)
+        return run(args.paths, model, args.json, gradcam_dir, args.batch_size, args.runtime)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # the output went into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 1
+
+
+def _study(args) -> int:
+    from .studies import run as run_study
+
+    return run_study(args.name, args.arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--model", metavar="NAME|FILE", default=None,
-        help=f"a model name ({', '.join(f'{name}: {spec.file}' for name, spec in SPECS.items())}) or a .keras "
-        f"or .onnx file (default: {DEFAULT_MODEL}; the README says why); a .keras file's ONNX export <stem>.onnx "
+        help=f"a model name ({', '.join(f'{name}: {SPECS[name].file}' for name in roles.offered())}) or a .keras "
+        f"or .onnx file (default: {roles.default_model()}; the README's 'which model for which scans' says what "
+        "each is for; a study record runs only by its path); a .keras file's ONNX export <stem>.onnx "
         "beside it is used when present; a shipped model is looked for in the clone, then in the installed package",
     )
     pred.add_argument(
@@ -142,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="scans per batch (default: %(default)s)",
     )
     pred.set_defaults(handler=_predict)
+
+    from .studies import STUDIES
+
+    study = commands.add_parser(
+        "study", help="one step of a study: python -m braintumor study NAME STEP [options] (braintumor/studies/)",
+        description="Run one step of a study; `python -m braintumor study NAME -h` lists its steps and options.")
+    study.add_argument("name", choices=sorted(STUDIES), help="the study")
+    study.add_argument("arguments", nargs=argparse.REMAINDER, help="its step and options, e.g. train --minutes 60")
+    study.set_defaults(handler=_study)
     return parser
 
 

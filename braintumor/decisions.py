@@ -38,6 +38,7 @@ class Decision:
     parameters: dict = field(default_factory=dict)
     compared: dict = field(default_factory=dict)  # label -> "FILE:KEY path"
     written: str = ""  # when the text was written, where that was after the figures it reads
+    set_names: dict = field(default_factory=dict)  # old set letter -> today's short name, for display
 
 
 def parse(text: str) -> tuple[Decision, ...]:
@@ -60,7 +61,8 @@ def parse(text: str) -> tuple[Decision, ...]:
             name=entry["name"], title=entry["title"], rule=rule, reads=entry["reads"],
             records=tuple(entry["records"]), commit=str(entry["commit"]), applied_by=entry["applied_by"],
             outcome=entry["outcome"], outcome_label=entry.get("outcome_label", ""), parameters=parameters,
-            compared=dict(entry.get("compared", {})), written=entry.get("written", "")))
+            compared=dict(entry.get("compared", {})), written=entry.get("written", ""),
+            set_names=dict(entry.get("set_names", {}))))
     return tuple(out)
 
 

@@ -3,11 +3,11 @@
 Steps, in this order (`make loso-study` runs them all; each step appends to or reads
 `model/loso_study.json`, committed):
 
-1. ``train``: every variant of `braintumor.models.loso.VARIANTS` is trained on each pair of
+1. ``train``: every variant of `braintumor.studies.loso.VARIANTS` is trained on each pair of
    sources (classes balanced within each source, early stopping and the threshold on the
    pair's pooled validation rows) and scored on the source left out (its train and
    validation rows) and on each training source's validation rows. The single-source model
-   (`model/braintumor.keras`, trained on A alone) is scored on the same rows of B and C.
+   (`model/braintumor.keras`, trained on A alone) is scored on the same rows of B and LGG.
    The trivial-cue model (slice level, head size and brightness, skull rim, frame, view)
    is cross-validated per source and pooled, over every row of each source, test rows
    included: a look at the test rows (`braintumor/reports/disclosure.py` counts it). Rows
@@ -40,7 +40,7 @@ from braintumor.evaluation.shortcut import (POOLED_CUE_NAMES, cross_validated_cu
                                             pooled_cues)
 from braintumor.files import atomic_write
 from braintumor.machine import machine_description
-from braintumor.models import loso
+from braintumor.studies import loso
 
 RECORD = config.MODEL_DIR / "loso_study.json"
 PAIR_MODELS = Path("build/loso_study")
@@ -75,7 +75,7 @@ def _held_out_rows(source) -> dict:
 
 def _held_out_figures(model, source, threshold) -> dict:
     """Figures on the left-out source's train+val rows; head-size-matched pairs too, where
-    the source has the slice-level shortcut (A and C)."""
+    the source has the slice-level shortcut (A and LGG)."""
     from braintumor.models.networks import predict_tumour_probability
 
     rows = _held_out_rows(source)

@@ -48,6 +48,19 @@ def test_misclassified_table_most_confident_errors_first():
     assert table[0]["error"] == "missed tumour" and table[2]["error"] == "false alarm"
 
 
+def test_errors_by_confidence_orders_every_error_figure_and_can_show_both_kinds():
+    from braintumor.evaluation.analysis import errors_by_confidence
+
+    y_true = [1, 1, 1, 1, 0, 0, 1, 0]
+    probability = [0.01, 0.2, 0.3, 0.9, 0.6, 0.99, 0.05, 0.1]
+    assert errors_by_confidence(y_true, probability, 0.5).tolist() == [0, 5, 6, 1, 2, 4]
+    # four missed tumours and two false alarms: a 4-panel gallery shows two of each, alternating
+    assert errors_by_confidence(y_true, probability, 0.5, per_kind=2).tolist() == [0, 5, 6, 4]
+    assert errors_by_confidence(y_true, probability, 0.5, per_kind=5).tolist() == [0, 5, 6, 4, 1, 2]
+    assert errors_by_confidence([1, 1], [0.1, 0.2], 0.5, per_kind=3).tolist() == [0, 1]  # one kind only
+    assert errors_by_confidence([1], [0.9], 0.5, per_kind=3).tolist() == []
+
+
 def test_choose_resolution_respects_the_size_budget():
     rows = [{"resolution": 64, "val_accuracy": 0.95, "model_megabytes": 6},
             {"resolution": 128, "val_accuracy": 0.97, "model_megabytes": 30},

@@ -89,7 +89,8 @@ def test_the_hard_coded_parameter_check_sees_keywords_and_defaults():
 
 
 def test_every_rule_with_parameters_is_read_by_the_code_that_applies_it():
-    from braintumor.models import loso, selection
+    from braintumor.models import selection
+    from braintumor.studies import loso
 
     assert selection.MAX_MEGABYTES == decisions.decision("resolution").parameters["max_megabytes"]
     assert selection.MAX_TRAINING_SECONDS == decisions.decision("improved_cnn").parameters["max_training_seconds"]

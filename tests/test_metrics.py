@@ -153,6 +153,17 @@ def test_reliability_bin_edges_are_half_open():
     assert bins["count"][1] == 1 and bins["count"][2] == 1  # 0.1 in [0.1, 0.2), 0.2 in [0.2, 0.3)
 
 
+def test_reliability_bins_merge_until_each_holds_min_count():
+    probability = [0.01] * 30 + [0.15, 0.35, 0.55] + [0.99] * 30
+    y_true = [0] * 30 + [1, 0, 1] + [1] * 30
+    bins = metrics.reliability_bins(y_true, probability, n_bins=10, min_count=10)
+    assert sum(bins["count"]) == len(probability) and min(bins["count"]) >= 10
+    assert bins["edges"][0] == 0.0 and bins["edges"][-1] == 1.0 and len(bins["edges"]) == len(bins["count"]) + 1
+    assert bins["count"][0] == 30  # the low end stays its own bin
+    one = metrics.reliability_bins([0, 1], [0.1, 0.9], n_bins=10, min_count=10)
+    assert one["count"] == [2] and one["edges"] == [0.0, 1.0]  # too few scans: one bin
+
+
 def test_fold_mean_std_is_the_mean_and_sample_spread_over_folds():
     from braintumor.evaluation.metrics import fold_mean_std
 

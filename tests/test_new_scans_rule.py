@@ -5,8 +5,8 @@ import json
 import pytest
 
 from braintumor import config
-from braintumor.models import new_scans
-from braintumor.models.site_study import HELD_OUT_SITES
+from braintumor.studies.new_scans import rule as new_scans
+from braintumor.studies.site import HELD_OUT_SITES
 
 SINGLE = {"CS": 0.629, "DU": 0.574, "FG": 0.631}  # the single-source model on the held-out-site rows
 

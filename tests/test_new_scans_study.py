@@ -1,4 +1,4 @@
-"""The new-scans study's driver (braintumor/studies/new_scans.py) and the shared row loop
+"""The new-scans study's driver (braintumor/studies/new_scans/) and the shared row loop
 (braintumor/studies/base.py): which rows, what each variant changes, the weights and the
 gated augmentation it trains with, and that a stopped study resumes. No real data needed."""
 
@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from braintumor.models import new_scans, site_study
+from braintumor.studies import site as site_study
+from braintumor.studies.new_scans import rule as new_scans
 from braintumor.studies import base
-from braintumor.studies import new_scans as study
+from braintumor.studies.new_scans import rows as study
+from braintumor.studies.new_scans import variants
 
 
 def test_rows_cover_every_variant_seed_and_site_seed_by_seed():
@@ -27,15 +29,15 @@ def test_rows_cover_every_variant_seed_and_site_seed_by_seed():
 def test_each_variant_changes_one_thing_of_the_a_lgg_configuration(variant, changed):
     from braintumor.models import configs
 
-    reference, architecture = configs.architecture("a-lgg"), study.variant_architecture(variant)
+    reference, architecture = configs.architecture("a-lgg"), variants.variant_architecture(variant)
     assert {key for key in reference if reference[key] != architecture[key]} == changed
     if variant == "wider":
-        assert list(architecture["widths"]) == study.WIDER_WIDTHS != list(reference["widths"])
+        assert list(architecture["widths"]) == variants.WIDER_WIDTHS != list(reference["widths"])
 
 
 def test_an_unknown_variant_is_refused():
     with pytest.raises(KeyError, match="unknown variant 'deeper'"):
-        study.variant_architecture("deeper")
+        variants.variant_architecture("deeper")
 
 
 def _part(rng, n_main=120, n_other=80):
@@ -53,8 +55,10 @@ def test_head_area_weighting_changes_the_main_source_only_and_keeps_its_total():
 
     rng = np.random.default_rng(0)
     train_part, val_part = _part(rng), _part(rng, 60, 40)
-    plain = study.training_weights("wider", train_part, val_part)
-    weighted = study.training_weights("head_area_weighted", train_part, val_part)
+    from braintumor.evaluation.shortcut import pooled_training_weights
+
+    plain = pooled_training_weights(train_part, val_part)
+    weighted = pooled_training_weights(train_part, val_part, head_area_source=0)
     assert np.allclose(plain["sample_weight"], balanced_weights(train_part["labels"], train_part["source"]))
     main = train_part["source"] == 0
     assert np.allclose(weighted["sample_weight"][~main], plain["sample_weight"][~main])
@@ -66,7 +70,7 @@ def test_the_gated_augmentation_acts_where_the_gate_is_one_and_the_saved_network
     from braintumor.models.networks import build_improved_cnn
     from braintumor.models.per_source import GATE_INPUT, with_gated_photometric
 
-    model = build_improved_cnn(**{**study.variant_architecture("photometric_lgg_only"), "resolution": 32,
+    model = build_improved_cnn(**{**variants.variant_architecture("photometric_lgg_only"), "resolution": 32,
                                   "widths": (4, 8)}, seed=1)
     gated = with_gated_photometric(model, seed=1)
     layer = gated.get_layer("augment_intensity_gated")
@@ -119,3 +123,72 @@ def test_the_row_loop_starts_no_row_past_its_minutes(tmp_path, monkeypatch):
     record = base.run_rows(tmp_path / "s.json", [("a", {}), ("b", {})],
                            lambda spec: {"rows_trained": 1, "train_seconds": 1.0}, minutes=0)
     assert record["rows"] == []
+
+
+def test_the_study_runs_from_the_package_command_line(tmp_path):
+    from braintumor.cli import main
+
+    with pytest.raises(SystemExit, match="cannot apply new_scans_default yet"):
+        main(["study", "new-scans", "pick", "--record", str(tmp_path / "new_scans_study.json")])
+    with pytest.raises(SystemExit):
+        main(["study", "no-such-study", "train"])
+
+
+def test_score_once_keeps_one_look_and_refuses_a_second(tmp_path):
+    path = tmp_path / "record.json"
+    base.write_record(path, {"rows": []})
+    calls = []
+    from braintumor.studies import held_out
+
+    record = held_out.score_once(path, lambda: calls.append(1) or {"scores": {"outside": {"roc_auc": 0.9}}}, "the model",
+                             ["outside"])
+    assert record["scores"] == {"outside": {"roc_auc": 0.9}} and len(record["looks"]) == 1
+    assert record["looks"][0]["sets"] == ["outside"] and record["looks"][0]["machine"]
+    with pytest.raises(SystemExit, match="scored already.*another look"):
+        held_out.score_once(path, lambda: calls.append(2) or {}, "the model", ["outside"])
+    assert calls == [1] and len(base.read_record(path)["looks"]) == 1  # nothing computed or written the second time
+
+
+def test_final_trains_only_the_configuration_written_for_the_pick(tmp_path):
+    import shutil
+
+    from braintumor.models import configs
+    from braintumor.studies.new_scans import model as last
+
+    with pytest.raises(SystemExit, match="kept the single-source model"):
+        last.final_config({"outcome": "no variant qualified", "default_model": new_scans.SINGLE_SOURCE}, tmp_path)
+    pick = {"outcome": "wider", "default_model": "wider"}
+    with pytest.raises(SystemExit, match="write braintumor/configs/new-scans.toml for the pick"):
+        last.final_config(pick, tmp_path)
+    shutil.copytree(configs.CONFIG_DIR, tmp_path / "configs")
+    written = (tmp_path / "configs" / "a-lgg.toml").read_text().replace('name = "a-lgg"', 'name = "new-scans"')
+    (tmp_path / "configs" / "new-scans.toml").write_text(written.replace('candidate = "photometric"', 'candidate = "wider"'))
+    assert last.final_config(pick, tmp_path / "configs")["candidate"] == "wider"
+    with pytest.raises(SystemExit, match="describes 'wider', but new_scans_default picked 'head_area_weighted'"):
+        last.final_config({"outcome": "head_area_weighted", "default_model": "head_area_weighted"}, tmp_path / "configs")
+    with pytest.raises(SystemExit, match="run .* pick. first"):
+        last.final({"rows": []}, None, None)
+
+
+def test_scores_split_by_the_input_warning_and_skip_a_one_class_part():
+    from braintumor.evaluation.analysis import figures_by_warning
+
+    labels = np.array([0, 1, 0, 1, 1, 1])
+    probability = np.array([0.1, 0.9, 0.2, 0.8, 0.3, 0.7])
+    warned = np.array([False, False, False, False, True, True])
+    parts = figures_by_warning(labels, probability, 0.5, warned, base.figures)
+    assert parts["unwarned"]["n"] == 4 and parts["unwarned"]["roc_auc"] == 1.0
+    assert parts["warned"] == {"n": 2, "tumours": 2}  # one class only: no ROC AUC
+    plain = figures_by_warning(labels, probability, 0.5, warned)  # metrics.binary_metrics by default
+    assert plain["unwarned"]["roc_auc"] == 1.0 and "confusion" in plain["unwarned"]
+
+
+def test_the_metrics_entry_waits_for_the_final_model_and_carries_what_predict_reads():
+    from braintumor.studies.new_scans.model import model_entry
+
+    assert model_entry(None) is None and model_entry({"rows": []}) is None
+    final = {"model_file": "model/braintumor_new_scans.keras", "variant": "wider", "threshold": 0.42,
+             "input_check": {"bounds": {}}, "validation": {}}
+    entry = model_entry({"rows": [], "final": final})
+    assert entry["threshold"] == 0.42 and entry["input_check"] == {"bounds": {}} and entry["scores"] is None
+    assert entry["spec"] == "new-scans" and entry["model_file"].endswith(".keras")

@@ -97,26 +97,22 @@ def test_reliability_diagram(tmp_path, predictions):
     _, y_true, probability, _ = predictions
     path = tmp_path / "reliability.png"
     fig = plots.reliability_diagram(y_true, probability, "calibration", path=path)
-    assert "Brier" in " ".join(text.get_text() for text in fig.axes[0].get_legend().get_texts())
+    assert "Brier" in fig.axes[0].get_title()
     assert_titled_and_labelled(fig)
     assert_png(path)
 
 
-def test_reliability_diagram_draws_no_line_through_sparse_bins():
-    """40 scans at each end, a few in the middle: the middle bins get hollow markers, counts and no line."""
+def test_reliability_diagram_merges_sparse_bins_so_every_point_holds_enough_scans():
+    """40 scans at each end, three in the middle: too few for a point of their own, they join a neighbour."""
     y_true = np.array([0] * 40 + [1] * 40 + [1, 0, 0])
     probability = np.concatenate([np.full(40, 0.02), np.full(40, 0.98), [0.35, 0.45, 0.55]])
     fig = plots.reliability_diagram(y_true, probability, "calibration", min_scans=10)
     curve_ax = fig.axes[0]
-    line = next(line for line in curve_ax.lines if line.get_linestyle() == "-" and len(line.get_xdata()) == 10)
-    joined = np.isfinite(np.asarray(line.get_ydata(), dtype=float))
-    assert joined.sum() == 2 and joined[0] and joined[-1]  # only the two well-filled end bins
-    counts = sorted(text.get_text() for text in curve_ax.texts)
-    assert counts == ["n=1", "n=1", "n=1", "n=40", "n=40"]
-    hollow = [line for line in curve_ax.lines if line.get_markerfacecolor() == "white"]
-    assert len(hollow) == 1 and len(hollow[0].get_xdata()) == 3
+    counts = [int(text.get_text().removeprefix("n=")) for text in curve_ax.texts]
+    assert sum(counts) == len(y_true) and len(counts) == 2
+    assert all(count >= 10 for count in counts)
     legend = " ".join(text.get_text() for text in curve_ax.get_legend().get_texts())
-    assert "Wilson 95%" in legend and "< 10 scans" in legend
+    assert "Wilson 95%" in legend and ">= 10 scans" in legend
     assert fig.axes[1].get_yscale() == "symlog"  # the histogram panel stays
 
 
@@ -127,7 +123,10 @@ def test_prediction_grid_marks_errors_red(tmp_path, predictions):
     assert len(fig.axes) == 10
     red = [ax.get_title() for ax in fig.axes if ax.title.get_color() == plots.WRONG_COLOUR]
     assert red == ["Image1", "Image4"]
-    assert "test examples" in fig.get_suptitle()
+    assert "test examples" in fig.get_suptitle() and "2 errors in red" in fig.get_suptitle()
+    right = np.asarray(probability) >= 0.5
+    clean = plots.prediction_grid(images, right.astype(int), probability, names, 0.5, "all right")
+    assert "no error among these" in clean.get_suptitle() and "in red" not in clean.get_suptitle()
     assert_titled_and_labelled(fig)
     assert_png(path)
 
@@ -235,16 +234,27 @@ def test_overlay_grid_with_none_and_with_too_many(tmp_path):
         plots.overlay_grid(pictures, captions[:2], "Grad-CAM")
 
 
-def test_png_bytes_is_a_small_palette_png_at_the_given_dpi():
+def test_png_bytes_is_an_rgb_png_at_the_given_dpi_and_what_img_holds(tmp_path):
     fig, ax = plt.subplots(figsize=(4, 2))
     ax.plot([0, 1], [0, 1])
+    ax.set_title("t")
     data = plots.png_bytes(fig, dpi=50)
     assert data[:8] == PNG_MAGIC
     import io
 
     with Image.open(io.BytesIO(data)) as picture:
-        assert picture.mode == "P" and picture.width <= 4 * 50
+        assert picture.mode == "RGB" and picture.width <= 4 * 50
     assert plots.png_bytes(fig, dpi=50) == data  # no timestamps or versions in the bytes
+    from braintumor.reports.plot_base import DPI, SHOW_DPI, _finish
+
+    _finish(fig, tmp_path / "f.png")  # the embedded figure is the img/ file, byte for byte
+    assert SHOW_DPI == DPI and (tmp_path / "f.png").read_bytes() == plots.png_bytes(fig)
+
+
+def test_the_confusion_matrix_is_wide_enough_to_read(tmp_path):
+    plots.confusion_matrix_plot({"tn": 5, "fp": 1, "fn": 2, "tp": 7}, "confusion", path=tmp_path / "c.png")
+    with Image.open(tmp_path / "c.png") as picture:
+        assert picture.width >= 600 and picture.mode == "RGB"
 
 
 def test_show_displays_a_png_and_closes_the_figure(monkeypatch):

@@ -400,9 +400,14 @@ def test_model_names_resolve_to_their_files_and_are_reported(tmp_path):
     from braintumor.models.specs import DEFAULT_MODEL, SPECS
     from braintumor.predict import PredictError, resolve_model
 
+    from braintumor.models import roles
+
     for name, spec in SPECS.items():
         path = config.REPO_ROOT / spec.file
-        if path.exists() or path.with_suffix(".onnx").exists():
+        if roles.role(name) == "study record":  # not offered by name; its path runs it
+            with pytest.raises(PredictError, match=f"study record, not offered by name.*--model {spec.file}"):
+                resolve_model(name)
+        elif path.exists() or path.with_suffix(".onnx").exists():
             assert resolve_model(name) == (path, name)
         else:  # a spec whose model is not trained yet
             with pytest.raises(PredictError, match="model not found: run from the clone or pass --model"):

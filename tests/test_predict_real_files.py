@@ -359,12 +359,12 @@ def test_a_model_that_is_nowhere_says_where_to_run_from(tmp_path, monkeypatch, c
 def test_models_submodules_import_without_tensorflow():
     code = ("import sys; sys.modules['keras'] = sys.modules['tensorflow'] = None\n"  # as in the light install
             "import braintumor.models\n"
-            "from braintumor.models import specs, loso, onnx_runtime\n"
+            "from braintumor.models import specs, onnx_runtime\nfrom braintumor.studies import loso\n"
             "print(specs.DEFAULT_MODEL, loso.__name__, onnx_runtime.__name__)")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                               cwd=config.REPO_ROOT)
     assert finished.returncode == 0, finished.stderr
-    code = ("import sys\nfrom braintumor.models import specs, loso, onnx_runtime\n"
+    code = ("import sys\nfrom braintumor.models import specs, onnx_runtime\nfrom braintumor.studies import loso\n"
             "print(sorted(name for name in ('keras', 'tensorflow') if name in sys.modules))")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                               cwd=config.REPO_ROOT)

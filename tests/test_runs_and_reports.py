@@ -183,7 +183,7 @@ def _context(outside=True):
         "resolution": 128, "preprocess": "head_crop", "widths": [16, 32], "convs_per_block": 1, "batch_norm": True, "stem_stride": 1, "head": "flatten",
         "dense_units": [64], "dropout": 0.3, "augment": False}, seed=42, versions={"keras": "3"})
     metrics["input_check"] = {"description": "RULE DESCRIPTION."}
-    from braintumor.models import loso
+    from braintumor.studies import loso
 
     metrics["default_model"] = loso.default_model_entry(None)  # model.ipynb always records one
     metrics["split_counts"] = {name: {"images": 10, "tumours": 4} for name in ("train", "val", "test")}
@@ -217,9 +217,9 @@ def test_error_analysis_and_model_card_carry_every_section(outside):
 
 def test_the_readme_leads_with_the_results_and_the_two_commands_and_links_the_details():
     readme = render.render_documents(*_context())["README.md"]
-    results = readme.index("## Results")
-    assert results < readme.index("| **Test rows, a confirmation**") < readme.index("make reproduce") < readme.index("## Requirements")
-    assert readme.index("make test ") < readme.index("## Requirements")
+    # the quick start (with the two commands) first, then the names, then the results table
+    assert readme.index("make reproduce") < readme.index("## Sets and models") < readme.index("## Results")
+    assert readme.index("## Results") < readme.index("| **Test rows, a confirmation**") < readme.index("## Requirements")
     for link in ("erroranalysis.md", "MODEL_CARD.md", "docs/decisions.md", "model/README.md"):
         assert f"]({link})" in readme
     assert "Trivial slice-level cues" not in readme  # the models table lives in the error analysis
@@ -244,7 +244,7 @@ def test_preprocessing_summary_names_the_head_crop():
 
 def test_outside_limit_follows_the_figures():
     assert "calls most healthy brains 'tumour'" in macro("outside_limit", {"specificity": 0.26, "roc_auc": 0.68})
-    assert "little better than chance (ROC AUC 0.64" in macro("outside_limit", 
+    assert "tells tumour from healthy scans poorly (ROC AUC 0.64" in macro("outside_limit", 
         {"specificity": 0.79, "roc_auc": 0.637, "sensitivity": 0.47})
     assert "lower (ROC AUC 0.93)" in macro("outside_limit", {"specificity": 0.9, "roc_auc": 0.93, "sensitivity": 0.9})
     assert "not been scored" in macro("outside_limit", None)
@@ -286,7 +286,7 @@ def test_source_study_table_marks_the_pick_and_shows_every_column():
     assert "C outside" not in macro("source_study_table", unscored)
 
 
-def test_two_source_paragraph_says_which_model_predict_uses_and_why():
+def test_two_source_paragraph_says_it_is_a_study_record_and_shows_its_row():
     rng = np.random.default_rng(2)
     labels = (rng.random(300) < 0.5).astype(int)
     scores = _everywhere(labels, np.clip(labels * 0.8 + rng.normal(0.1, 0.1, 300), 0, 1))
@@ -295,7 +295,7 @@ def test_two_source_paragraph_says_which_model_predict_uses_and_why():
                               "extra_counts": {"images": 2894, "tumour_share": 0.865, "split": "train 1852"}},
                "default_model": {"name": "single-source", "rule": "Rule.", "reason": "Not met."}}
     text = macro("two_source_paragraph", metrics, _study())
-    assert "`single-source`, by default. The rule: Rule. Not met." in text
+    assert "This model is a study record: `predict` does not offer it by name" in text
     assert "study row `ab1`" in text and "| **ab1** (picked) |" in text
     assert text.count("| A: test rows |") == 2  # both models, side by side
     assert "Not used in this run" in macro("two_source_paragraph", {"models": {}}, None)

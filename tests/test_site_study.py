@@ -1,4 +1,4 @@
-"""The held-out-site rules (`models.site_study`), the pooled threshold rule, and the check
+"""The held-out-site rules (`studies.site`), the pooled threshold rule, and the check
 schedule's row sample: what they read and what they decide."""
 
 import json
@@ -10,7 +10,7 @@ from braintumor import config
 from braintumor.data.sources import Source, scheduled_source
 from braintumor.data.splits import CHECK_TRAIN_ROWS, scheduled_rows
 from braintumor.evaluation.metrics import choose_pooled_threshold
-from braintumor.models import site_study
+from braintumor.studies import site as site_study
 
 SINGLE_A_ACCURACY = 0.990
 
@@ -26,7 +26,9 @@ def _rows(variant, aucs, main_accuracy=0.985):
 
 @pytest.fixture
 def two_variants(monkeypatch):
-    monkeypatch.setattr(site_study, "VARIANTS", {"photometric": {}, "scanner": {"scanner": True}})
+    from braintumor.studies.site import rules  # where the rules read it (the package face re-exports it)
+
+    monkeypatch.setattr(rules, "VARIANTS", {"photometric": {}, "scanner": {"scanner": True}})
 
 
 def test_the_pick_reads_the_worst_held_out_site(two_variants):
@@ -142,3 +144,21 @@ def test_committed_site_study_follows_its_rules():
         pick, {site: figures["roc_auc"] for site, figures in single["held_out"].items()},
         record["final"]["validation"]["brain-tumor"]["accuracy"], single["validation"]["brain-tumor"]["accuracy"])
     assert record["default_model"] == ("a-lgg" if default else "single-source")
+
+
+def test_the_score_step_refuses_a_second_look_before_loading_any_data(tmp_path):
+    import shutil
+
+    from braintumor.cli import main
+
+    committed = config.REPO_ROOT / config.MODEL_DIR / "site_study.json"
+    if not committed.is_file() or "scores" not in json.loads(committed.read_text()):
+        pytest.skip("the held-out-site study has not been scored")
+    record = tmp_path / "site_study.json"
+    shutil.copy(committed, record)
+    with pytest.raises(SystemExit, match="scored already.*another look"):
+        main(["study", "site", "score", "--record", str(record)])
+    assert record.read_bytes() == committed.read_bytes()  # nothing written
+    empty = tmp_path / "empty.json"
+    with pytest.raises(SystemExit, match="final. first"):
+        main(["study", "site", "score", "--record", str(empty)])

@@ -170,3 +170,19 @@ def test_load_sources_takes_a_source_already_in_memory_and_refuses_unknown_names
     assert loaded[0] is in_memory and loaded[1].name == "extra" and read == ["extra"]
     with pytest.raises(ValueError, match="unknown source"):
         sources.load_sources(["elsewhere"])
+
+
+def test_subset_cuts_every_array_alike_and_refuses_anything_but_one_boolean_per_row():
+    from braintumor.data.sources import Source
+
+    source = Source("s", np.zeros((4, 2, 2, 1), np.uint8) + np.arange(4)[:, None, None, None].astype(np.uint8),
+                    np.array([0, 1, 0, 1]), np.array(["a", "b", "c", "d"]), np.array([0, 0, 1, 2]),
+                    np.array(["train", "val", "test", "train"]))
+    kept = source.subset(np.array([True, False, True, True]))
+    assert kept.names.tolist() == ["a", "c", "d"] and kept.split.tolist() == ["train", "test", "train"]
+    assert kept.images[:, 0, 0, 0].tolist() == [0, 2, 3] and kept.groups.tolist() == [0, 1, 2]
+    assert kept.labels.tolist() == [0, 0, 1] and source.names.tolist() == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="one boolean per row"):
+        source.subset(np.array([0, 2]))
+    with pytest.raises(ValueError, match="one boolean per row"):
+        source.subset(np.array([True, False]))

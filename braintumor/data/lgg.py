@@ -1,4 +1,4 @@
-"""The LGG source (C): axial FLAIR slices with a skull, both classes from the same patients.
+"""The LGG source (LGG): axial FLAIR slices with a skull, both classes from the same patients.
 
 The public Kaggle set "Brain MRI segmentation" (mateuszbuda/lgg-mri-segmentation; Buda et
 al. 2019; TCGA-LGG via The Cancer Imaging Archive, CC BY-NC-SA 4.0), laid out as its

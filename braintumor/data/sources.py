@@ -70,6 +70,18 @@ class Source:
     def class_counts(self) -> dict[str, int]:
         return {config.CLASS_NAMES[k]: int((self.labels == k).sum()) for k in range(2)}
 
+    def subset(self, keep) -> "Source":
+        """The rows where `keep` holds (a boolean mask, one per row), in their order, every
+        array cut alike: the one place a source loses rows (a site left out, a cap, a sample)."""
+        from dataclasses import replace
+
+        keep = np.asarray(keep)
+        if keep.dtype != bool or keep.shape != self.labels.shape:
+            raise ValueError(f"{self.name}: subset takes one boolean per row ({len(self.labels)}), "
+                             f"not an array of {keep.dtype} shaped {keep.shape}")
+        return replace(self, images=self.images[keep], labels=self.labels[keep], names=self.names[keep],
+                       groups=self.groups[keep], split=self.split[keep])
+
 
 # --------------------------------------------------------------------------------------
 # Near-duplicate groups (the extra source has no byte-identical copies to lean on)
@@ -293,8 +305,6 @@ def scheduled_source(source: Source, schedule: str, seed: int = config.SEED) -> 
     """`source` as a schedule trains on it: whole for "full"; for "check", its train rows cut
     to a class-stratified sample of `splits.CHECK_TRAIN_ROWS` (validation and test rows whole),
     so that `make test` exercises the code path at a fraction of the cost."""
-    from dataclasses import replace
-
     from .splits import scheduled_rows
 
     if schedule == "full":
@@ -303,5 +313,4 @@ def scheduled_source(source: Source, schedule: str, seed: int = config.SEED) -> 
     kept = scheduled_rows({"index": train, "labels": source.labels[train]}, schedule, seed)["index"]
     keep = np.ones(len(source.labels), bool)
     keep[np.setdiff1d(train, kept)] = False
-    return replace(source, images=source.images[keep], labels=source.labels[keep], names=source.names[keep],
-                   groups=source.groups[keep], split=source.split[keep])
+    return source.subset(keep)

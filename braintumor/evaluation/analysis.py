@@ -40,12 +40,49 @@ def accuracy_by_near_duplicate(y_true, probability, threshold: float, has_near_d
     return result
 
 
-def misclassified_table(names, y_true, probability, threshold: float) -> list[dict]:
-    """Every misclassified scan with its tumour probability, the most confident errors first."""
+def errors_by_confidence(y_true, probability, threshold: float, per_kind: int | None = None) -> np.ndarray:
+    """Indices of the misclassified scans, the most confident errors first (farthest from their
+    true label; ties in the given order). Every error figure and table uses this order.
+
+    With `per_kind`, at most that many missed tumours and that many false alarms, alternating
+    (the kind with the most confident error first), so that a small gallery shows both kinds
+    of failure even when one kind outnumbers the other."""
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
     wrong = np.flatnonzero((probability >= threshold).astype(int) != y_true)
     order = wrong[np.argsort(-np.abs(probability[wrong] - y_true[wrong]), kind="stable")]
+    if per_kind is None:
+        return order
+    kinds = [order[y_true[order] == label][:per_kind] for label in (1, 0)]  # missed tumours, false alarms
+    kinds.sort(key=lambda kind: -np.abs(probability[kind[0]] - y_true[kind[0]]) if len(kind) else 0.0)
+    interleaved = [k for pair in zip(*kinds) for k in pair]
+    longer = max(kinds, key=len)
+    return np.asarray(interleaved + list(longer[len(interleaved) // 2:]), dtype=int)
+
+
+def figures_by_warning(labels, probability, threshold: float, warned, figures=None) -> dict:
+    """A set's figures on the scans `predict`'s input check warns on and on those it does not,
+    so that the warning's worth is a measured figure. `figures(labels, probability, threshold)`
+    computes each part's (default: `metrics.binary_metrics`); a part with one class only gets its
+    count and tumours alone (no ROC AUC without both classes)."""
+    from .metrics import binary_metrics
+
+    figures = figures or binary_metrics
+    labels, probability, warned = np.asarray(labels).astype(int), np.asarray(probability, dtype=float), np.asarray(warned, bool)
+    out = {}
+    for part, mask in (("warned", warned), ("unwarned", ~warned)):
+        if len(set(labels[mask].tolist())) < 2:
+            out[part] = {"n": int(mask.sum()), "tumours": int(labels[mask].sum())}
+        else:
+            out[part] = figures(labels[mask], probability[mask], threshold)
+    return out
+
+
+def misclassified_table(names, y_true, probability, threshold: float) -> list[dict]:
+    """Every misclassified scan with its tumour probability, the most confident errors first."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    order = errors_by_confidence(y_true, probability, threshold)
     return [
         {"image": str(names[k]), "true": int(y_true[k]), "probability": float(probability[k]),
          "error": "missed tumour" if y_true[k] == 1 else "false alarm"}

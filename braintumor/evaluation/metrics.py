@@ -203,11 +203,20 @@ def choose_pooled_threshold(y_val, probability_val, source_val) -> float:
     return float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
 
 
-def reliability_bins(y_true, probability, n_bins: int = 10) -> dict[str, list]:
-    """Mean predicted tumour probability vs observed tumour rate in equal-width bins."""
+def reliability_bins(y_true, probability, n_bins: int = 10, min_count: int | None = None) -> dict[str, list]:
+    """Mean predicted tumour probability vs observed tumour rate in equal-width bins.
+
+    With `min_count`, neighbouring bins are merged, left to right, until each holds at least
+    that many scans (a last short run joins the bin before it), so that no point rests on one
+    or two scans; the edges then mark the merged bins. A confident model keeps nearly every scan
+    in the two end bins, and merging keeps those apart while the sparse middle becomes one bin.
+    """
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
+    if min_count:
+        edges = _merged_edges(edges, np.histogram(probability, bins=edges)[0], min_count)
+    n_bins = len(edges) - 1
     which = np.clip(np.digitize(probability, edges[1:-1]), 0, n_bins - 1)
     mean_predicted, observed, counts = [], [], []
     for b in range(n_bins):
@@ -216,3 +225,19 @@ def reliability_bins(y_true, probability, n_bins: int = 10) -> dict[str, list]:
         mean_predicted.append(float(probability[members].mean()) if members.any() else float("nan"))
         observed.append(float(y_true[members].mean()) if members.any() else float("nan"))
     return {"edges": edges.tolist(), "mean_predicted": mean_predicted, "observed": observed, "count": counts}
+
+
+def _merged_edges(edges: np.ndarray, counts: np.ndarray, min_count: int) -> np.ndarray:
+    """`edges` with interior edges dropped so that every bin holds at least `min_count` of `counts`."""
+    kept, running = [edges[0]], 0
+    for right, count in zip(edges[1:], counts):
+        running += count
+        if running >= min_count:
+            kept.append(right)
+            running = 0
+    if kept[-1] != edges[-1]:  # a short run at the top joins the bin before it
+        if len(kept) > 1:
+            kept[-1] = edges[-1]
+        else:
+            kept.append(edges[-1])
+    return np.asarray(kept)

@@ -258,6 +258,24 @@ def head_area_training_weights(fit_area, fit_labels, stop_area, stop_labels) -> 
             "val_sample_weight": head_area_balanced_weights(stop_area, stop_labels, edges)}
 
 
+
+def pooled_training_weights(train_part: dict, val_part: dict, head_area_source: int | None = None) -> dict:
+    """Weights for pooled rows (`sources.pooled` parts, with their "source" index): classes
+    balanced within each source (`balanced_weights`); with `head_area_source`, that source's rows
+    weighted by head area within it instead (`head_area_training_weights`, as the single-source
+    model's are), which keeps its total weight in the pool. Both `train` and early stopping."""
+    from ..data.sources import balanced_weights
+
+    weights = {"sample_weight": balanced_weights(train_part["labels"], train_part["source"]),
+               "val_sample_weight": balanced_weights(val_part["labels"], val_part["source"])}
+    if head_area_source is not None:
+        fit, stop = train_part["source"] == head_area_source, val_part["source"] == head_area_source
+        area = [slice_cues(part["images"][mask])["head_area"].to_numpy() for part, mask in ((train_part, fit), (val_part, stop))]
+        within = head_area_training_weights(area[0], train_part["labels"][fit], area[1], val_part["labels"][stop])
+        weights["sample_weight"][fit] = within["sample_weight"]
+        weights["val_sample_weight"][stop] = within["val_sample_weight"]
+    return weights
+
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None
 

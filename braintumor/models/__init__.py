@@ -3,7 +3,7 @@ the rules fixed before the runs that apply them (`recipes`), the named shipped m
 (`specs`) and their portable export.
 
 `braintumor.models.load_model(path)` (and every other name of `networks`) works as before:
-it is looked up in `networks` on first use. A submodule (`specs`, `loso`, `onnx_runtime`,
+it is looked up in `networks` on first use. A submodule (`specs`, `configs`, `onnx_runtime`,
 ...) is imported as itself, so `from braintumor.models import specs` imports no TensorFlow.
 
 The package's Keras layers (`layers.HeadCrop`, ...) are registered with Keras whenever Keras

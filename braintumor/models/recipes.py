@@ -12,18 +12,12 @@ RECIPES = {
     # The original notebook's recipe: Adam, early stopping on validation loss, at most 20 epochs.
     "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
     # The default for improved-CNN candidates (scripts/improved_search.py, scripts/source_study.py;
-    # a candidate may override any key; a shipped model's recipe is its configuration's). Batch
-    # norm makes validation loss erratic until the cosine schedule has lowered the learning rate: watching from epoch 8, early stopping still ended 2 of 5
-    # cross-validation folds on a chance dip at epochs 13-14 (model/cv_f1_stop_from_8.json);
-    # from epoch 20 on it did not (model/cv_results.json). model.ipynb tabulates both.
-    "improved": {
-        "max_epochs": 30,
-        "patience": 6,
-        "start_from_epoch": decision("early_stopping_start").parameters["start_from_epoch"],
-        "batch_size": 32,
-        "learning_rate": 1e-3,
-        "cosine_decay": True,
-    },
+    # a candidate may override any key): the single-source model's full recipe, read from its
+    # configuration (braintumor/configs/single-source.toml). Batch norm makes validation loss
+    # erratic until the cosine schedule has lowered the learning rate: watching from epoch 8, early
+    # stopping still ended 2 of 5 cross-validation folds on a chance dip at epochs 13-14
+    # (model/cv_f1_stop_from_8.json); from epoch 20 on it did not (model/cv_results.json).
+    "improved": configs.training_recipe("single-source"),
 }
 
 

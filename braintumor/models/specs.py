@@ -9,11 +9,11 @@ by the notebooks, the scripts and `predict --model NAME`. Each is read from its 
   classes balanced within each source; its architecture is the row of the source study
   (`model/source_study.json`) that `pick_two_source` picks from validation figures alone.
 * ``all-source``: the variant of the leave-one-source-out study (`model/loso_study.json`)
-  trained on A, B and the LGG FLAIR source (C) together by `scripts/loso_study.py final`
-  (the written rule `loso.pick_variant` qualified no variant; `loso.fallback_variant` is what
+  trained on A, B and the LGG FLAIR source (LGG) together by `scripts/loso_study.py final`
+  (the written rule `studies.loso.pick_variant` qualified no variant; `studies.loso.fallback_variant` is what
   was done instead, decision `loso_fallback`).
-* ``a-lgg``: the network trained on A and the four LGG sites by `scripts/site_study.py final`
-  (held-out-site study, `models.site_study`).
+* ``a-lgg``: the network trained on A and the four LGG sites by `python -m braintumor study site final`
+  (held-out-site study, `studies.site`).
 
 Another model is one more configuration file (and its name in `configs.NAMES`).
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import config
 from ..decisions import decision
-from . import configs
+from . import configs, roles
 
 STUDY_PATH = config.MODEL_DIR / "source_study.json"
 
@@ -64,11 +64,10 @@ def spec_from_config(name: str, directory=None) -> ModelSpec:
 
 SPECS = {name: spec_from_config(name) for name in configs.NAMES}
 
-#: The model `predict` uses when --model is not given: the outcome of `DEFAULT_RULE`, applied by
-#: `scripts/site_study.py final` to the held-out-site table (`model/site_study.json`
-#: "default_model"; the leave-one-source-out rule before it chose the same); unit tests keep this
-#: constant in step with both records.
-DEFAULT_MODEL = "single-source"
+#: The model `predict` uses when --model is not given: read from braintumor/configs/default_model.toml
+#: (`roles.default_model`), the one key that says it; tests/test_roles.py keeps that key equal to the
+#: recorded outcome of the rule it names.
+DEFAULT_MODEL = roles.default_model()
 
 #: The rule in force (registry entry `site_default`, fixed before the held-out-site study ran). The
 #: leave-one-source-out rule (`all_source_default`) and the earlier rule, which read the outside scans (`default_model`: the two-source model had to reach

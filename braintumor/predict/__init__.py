@@ -7,9 +7,10 @@ line: a prediction, an error, or a note that it was skipped; a volume or series 
 per slice and a summary line. Scans run through the model in batches, and a bad file
 becomes an error line instead of stopping the run.
 
-The parts: `records` (the lines printed), `models` (which model file, its name, threshold
-and input-check rule), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The
-command line itself is `braintumor.cli`. This module holds `run`, the command's one entry.
+The parts: `records` (the lines printed), `models` (`choose_model`: which model file, its
+name, threshold and input-check rule, resolved once into a `ChosenModel` that is passed down),
+`scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command line itself is
+`braintumor.cli`. This module holds `run`, the command's one entry.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import sys
 from pathlib import Path
 
 from ..data.inputs import Entry, expand_paths, walk_folder  # noqa: F401 (re-exported)
-from .models import DEFAULT_THRESHOLD, NOT_FOUND, default_threshold, input_check_rule, resolve_model  # noqa: F401
+from .models import (DEFAULT_THRESHOLD, NOT_FOUND, ChosenModel, choose_model, default_threshold,  # noqa: F401
+                     input_check_rule, resolve_model)
 from .records import PredictError, Progress, Result, Summary
 from .scoring import (DEFAULT_BATCH_SIZE, RUNTIMES, load_checked_model, load_runtime,  # noqa: F401
                       predict_entries)
@@ -29,22 +31,21 @@ PROGRESS_MIN_IMAGES = 100
 
 def run(
     paths,
-    model_path: Path,
-    threshold: float | None = None,
+    model: ChosenModel,
     as_json: bool = False,
     gradcam_dir: Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    model_name: str | None = None,
     runtime: str | None = None,
 ) -> int:
     """The `predict` command: print one line per scan (and per volume or series, a summary);
     1 if any input failed, else 0.
 
-    Results go to stdout; error and skip lines go to stdout as JSON with --json (one stream
-    to parse), else to stderr. Skipped files leave the exit status alone. Every line names
-    `model_name` and the runtime. `runtime`: "onnx", "keras", or None for ONNX with a
-    fallback to Keras (`scoring.load_runtime`). Raises `PredictError` when nothing can be
-    predicted at all.
+    `model` is what `choose_model` resolved from `--model` and `--threshold`: its file, name,
+    threshold and input-check rule, read once. Results go to stdout; error and skip lines go to
+    stdout as JSON with --json (one stream to parse), else to stderr. Skipped files leave the
+    exit status alone. Every line names the model and the runtime. `runtime`: "onnx", "keras",
+    or None for ONNX with a fallback to Keras (`scoring.load_runtime`). Raises `PredictError`
+    when nothing can be predicted at all.
     """
     if gradcam_dir is not None:
         gradcam_dir = Path(gradcam_dir)
@@ -52,13 +53,8 @@ def run(
             gradcam_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise PredictError(f"cannot create the Grad-CAM folder '{gradcam_dir}' ({error})") from None
-    notes = []
-    if threshold is None:
-        threshold, note = default_threshold(model_path)
-        notes.append(note)
-    input_rule, note = input_check_rule(model_path)
-    model, runtime, runtime_notes = load_runtime(model_path, runtime, gradcam_dir is not None)
-    for note in [*notes, note, *runtime_notes]:
+    scorer, runtime, runtime_notes = load_runtime(model.path, runtime, gradcam_dir is not None)
+    for note in [*model.notes, *runtime_notes]:
         if note:
             print(f"note: {note}", file=sys.stderr)
 
@@ -66,8 +62,8 @@ def run(
     progress = Progress(len(entries)) if sys.stderr.isatty() and len(entries) > PROGRESS_MIN_IMAGES else None
     failed = 0
     try:
-        for line in predict_entries(model, entries, threshold, batch_size, gradcam_dir, input_rule):
-            line.model, line.runtime = model_name, runtime
+        for line in predict_entries(scorer, entries, model.threshold, batch_size, gradcam_dir, model.input_rule):
+            line.model, line.runtime = model.name, runtime
             failed += line.error is not None
             if as_json:
                 print(line.as_json())

@@ -12,6 +12,7 @@ from model/metrics.json when the wheel is built, by setup.py) in `braintumor/shi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
@@ -51,19 +52,58 @@ def _known_names() -> dict[str, str]:
             for file in (Path(spec.file).name, Path(spec.file).with_suffix(".onnx").name)}
 
 
-def resolve_model(choice: str | None) -> tuple[Path, str]:
-    """(model file, name to report) for `--model`: a name from `models.specs.SPECS` (the
-    default `specs.DEFAULT_MODEL` when None) or a path to a `.keras` or `.onnx` file; a
-    file of a shipped model (or a copy of it) is reported by the model's name."""
-    from ..models.specs import DEFAULT_MODEL, SPECS
+@dataclass(frozen=True)
+class ChosenModel:
+    """The model a `predict` run uses, resolved once from `--model` (`choose_model`) and passed
+    down: the file, the name its lines report, its threshold, its input-check rule, and the notes
+    that say where a setting fell back (printed once at the start of the run)."""
 
-    name = choice or DEFAULT_MODEL
+    name: str
+    path: Path
+    threshold: float
+    input_rule: dict | None = None
+    notes: tuple[str, ...] = ()
+
+
+def choose_model(choice: str | None, threshold: float | None = None) -> ChosenModel:
+    """The `ChosenModel` for `--model` (a name, a path or None for the default) and `--threshold`
+    (None: the threshold kept with the model, `default_threshold`)."""
+    path, name = resolve_model(choice)
+    notes = []
+    if threshold is None:
+        threshold, note = default_threshold(path)
+        notes.append(note)
+    rule, note = input_check_rule(path)
+    notes.append(note)
+    return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule,
+                       notes=tuple(note for note in notes if note))
+
+
+def resolve_model(choice: str | None) -> tuple[Path, str]:
+    """(model file, name to report) for `--model`: the name of a model `models.roles` offers (the
+    default, `roles.default_model()`, when None) or a path to a `.keras` or `.onnx` file; a file of
+    a shipped model (or a copy of it) is reported by the model's name. A study record's name is
+    refused with the path that runs it anyway: it is kept for its figures, not offered."""
+    from ..models import roles
+    from ..models.specs import SPECS
+
+    name = choice or roles.default_model()
     if name in SPECS:
+        if roles.role(name) == "study record":
+            raise PredictError(f"--model {name!r} is a study record, not offered by name: "
+                               f"{configs_for_scans(name)}. To run it anyway, pass its file: --model {SPECS[name].file}")
         return shipped_file(SPECS[name].file), name
     path = Path(name)
     if path.suffix not in (".keras", ".onnx") and not path.exists():
-        raise PredictError(f"--model {name!r} is neither a model name ({', '.join(SPECS)}) nor a model file.")
+        raise PredictError(f"--model {name!r} is neither a model name ({', '.join(roles.offered())}) nor a model file.")
     return path, _known_names().get(path.name, str(path))
+
+
+def configs_for_scans(name: str) -> str:
+    """What model `name`'s configuration says it is for (`[role] for_scans`)."""
+    from ..models import configs
+
+    return configs.load_config(name)["role"]["for_scans"]
 
 
 def shipped_file(relative: Path) -> Path:

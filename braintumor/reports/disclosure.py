@@ -6,9 +6,10 @@ the record, kept by hand, one entry per look, so the documents can say so. A loo
 figure computed on the rows: a model scored on them, a cross-validation whose folds hold
 them, a baseline whose figure a rule was written on.
 
-Two looks are counted from the records themselves, so that the count is right the moment a
+Some looks are counted from the records themselves, so that the count is right the moment a
 record lands: the held-out-site study's `score` step (`model/site_study.json` holding
-`scores`) and the peer comparison (`model/peer_comparison.json`). `for_records` builds the
+`scores`), the peer comparison (`model/peer_comparison.json`) and every look that
+`studies.base.score_once` wrote (`model/new_scans_study.json`, "looks"). `for_records` builds the
 whole disclosure for a set of records; the module's names (`TEST_ROW_LOOKS`,
 `TEST_ROW_HISTORY`, `OUTSIDE_LOOKS`, `OUTSIDE_HISTORY`, ...) are that of the committed records
 in `model/`, which the documents are rendered from.
@@ -42,7 +43,7 @@ RECORDED_TEST_ROW_LOOKS = (
      "(shipped now), chosen by a rule fixed before its cross-validation ran, on the train and validation rows' matched "
      "pairs (the same model scored them again in the reruns noted under OUTSIDE_LOOKS, with the same figures)"},
     {"commit": "the all-source study (4044b75)", "kind": "cue table", "model": "the trivial-cue table of the "
-     "leave-one-source-out study over A, B and C (scripts/loso_study.py `shortcut_table`, model/loso_study.json "
+     "leave-one-source-out study over A, B and LGG (scripts/loso_study.py `shortcut_table`, model/loso_study.json "
      "`shortcuts`): grouped 5-fold cross-validation over every row of each source, test rows included; read later by "
      "`b_out_of_training`"},
     {"commit": "the all-source study (after 776abb1)", "kind": "all-source", "model": "the all-source model (A, B and "
@@ -62,6 +63,7 @@ LOOK_KINDS = {
     "all-source": "the all-source model",
     "site study": "the held-out-site study's models",
     "peer": "the peer comparison",
+    "new-scans": "the model for scans from elsewhere",
 }
 
 #: How each kind of look is told in TEST_ROW_HISTORY, in this order ({n}: how many; {commits}:
@@ -77,9 +79,10 @@ HISTORY_CLAUSES = {
     "site study": "by the held-out-site study's A + LGG and single-source models (A's and the LGG test rows, every row "
                   "of set B), scored once after both of its rules",
     "peer": "by the peer comparison (this project's models beside the peer detect-tumor, one run)",
+    "new-scans": "by the model for scans from elsewhere that `new_scans_default` chose, scored once after its rule had run",
 }
 
-SITE_RECORD, PEER_RECORD = "site_study.json", "peer_comparison.json"
+SITE_RECORD, PEER_RECORD, NEW_SCANS_RECORD = "site_study.json", "peer_comparison.json", "new_scans_study.json"
 
 
 #: Every time a model was scored on the outside scans (BRAIN_TUMOR_EXTERNAL), oldest first.
@@ -143,6 +146,15 @@ def record_looks(files: dict) -> tuple[list[dict], list[dict]]:
                               + (f" ({package} not on {_and(skipped)}: its training collection holds it)" if skipped else "")
                               + ", once, by scripts/peer_comparison.py (`make peer`), choosing nothing"})
         outside.append({"model": names, "by": "scripts/peer_comparison.py (`make peer`), once, choosing nothing"})
+    for look in (files.get(NEW_SCANS_RECORD) or {}).get("looks", []):  # `studies.base.score_once`
+        held_out = [name for name in look["sets"] if name != "outside"]
+        if held_out:
+            test.append({"commit": f"the new-scans study ({look['when']})", "kind": "new-scans",
+                         "model": f"{look['what']} on {_and(held_out)}, once, by `python -m braintumor study new-scans "
+                                  "score` after `new_scans_default` had run"})
+        if "outside" in look["sets"]:
+            outside.append({"model": look["what"], "by": "`python -m braintumor study new-scans score`, once, after "
+                                                        "`new_scans_default` had run"})
     return test, outside
 
 
@@ -187,9 +199,9 @@ def for_records(files: dict | None) -> SimpleNamespace:
 
 
 def committed_files() -> dict:
-    """The committed records that add looks (`SITE_RECORD`, `PEER_RECORD`), where they are."""
+    """The committed records that add looks (`SITE_RECORD`, `PEER_RECORD`, `NEW_SCANS_RECORD`), where they are."""
     folder = config.REPO_ROOT / config.MODEL_DIR
-    return {name: json.loads((folder / name).read_text()) for name in (SITE_RECORD, PEER_RECORD)
+    return {name: json.loads((folder / name).read_text()) for name in (SITE_RECORD, PEER_RECORD, NEW_SCANS_RECORD)
             if (folder / name).is_file()}
 
 

@@ -90,10 +90,10 @@ def figure(value) -> str:
 
 
 def short_source(name: str) -> str:
-    """A, B or C for a training source's name (the letters the documents use)."""
-    from ..models.loso import SHORT
+    """A training source's short name in the documents (A, B, LGG: braintumor/configs/datasets.toml)."""
+    from ..models.configs import datasets
 
-    return SHORT.get(name, name)
+    return datasets().get(name, {}).get("short", name)
 
 
 FILTERS = {name: function for name, function in globals().items()

@@ -65,11 +65,12 @@ def confusion_matrix_plot(confusion: dict, title: str, path=None) -> Figure:
     counts = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
     row_totals = counts.sum(axis=1, keepdims=True)
     row_share = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
-    fig, ax = plt.subplots(figsize=(4.8, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))  # at 110 dpi about 700 px wide: readable at GitHub's width
     ax.imshow(row_share, cmap="Blues", vmin=0, vmax=1)
     for (row, col), count in np.ndenumerate(counts):
         colour = "white" if row_share[row, col] > 0.5 else "black"
-        ax.text(col, row, f"{count}\n({100 * row_share[row, col]:.1f}% of row)", ha="center", va="center", color=colour)
+        ax.text(col, row, f"{count}\n({100 * row_share[row, col]:.1f}% of row)", ha="center", va="center", color=colour,
+                fontsize=13)
     ax.set_xticks([0, 1], labels=config.CLASS_NAMES)
     ax.set_yticks([0, 1], labels=config.CLASS_NAMES)
     ax.set_xlabel("predicted class")
@@ -122,72 +123,53 @@ def roc_pr_curves(y_true, probability, title: str, path=None, threshold: float |
 def reliability_diagram(
     y_true, probability, title: str, path=None, n_bins: int = 10, min_scans: int = MIN_BIN_SCANS
 ) -> Figure:
-    """Observed tumour rate vs mean predicted probability per bin, predictions histogram below.
+    """Observed tumour rate vs mean predicted probability per bin, the predictions' histogram below.
 
-    A confident model puts nearly every scan in the two end bins, leaving the middle bins
-    with a handful each, whose observed fraction swings between 0 and 1 by chance. So:
-
-    * each bin's point carries its Wilson 95% interval and its count (`n=`), so a reader
-      sees how much each point is worth;
-    * bins with at least `min_scans` scans are filled and joined by a line only to a
-      neighbouring bin that is filled too; sparser bins get a hollow marker and no line,
-      so no curve is drawn through noise.
-
-    Equal-width bins rather than quantile bins: with most scans at p < 0.01 or p > 0.99,
-    quantile bins would spend nearly all bins on the two ends and merge the whole middle,
-    where the decision threshold lies, into one wide bin. Equal-width bins keep the middle
-    visible, line up with the histogram below and show honestly how few scans it holds.
+    A confident model puts nearly every scan in the two end bins, leaving the middle bins with
+    a handful each, whose observed fraction swings between 0 and 1 by chance. So the equal-width
+    bins are merged with their neighbours until each holds at least `min_scans` scans
+    (`metrics.reliability_bins(min_count=...)`): every point carries its Wilson 95% interval and
+    its count, and no point rests on one or two scans. The histogram below keeps the equal-width
+    bins, on a log scale, with the merged bins' edges dotted, so a reader sees where the scans are.
     """
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
-    bins = metrics.reliability_bins(y_true, probability, n_bins=n_bins)
+    bins = metrics.reliability_bins(y_true, probability, n_bins=n_bins, min_count=min_scans)
     brier = float(brier_score_loss(y_true, probability, labels=[0, 1]))
     counts = np.array(bins["count"])
-    mean_predicted = np.array(bins["mean_predicted"])
-    observed = np.array(bins["observed"])
     filled = counts > 0
-    solid = counts >= min_scans
-    interval = np.array([metrics.wilson_interval(int(round(o * c)), int(c)) if c else [np.nan, np.nan]
-                         for o, c in zip(observed, counts)])
+    mean_predicted = np.array(bins["mean_predicted"])[filled]
+    observed = np.array(bins["observed"])[filled]
+    counts = counts[filled]
+    interval = np.array([metrics.wilson_interval(int(round(o * c)), int(c)) for o, c in zip(observed, counts)])
     fig, (curve_ax, count_ax) = plt.subplots(
         2, 1, figsize=(8.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
     curve_ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
-    # NaN breaks the line: only neighbouring well-filled bins are joined
-    curve_ax.plot(mean_predicted, np.where(solid, observed, np.nan), color="tab:blue")
-    sparse_label = f"bin of < {min_scans} scans: too few for a curve"
-    for members, face, label in ((solid, "tab:blue", f"bin of >= {min_scans} scans"), (filled & ~solid, "white", sparse_label)):
-        if not members.any():
-            continue
-        curve_ax.errorbar(
-            mean_predicted[members],
-            observed[members],
-            yerr=np.abs(interval[members].T - observed[members]),
-            fmt="o",
-            color="tab:blue",
-            markerfacecolor=face,
-            capsize=3,
-            label=label,
-        )
-    for x, y, count in zip(mean_predicted[filled], observed[filled], counts[filled]):
-        right_edge = x > 0.9  # label to the left there, to stay inside the axes
-        curve_ax.annotate(f"n={count}", (x, y), xytext=(-8 if right_edge else 8, (-14 if right_edge else -5) if y > 0.5 else 5),
-                          textcoords="offset points", fontsize=8, ha="right" if right_edge else "left",
-                          va="top" if y > 0.5 else "bottom")
-    curve_ax.plot([], [], " ", label="bars: Wilson 95% interval\nn: scans in the bin")
-    curve_ax.plot([], [], " ", label=f"Brier score {brier:.4f} (all scans)")
+    curve_ax.errorbar(mean_predicted, observed, yerr=np.abs(interval.T - observed), fmt="o-", color="tab:blue",
+                      capsize=3, label=f"merged bin (>= {min_scans} scans), Wilson 95% interval")
+    for x, y, count in zip(mean_predicted, observed, counts):
+        right_edge = x > 0.85  # label to the left there, to stay inside the axes
+        curve_ax.annotate(f"n={count}", (x, y), xytext=(-8 if right_edge else 8, -12 if y > 0.5 else 8),
+                          textcoords="offset points", fontsize=9, ha="right" if right_edge else "left",
+                          bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
     curve_ax.set_ylabel("observed tumour fraction")
     curve_ax.set_ylim(-0.04, 1.04)
     curve_ax.grid(alpha=0.3)
-    curve_ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
-    curve_ax.set_title("reliability")
-    edges = np.array(bins["edges"])
-    count_ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", edgecolor="white")
+    curve_ax.legend(loc="upper left", fontsize=9)
+    curve_ax.set_title(f"reliability (Brier score {brier:.4f}, all scans)")
+    edges = np.linspace(0.0, 1.0, 2 * n_bins + 1)
+    histogram = np.histogram(probability, bins=edges)[0]
+    count_ax.bar(edges[:-1], histogram, width=np.diff(edges), align="edge", edgecolor="white")
+    for edge in bins["edges"][1:-1]:
+        for ax in (curve_ax, count_ax):
+            ax.axvline(edge, color="grey", linestyle=":", linewidth=0.8)
     count_ax.set_yscale("symlog")  # the end bins hold most scans; keep the middle visible
     count_ax.set_xlabel("predicted tumour probability")
     count_ax.set_ylabel("scans")
     count_ax.set_xlim(-0.03, 1.03)  # room for the end bins' markers
-    fig.suptitle(f"{title}\n({len(probability)} scans in {n_bins} equal-width bins)")
+    fig.suptitle(f"{title}\n({len(probability)} scans; {len(counts)} bins, merged from {n_bins} equal-width "
+                 f"bins until each holds at least {min_scans})")
     fig.tight_layout()
     return _finish(fig, path)
 

@@ -9,6 +9,7 @@ never disagree with them. `write_documents` is what `erroranalysis.ipynb` calls 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -16,13 +17,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import disclosure
 from .filters import FILTERS
+from .views import VIEWS
 from .. import config
 from .. import decisions as registry
 from ..files import atomic_write
 from ..evaluation.floors import load_floors
 from ..evaluation.records import (HELD_OUT_COLUMNS, cv_complete, headline_cv, shipped_cv_model,
                                   study_sources, study_variant)
-from ..models import configs, loso, site_study
+from ..models import configs, roles
+from ..studies import loso, site as site_study
 from ..models.recipes import CHECK_SCHEDULE, CV_VARIANT_KEYS, RECIPES, shipped_cv_variant
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -92,18 +95,29 @@ def decision_rows(records: dict) -> list[dict]:
     rows = []
     for d in registry.decisions():
         outcome = show(d.outcome)
-        rows.append({"decision": d, "compared": [(label, show(path)) for label, path in d.compared.items()],
-                     "outcome": f"{d.outcome_label}: {outcome}" if d.outcome_label else outcome})
+        rows.append({"decision": d, "rule": renamed_sets(d.rule, d.set_names), "reads": renamed_sets(d.reads, d.set_names),
+                     "compared": [(renamed_sets(label, d.set_names), show(path)) for label, path in d.compared.items()],
+                     "outcome": f"{d.outcome_label}: {outcome}" if d.outcome_label else outcome,
+                     "renamed": " and ".join(d.set_names.values())})
     return rows
 
 
-#: How the documents name a training source in the held-out-site and peer tables (the issue's
-#: letters: A this dataset, B the four-class clinical set, LGG the FLAIR slices; C the outside scans).
-SOURCE_NAMES = {"brain-tumor": "A", "extra": "B", "lgg": "LGG"}
+def renamed_sets(text: str, set_names: dict) -> str:
+    """`text` with each old set letter (a whole word) shown by today's short name: a rule written
+    when the LGG source was called C reads "A, B and LGG" in the documents, as written otherwise."""
+    for old, new in set_names.items():
+        text = re.sub(rf"\b{re.escape(old)}\b", new, text)
+    return text
+
+
+#: How the documents name each set: its short name in braintumor/configs/datasets.toml (A this
+#: dataset, B the four-class clinical set, C the outside scans, LGG the FLAIR slices), by
+#: `sources.LOADERS` name (and "outside").
+SOURCE_NAMES = {key: dataset["short"] for key, dataset in configs.datasets().items()}
 
 #: How the documents name the sets the A + LGG study scored and its input check fired on.
 SITE_SETS = {"brain-tumor_test": "A's test rows", "lgg_test": "the LGG test rows", "lgg_val": "the LGG validation rows",
-             "outside": "the outside scans (C)", "extra_all": "every row of set B (collection-confounded)"}
+             "outside": f"{configs.datasets()['outside']['long']} ({SOURCE_NAMES['outside']})", "extra_all": "every row of set B (collection-confounded)"}
 
 
 def site_table(record: dict) -> dict:
@@ -144,6 +158,7 @@ def environment(looks=None) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True, autoescape=False)
     env.filters.update(FILTERS)
+    env.globals.update(VIEWS)
     env.globals.update(
         MODEL_ORDER=MODEL_ORDER, HELD_OUT_COLUMNS=HELD_OUT_COLUMNS, CHECK_SCHEDULE=CHECK_SCHEDULE, RECIPES=RECIPES,
         CHECK_FLOORS=load_floors(), WEIGHTING_WORDS=WEIGHTING_WORDS, cv_labels=cv_labels, cv_complete=cv_complete,
@@ -193,6 +208,7 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "decisions": decision_rows(files), "loso": records.get("loso"),
             "loso_caps": {"train": loso.TRAIN_CAP, "val": loso.VAL_CAP},
             "configs": configs.all_configs(), "datasets": configs.datasets(),
+            "roles": roles.table(), "default_entry": roles.default_entry(),
             "site": records.get("site"), "peer": records.get("peer"), "disclosure": looks,
             "onnx_stages": records.get("onnx_stages")}
 
@@ -223,9 +239,14 @@ def write_documents(metrics: dict, records: dict, analysis: dict | None = None, 
 # ------------------------------------------------------------------ fragments the notebooks print
 
 def macro(name: str, *args) -> str:
-    """One macro of `_macros.md.j2` (a paragraph or a table) called with `args`, as text."""
-    module = environment().get_template("_macros.md.j2").make_module()
-    return str(getattr(module, name)(*args)).strip()
+    """One macro of the shared templates (`templates/_<subject>.md.j2`, a paragraph or a table)
+    called with `args`, as text."""
+    env = environment()
+    for path in sorted(TEMPLATES.glob("_*.md.j2")):
+        module = env.get_template(path.name).make_module()
+        if hasattr(module, name):
+            return str(getattr(module, name)(*args)).strip()
+    raise KeyError(f"no macro {name!r} in {TEMPLATES}/_*.md.j2")
 
 
 def matched_cv_sentences(matched_cv: dict | None) -> str:

@@ -46,7 +46,9 @@ def _scan_grid(images, y_true, probability, names, threshold, title: str, column
         for spine in ax.spines.values():
             spine.set_edgecolor(colour)
             spine.set_linewidth(3 if wrong else 0.5)
-    fig.suptitle(f"{title}\n(tumour called at p >= {threshold:.3g}; errors in red)")
+    errors = int((predicted != y_true).sum())
+    marked = f"{errors} error{'s' if errors != 1 else ''} in red" if errors else "no error among these"
+    fig.suptitle(f"{title}\n(tumour called at p >= {threshold:.3g}; {marked})")
     return fig
 
 
@@ -91,13 +93,14 @@ def misclassified_gallery(
     first); the title says how many more there are, so the figure stays readable for any
     model.
     """
+    from ..evaluation.analysis import errors_by_confidence
+
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
-    wrong = np.flatnonzero((probability >= threshold).astype(int) != y_true)
-    if len(wrong) == 0:
+    order = errors_by_confidence(y_true, probability, threshold)
+    if len(order) == 0:
         fig = _nothing_to_show("no misclassified scans", title, f"tumour called at p >= {threshold:.3g}")
         return _finish(fig, path)
-    order = wrong[np.argsort(-np.abs(probability[wrong] - y_true[wrong]), kind="stable")]
     shown = order[:max_shown]
     fig = _scan_grid(
         np.asarray(images)[shown],

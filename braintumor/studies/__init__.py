@@ -5,3 +5,19 @@ This layer sits above `models` and `evaluation` (it trains and scores) and below
 every study shares: the record, atomically written with the machine and library versions,
 the figures kept per row, and the resumable row loop.
 """
+
+#: The studies that run as `python -m braintumor study NAME STEP` (name -> module of this package,
+#: whose `main` takes the step and options). The held-out-site and leave-one-source-out studies
+#: keep their rules and records here (`site`, `loso`); the leave-one-source-out study's steps
+#: still run from scripts/loso_study.py.
+STUDIES = {"new-scans": "new_scans", "site": "site.steps"}
+
+
+def run(name: str, argv: list[str]) -> int:
+    """Run study `name`'s command line (its module's `main`) with `argv`, e.g. ["train", "--minutes", "60"]."""
+    from importlib import import_module
+
+    if name not in STUDIES:
+        raise KeyError(f"unknown study {name!r}; known: {', '.join(STUDIES)}")
+    return import_module(f".{STUDIES[name]}", __name__).main(argv)
+

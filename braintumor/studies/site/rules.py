@@ -1,10 +1,10 @@
-"""Held-out-site selection for the model trained on A and the LGG FLAIR slices (C).
+"""Held-out-site selection for the model trained on A and the LGG FLAIR slices (LGG).
 
-The leave-one-source-out study (`models.loso`) showed two things: set B teaches collections
+The leave-one-source-out study (`studies.loso`) showed two things: set B teaches collections
 (models that never trained on it score it below chance, and trivial cues reach ROC AUC 0.97
-on it), and C, whose two classes come from the same patients, is the source that carries a
+on it), and LGG, whose two classes come from the same patients, is the source that carries a
 network to scans from elsewhere. So B stays out of training, and the question "does this
-recipe hold on a hospital it never saw?" is asked inside C, whose patients come from four
+recipe hold on a hospital it never saw?" is asked inside LGG, whose patients come from four
 contributing sites: each row trains on A plus every LGG site but one, and is scored on the
 site it never saw (that site's train and validation rows; its test rows stay for the final
 confirmation). EZ has a single patient and always trains.
@@ -17,12 +17,10 @@ test row takes part in them.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from ..decisions import decision
-from .recipes import RECIPES
+from ...decisions import decision
+from ...models import configs
 
 #: The LGG sites left out in turn, and those that always train (too few patients to leave out).
 HELD_OUT_SITES = ("CS", "DU", "FG")
@@ -32,23 +30,26 @@ ALWAYS_TRAINS = ("EZ",)
 #: less its test rows, which stay for the confirmation of the final model.
 HELD_OUT_SPLITS = ("train", "val")
 
-#: The study's schedule: the improved recipe (cosine decay, early stopping on validation loss)
-#: over 12 epochs, watching from epoch 8. The full 30-epoch recipe costs about an hour per row on
-#: the 2-core AMD EPYC this ran on (0.85 s a training step, measured before the first row); the
-#: probes that motivated the study ran about 14 epochs. The final model uses the same schedule,
-#: so the table describes it. Rows are not capped: every train row of A and of the training sites.
-RECIPE = {**RECIPES["improved"], "max_epochs": 12, "start_from_epoch": 8, "patience": 3}
+#: The model the study is for (its configuration: braintumor/configs/a-lgg.toml).
+MODEL_NAME = "a-lgg"
 
-#: The architecture the variants share: the shipped head-crop network (128 px crop, widths
-#: 16-128, flattened head) with geometric and photometric augmentation, the probe's recipe.
-BASE_ARCHITECTURE = {"resolution": 128, "widths": [16, 32, 64, 128, 128], "head": "flatten", "dense_units": [64],
-                     "augment": True, "preprocess": "head_crop", "photometric": True}
+#: The study's schedule and architecture are the A + LGG model's configuration
+#: (`braintumor/configs/a-lgg.toml`): the improved recipe (cosine decay, early stopping on
+#: validation loss) over 12 epochs, watching from epoch 8, and the shipped head-crop network with
+#: geometric and photometric augmentation. The full 30-epoch recipe costs about an hour per row on
+#: the 2-core AMD EPYC this ran on (0.85 s a training step, measured before the first row). The
+#: final model uses the same schedule, so the table describes it. Rows are not capped.
+RECIPE = configs.training_recipe(MODEL_NAME)
+
+#: The architecture the variants share, as JSON records hold it (lists, not tuples).
+BASE_ARCHITECTURE = {key: list(value) if isinstance(value, tuple) else value
+                     for key, value in configs.architecture(MODEL_NAME).items()}
 
 #: The variants compared, in order (ties go to the earlier one). One variant, because each row
 #: costs about 20 minutes of this CPU: the rules below are written for any number.
 VARIANTS = {"photometric": {}}
 
-#: The training sources: A and C. B is evaluation only (decision `b_out_of_training`).
+#: The training sources: A and LGG. B is evaluation only (decision `b_out_of_training`).
 TRAINING_SOURCES = ("brain-tumor", "lgg")
 
 PICK_RULE = decision("site_pick").rule
@@ -67,9 +68,7 @@ def without_site(source, site: str):
     """The LGG `source` with every row of `site` removed, whatever its split (the row never sees it)."""
     if site not in HELD_OUT_SITES:
         raise ValueError(f"unknown held-out site {site!r}; choose one of {HELD_OUT_SITES}")
-    keep = site_of(source.names) != site
-    return replace(source, images=source.images[keep], labels=source.labels[keep], names=source.names[keep],
-                   groups=source.groups[keep], split=source.split[keep])
+    return source.subset(site_of(source.names) != site)
 
 
 def held_out_rows(source, site: str) -> dict:
@@ -94,7 +93,7 @@ def variant_summary(rows: list[dict], variant: str, single_source_main_val_accur
     mine = {row["held_out_site"]: row for row in rows if row.get("variant") == variant}
     missing = sorted(set(HELD_OUT_SITES) - set(mine))
     if missing:
-        raise ValueError(f"variant {variant!r} lacks rows for sites {missing}; run scripts/site_study.py train")
+        raise ValueError(f"variant {variant!r} lacks rows for sites {missing}; run `python -m braintumor study site train`py train")
     held_out = {site: float(mine[site]["held_out_figures"]["roc_auc"]) for site in HELD_OUT_SITES}
     main_accuracy = min(float(mine[site]["validation"]["brain-tumor"]["accuracy"]) for site in HELD_OUT_SITES)
     return {"worst_held_out_auc": min(held_out.values()), "mean_held_out_auc": float(np.mean(list(held_out.values()))),
@@ -130,70 +129,3 @@ def site_model_is_default(pick: dict, single_source_held_out_aucs: dict, final_m
     picked_worst = pick["summaries"][pick["outcome"]]["worst_held_out_auc"]
     return bool(picked_worst > min(single_source_held_out_aucs[site] for site in HELD_OUT_SITES)
                 and final_main_val_accuracy >= single_source_main_val_accuracy - MAX_MAIN_ACCURACY_LOSS)
-
-
-# --------------------------------------------------------------------------------------
-# Reading the committed study (model/site_study.json, written by scripts/site_study.py)
-# --------------------------------------------------------------------------------------
-
-RECORD_FILE = "site_study.json"
-MODEL_NAME = "a-lgg"
-
-
-def read_record(model_dir=None) -> dict | None:
-    """The committed held-out-site record, or None when it is not there."""
-    import json
-    from pathlib import Path
-
-    from .. import config
-
-    path = Path(model_dir or config.REPO_ROOT / config.MODEL_DIR) / RECORD_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def table_rows(record: dict) -> list[dict]:
-    """One row per held-out site: each variant's held-out-site ROC AUC, sensitivity and
-    specificity and its A validation accuracy, beside the single-source model on the same rows."""
-    rows = []
-    single = record.get("single_source")
-    for site in HELD_OUT_SITES:
-        if single:
-            figures = single["held_out"][site]
-            rows.append({"held-out site": site, "model": "single-source (shipped)", "ROC AUC": figures["roc_auc"],
-                         "sensitivity": figures["sensitivity"], "specificity": figures["specificity"],
-                         "A validation accuracy": single["validation"]["brain-tumor"]["accuracy"]})
-        for row in record.get("rows", []):
-            if row["held_out_site"] == site:
-                figures = row["held_out_figures"]
-                rows.append({"held-out site": site, "model": f"{row['variant']} (A + LGG less {site})",
-                             "ROC AUC": figures["roc_auc"], "sensitivity": figures["sensitivity"],
-                             "specificity": figures["specificity"],
-                             "A validation accuracy": row["validation"]["brain-tumor"]["accuracy"]})
-    return rows
-
-
-def model_entry(record: dict | None) -> dict | None:
-    """`metrics.json`'s entry for the A + LGG model: what the study recorded of it (variant,
-    threshold, validation figures, the confirmation scores) and the input-check rule fitted on
-    the pooled train rows of A and LGG. None until the study's score step has run."""
-    if not record or "final" not in record or "input_check" not in record:
-        return None
-    final = record["final"]
-    return {"spec": MODEL_NAME, "model_file": final["model_file"], "variant": final["variant"],
-            "threshold": final["threshold"], "validation": final["validation"], "scores": record.get("scores", {}).get(MODEL_NAME),
-            "input_check": record["input_check"]["rule"], "input_check_firing_rate": record["input_check"]["firing_rate"]}
-
-
-def default_model_entry(record: dict | None, earlier: dict) -> dict:
-    """`metrics.json`'s `default_model`: the name `DEFAULT_RULE` chose, the rule and the figures it
-    read; until the study has chosen, `earlier` (the leave-one-source-out rule's entry) stays."""
-    if not record or "default_model" not in record:
-        return earlier
-    compared = record["compared"]
-    picked = compared["picked_worst_held_out_auc"]
-    return {"name": record["default_model"], "rule": DEFAULT_RULE, "compared": compared, "earlier": earlier,
-            "reason": (f"Site pick: {record['pick']['outcome']}. "
-                       + (f"Worst held-out-site ROC AUC {picked:.4f} against {compared['single_source_worst_held_out_auc']:.4f} "
-                          "for the single-source model on the same rows; " if picked is not None else "")
-                       + f"A validation accuracy {record['final']['validation']['brain-tumor']['accuracy']:.4f} against "
-                       f"{record['single_source']['validation']['brain-tumor']['accuracy']:.4f}.")}

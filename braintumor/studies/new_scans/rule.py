@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..decisions import decision
-from .site_study import HELD_OUT_SITES
+from ...decisions import decision
+from ..site import HELD_OUT_SITES
 
 RULE = decision("new_scans_default").rule
 _PARAMETERS = decision("new_scans_default").parameters

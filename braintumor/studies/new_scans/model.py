@@ -1,0 +1,100 @@
+"""The new-scans study's last two steps: the picked variant trained on A and all four LGG
+sites (`final`), then scored once on held-out data (`score`).
+
+    python -m braintumor study new-scans final   # after `pick`, when the rule chose a variant
+    python -m braintumor study new-scans score   # once, after `final`: a look at held-out data
+
+`final` trains what `braintumor/configs/new-scans.toml` describes; that file is written by
+hand for the pick (its `candidate` must be the pick's variant), as every shipped model's is,
+so the configuration is the model's history. `score` goes through the score-once gate
+(`held_out.score_once`): A's and LGG's test rows, every row of set B (evaluation only,
+collection-confounded) and the outside scans C, each as a whole and split by whether
+`predict`'s input check warns on the scan, so that the warning's worth is a measured figure.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import base, site as site_study
+from . import rule
+
+CONFIG = "new-scans"  # braintumor/configs/new-scans.toml
+
+
+def final_config(pick: dict, directory=None) -> dict:
+    """The configuration `final` trains, checked against the pick; SystemExit saying what to write otherwise."""
+    from ...models import configs
+
+    if pick.get("default_model") == rule.SINGLE_SOURCE:
+        raise SystemExit(f"new_scans_default kept the single-source model ({pick['outcome']}): nothing to train")
+    try:
+        written = configs.load_config(CONFIG, directory)
+    except KeyError:
+        raise SystemExit(f"write braintumor/configs/{CONFIG}.toml for the pick ({pick['outcome']}): "
+                         "candidate, architecture, recipe, training, role and files, as configs/a-lgg.toml") from None
+    if written.get("candidate") != pick["outcome"]:
+        raise SystemExit(f"braintumor/configs/{CONFIG}.toml describes {written.get('candidate')!r}, "
+                         f"but new_scans_default picked {pick['outcome']!r}")
+    return written
+
+
+def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None) -> dict:
+    """Train the picked variant under the study's first seed on A and every LGG site; its
+    figures on the sources' validation rows and its input-check rule (pooled train rows)."""
+    from ...data.input_check import fit_input_check
+    from ...data.sources import pooled
+    from ...machine import machine_description
+    from ...models.networks import save_for_inference
+    from .variants import fit_variant
+
+    if "pick" not in record:
+        raise SystemExit("run `python -m braintumor study new-scans pick` first: the rule comes before the model")
+    written = final_config(record["pick"])
+    variant, seed, sources = record["pick"]["outcome"], rule.SEEDS[0], [a, lgg]
+    started = time.perf_counter()
+    model, fit, rows = fit_variant(variant, seed, sources, schedule)
+    path = Path(out or written["files"]["model"])
+    save_for_inference(model, path)
+    threshold, balanced = base.pooled_threshold(model, sources)
+    return {"variant": variant, "seed": seed, "model_file": str(path), "schedule": schedule, "threshold": threshold,
+            "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
+            "input_check": fit_input_check(pooled(sources, "train")["images"]),
+            "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources},
+            "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
+            "rows_per_second": round(rows * fit.epochs_run / fit.seconds, 1), "machine": machine_description()["cpu"]}
+
+
+def score(record: dict, sets: dict, lgg) -> dict:
+    """The final model's figures on each of `sets`, whole and split by the input check, and per LGG site."""
+    from ...data.input_check import input_warnings
+    from ...evaluation.analysis import figures_by_warning
+    from ...models.networks import load_model
+
+    final_entry = record["final"]
+    model, threshold = load_model(final_entry["model_file"]), final_entry["threshold"]
+    scores = {}
+    for name, (images, labels, matched) in sets.items():
+        probability = base.probability(model, images)
+        warned = np.array([w is not None for w in input_warnings(images, final_entry["input_check"])])
+        scores[name] = {**base.figures(labels, probability, threshold, matched=matched, images=images),
+                        "by_warning": figures_by_warning(labels, probability, threshold, warned, base.figures)}
+    test = lgg.part("test")
+    sites, probability = site_study.site_of(test["names"]), base.probability(model, test["images"])
+    scores["lgg_test_by_site"] = {site: base.figures(test["labels"][sites == site], probability[sites == site], threshold)
+                                  for site in sorted(set(sites)) if len(set(test["labels"][sites == site])) == 2}
+    return scores
+
+
+def model_entry(record: dict | None) -> dict | None:
+    """`metrics.json`'s entry for the new-scans model, as `predict` reads it per model file (its
+    threshold and input-check rule) with the study's figures of it; None until `final` has run."""
+    if not record or "final" not in record:
+        return None
+    final_entry = record["final"]
+    return {"spec": CONFIG, "model_file": final_entry["model_file"], "variant": final_entry["variant"],
+            "threshold": final_entry["threshold"], "input_check": final_entry["input_check"],
+            "validation": final_entry["validation"], "scores": record.get("scores")}
