@@ -57,10 +57,17 @@ def role(name: str, directory: str | os.PathLike | None = None) -> str:
     return kind
 
 
+def roles(directory: str | os.PathLike | None = None) -> dict[str, str]:
+    """{name: role} of every shipped model, the default first, then the alternatives, then the
+    study records, each in `configs.NAMES` order (the key file and each configuration read once)."""
+    default = default_model(directory)
+    found = {name: "default" if name == default else role(name, directory) for name in configs.NAMES}
+    return dict(sorted(found.items(), key=lambda item: ROLES.index(item[1])))
+
+
 def offered(directory: str | os.PathLike | None = None) -> list[str]:
     """The names `predict --model` takes: the default first, then the alternatives in `configs.NAMES` order."""
-    names = [name for name in configs.NAMES if role(name, directory) != "study record"]
-    return sorted(names, key=lambda name: role(name, directory) != "default")
+    return [name for name, kind in roles(directory).items() if kind != "study record"]
 
 
 def table(directory: str | os.PathLike | None = None) -> list[dict]:
@@ -68,8 +75,8 @@ def table(directory: str | os.PathLike | None = None) -> list[dict]:
     the scans it is for, its training sources (`sources.LOADERS` names) and its `.keras` file.
     Offered models first (the default leading), study records last."""
     rows = []
-    for name in offered(directory) + [n for n in configs.NAMES if role(n, directory) == "study record"]:
+    for name, kind in roles(directory).items():
         written = configs.load_config(name, directory)
-        rows.append({"name": name, "role": role(name, directory), "for_scans": written["role"]["for_scans"],
+        rows.append({"name": name, "role": kind, "for_scans": written["role"]["for_scans"],
                      "sources": list(written["training"]["sources"]), "file": str(Path(written["files"]["model"]))})
     return rows

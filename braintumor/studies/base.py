@@ -50,6 +50,12 @@ def probability(model, images) -> np.ndarray:
     return predict_tumour_probability(model, images)
 
 
+def held_out_figures(model, rows: dict, threshold) -> dict:
+    """`figures` of `model` on `rows` ({"images", "labels"}), with their head-size-matched pairs:
+    how a study scores a left-out site or source and the single-source model on the same rows."""
+    return figures(rows["labels"], probability(model, rows["images"]), threshold, matched=True, images=rows["images"])
+
+
 def validation_figures(model, sources, threshold, main: str = "brain-tumor") -> dict:
     """Each training source's validation figures; the main source's with its matched pairs."""
     out = {}

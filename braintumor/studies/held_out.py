@@ -10,7 +10,7 @@ from typing import Callable, Iterable
 
 from .. import config
 from ..machine import machine_description
-from .base import figures, probability, read_record, validation_figures, write_record
+from .base import held_out_figures, read_record, validation_figures, write_record
 
 
 def single_source_baseline(main_source, held_out: dict) -> dict:
@@ -22,8 +22,7 @@ def single_source_baseline(main_source, held_out: dict) -> dict:
     model, threshold = load_model(config.MODEL_PATH), json.loads(config.METRICS_PATH.read_text())["threshold"]
     return {"model_file": str(config.MODEL_PATH), "threshold": threshold,
             "validation": validation_figures(model, [main_source], threshold),
-            "held_out": {name: figures(rows["labels"], probability(model, rows["images"]), threshold, matched=True,
-                                       images=rows["images"]) for name, rows in held_out.items()}}
+            "held_out": {name: held_out_figures(model, rows, threshold) for name, rows in held_out.items()}}
 
 
 #: The held-out sets a study's score step reads (`held_out_sets`), in this order.

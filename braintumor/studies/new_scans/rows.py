@@ -44,8 +44,7 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     left_out = site_study.held_out_rows(lgg, site)
     return {"architecture": variant_architecture(variant), "model_file": str(path), "threshold": threshold,
             "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
-            "held_out_figures": base.figures(left_out["labels"], base.probability(model, left_out["images"]), threshold,
-                                             matched=True, images=left_out["images"]),
+            "held_out_figures": base.held_out_figures(model, left_out, threshold),
             "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources},
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "train_seconds": fit.seconds,
             "rows_trained": rows * fit.epochs_run}

@@ -31,11 +31,6 @@ def _fields() -> dict:
             "held_out_splits": list(rules.HELD_OUT_SPLITS), "training_sources": list(rules.TRAINING_SOURCES)}
 
 
-def _held_out(model, lgg, site, threshold) -> dict:
-    rows = rules.held_out_rows(lgg, site)
-    return base.figures(rows["labels"], base.probability(model, rows["images"]), threshold, True, rows["images"])
-
-
 def _train(architecture, sources, schedule):
     from ...models import configs
     from ...models.specs import train_on_sources
@@ -56,7 +51,7 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     trained = {source.name: int((source.split == "train").sum()) for source in sources}
     return {"architecture": architecture, "model_file": str(path), "threshold": threshold,
             "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
-            "held_out_figures": _held_out(model, lgg, site, threshold), "trained_rows": trained,
+            "held_out_figures": base.held_out_figures(model, rules.held_out_rows(lgg, site), threshold), "trained_rows": trained,
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "train_seconds": fit.seconds,
             "rows_trained": sum(trained.values()) * fit.epochs_run}
 
