@@ -38,18 +38,20 @@ source-study: venv data         ## leave-one-source-out study: train its rows, t
 	$(PY) scripts/source_study.py score
 
 loso-study: venv data          ## leave-one-source-out study over A, B and LGG, then the all-source model (slow; JSON and model committed)
-	$(PY) scripts/loso_study.py train
-	$(PY) scripts/loso_study.py final
-	$(PY) scripts/loso_study.py score
+	$(PY) -m braintumor study loso train
+	$(PY) -m braintumor study loso final
+	$(PY) -m braintumor study loso score
 
 site-study: venv data          ## leave one LGG site out: the A + LGG recipe, then the A + LGG model (slow; JSON and model committed)
 	$(PY) -m braintumor study site train
 	$(PY) -m braintumor study site final
 	$(PY) -m braintumor study site score
 
-new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; 18 rows of 8-11 min on a 2-core Intel Xeon) and the pick; `final` and `score` follow by hand (JSON committed)
+new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; 18 rows of 7-15 min alone on a 2-core Intel Xeon), the pick, the pick trained, its one scoring (JSON committed; model.ipynb retrains the pick)
 	$(PY) -m braintumor study new-scans train
 	$(PY) -m braintumor study new-scans pick
+	$(PY) -m braintumor study new-scans final
+	$(PY) -m braintumor study new-scans score
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'

@@ -172,12 +172,14 @@ def training_seconds() -> tuple[float | None, str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help=f"model file (default: {config.MODEL_PATH} in the repository)")
+    parser.add_argument("--model", help="model file (default: the file of predict's default model, braintumor/configs/default_model.toml)")
     parser.add_argument("--quick", action="store_true", help="fewer images and repeats: a smoke run")
     parser.add_argument("--out", help=f"figures as JSON (default: {BENCHMARK_PATH} in the repository)")
     args = parser.parse_args(argv)
 
-    model_path = Path(args.model).resolve() if args.model else REPO_ROOT / config.MODEL_PATH
+    from braintumor.models import configs, roles
+
+    model_path = Path(args.model).resolve() if args.model else REPO_ROOT / configs.model_file(roles.default_model())
     out_path = Path(args.out) if args.out else REPO_ROOT / BENCHMARK_PATH
     if not model_path.is_file() or not model_path.with_suffix(".onnx").is_file():
         print(f"error: model file '{model_path}' or its ONNX export beside it does not exist; train it with "

@@ -24,3 +24,16 @@ def machine_description() -> dict:
         pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": cpu_model, "logical_cores": os.cpu_count(), "usable_cores": usable, "memory_gib": memory_gib}
+
+
+def quiet_warnings() -> None:
+    """Keep library warnings (TensorFlow's retracing notes, Keras and scikit-learn deprecations)
+    out of the notebooks' committed outputs: they change with the install, say nothing about the
+    results, and bury what a cell prints. Errors still show."""
+    import logging
+    import warnings
+
+    for category in (UserWarning, FutureWarning, DeprecationWarning):  # not RuntimeWarning: a NaN should show
+        warnings.filterwarnings("ignore", category=category)
+    for name in ("tensorflow", "absl", "keras", "py.warnings"):
+        logging.getLogger(name).setLevel(logging.ERROR)

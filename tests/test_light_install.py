@@ -26,6 +26,7 @@ import pytest
 from PIL import Image
 
 from braintumor import config
+from braintumor.models import roles
 
 pydicom = pytest.importorskip("pydicom")
 nibabel = pytest.importorskip("nibabel")
@@ -155,7 +156,7 @@ def test_light_install_scores_every_kind_outside_the_clone_without_tensorflow(li
     assert probe == "LOADED [] 0", terminal
     assert origin == f"FROM {site / 'braintumor' / '__init__.py'} []"  # the installed copy; no TensorFlow to find
     records = [json.loads(line) for line in lines]
-    assert all(record["model"] == "single-source" and record["runtime"] == "onnx" for record in records)
+    assert all(record["model"] == roles.default_model() and record["runtime"] == "onnx" for record in records)
     assert not any("error" in record or "skipped" in record for record in records)
     by_input = {path: [r for r in records if r["file"].startswith(str(path))] for path in paths}
     assert len(by_input[paths[0]]) == 1 and 0 <= by_input[paths[0]][0]["probability"] <= 1

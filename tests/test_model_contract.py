@@ -226,10 +226,8 @@ def test_every_committed_model_file_carries_its_threshold_and_input_check_for_pr
 
     metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
     for spec in model_specs.SPECS.values():
-        if spec.name == "a-lgg" and not (config.REPO_ROOT / spec.file).is_file():
-            continue  # scripts/site_study.py has not trained it yet
         entry = metrics["model_files"][spec.file.name]
-        assert entry["name"] == spec.name and 0 < entry["threshold"] <= 0.5
+        assert entry["name"] == spec.name and 0 < entry["threshold"] < 1  # pooled thresholds may pass 0.5
         rule, note = input_check_rule(config.REPO_ROOT / spec.file)
         assert rule is not None and note is None, spec.name
 

@@ -28,7 +28,7 @@ def test_the_best_worst_site_among_qualifying_variants_is_picked():
     rows = (_rows(first, (0.93, 0.92, 0.95)) + _rows(second, (0.95, 0.94, 0.96), main_auc=0.975)  # fails A's floor
             + _rows(third, (0.94, 0.93, 0.96)))
     pick = new_scans.new_scans_pick(rows, SINGLE)
-    assert pick["outcome"] == third and pick["default_model"] == third
+    assert pick["outcome"] == third and pick["default_model"] == new_scans.MODEL_NAME == "new-scans"
     assert not pick["summaries"][second]["qualifies"]
 
 

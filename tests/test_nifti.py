@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from braintumor.models import roles  # noqa: E402
 
 nibabel = pytest.importorskip("nibabel")
 
@@ -131,7 +132,7 @@ def test_predict_gives_slice_lines_then_a_summary(tmp_path, capsys):
     assert summary == {
         "file": str(path), "slices": SLICES, "max_slice": summary["max_slice"],
         "max_probability": max(record["probability"] for record in slices), "slices_at_or_over_threshold": SLICES,
-        "model": "single-source", "runtime": "onnx",
+        "model": roles.default_model(), "runtime": "onnx",
     }
     assert slices[summary["max_slice"]]["probability"] == summary["max_probability"]
 

@@ -22,6 +22,7 @@ from PIL import Image
 from braintumor import config
 from braintumor.cli import main
 from braintumor.data.images import linear_to_grey, percentile_range, read_scan, to_model_size
+from braintumor.models import roles  # noqa: E402
 
 pydicom = pytest.importorskip("pydicom")
 nibabel = pytest.importorskip("nibabel")
@@ -141,7 +142,7 @@ def test_pydicoms_dicomdir_disc_is_read_file_by_file(run):
     errors = [r["error"] for r in records if "error" in r]
     assert errors and all("not MR" in error or "series (" in error for error in errors)
     assert [r for r in records if "slices" in r and "orientations" in r.get("note", "")]  # a split localiser
-    assert all(r["model"] == "single-source" for r in records)
+    assert all(r["model"] == roles.default_model() for r in records)
 
 
 # --------------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ def test_every_json_line_names_the_model_and_the_runtime(tmp_path, run):
 
     assert status == 1
     assert {"error", "skipped", "probability", "slices"} <= {key for r in records for key in r}
-    assert all(r["model"] == "single-source" and r["runtime"] == "onnx" for r in records)
+    assert all(r["model"] == roles.default_model() and r["runtime"] == "onnx" for r in records)
 
 
 # --------------------------------------------------------------------------------------

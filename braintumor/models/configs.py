@@ -29,7 +29,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIG_ENV_VAR = "BRAIN_TUMOR_CONFIGS"
 
 #: The shipped models, in the order the documents list them.
-NAMES = ("single-source", "two-source", "all-source", "a-lgg")
+NAMES = ("single-source", "two-source", "all-source", "a-lgg", "new-scans")
 
 #: The file of the datasets' record beside the configurations (names, counts, citations).
 DATASETS_FILE = "datasets.toml"

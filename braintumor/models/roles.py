@@ -47,9 +47,15 @@ def default_model(directory: str | os.PathLike | None = None) -> str:
     return default_entry(directory)["name"]
 
 
-def role(name: str, directory: str | os.PathLike | None = None) -> str:
-    """`name`'s role: "default", else its configuration's `[role] kind`."""
-    if name == default_model(directory):
+def for_scans(name: str, directory: str | os.PathLike | None = None) -> str:
+    """What model `name`'s configuration says it is for (`[role] for_scans`)."""
+    return configs.load_config(name, directory)["role"]["for_scans"]
+
+
+def role(name: str, directory: str | os.PathLike | None = None, default: str | None = None) -> str:
+    """`name`'s role: "default", else its configuration's `[role] kind`; `default`: the default
+    model's name when the caller has read it already (else it is read from `DEFAULT_FILE`)."""
+    if name == (default or default_model(directory)):
         return "default"
     kind = configs.load_config(name, directory).get("role", {}).get("kind")
     if kind not in KINDS:
@@ -61,7 +67,7 @@ def roles(directory: str | os.PathLike | None = None) -> dict[str, str]:
     """{name: role} of every shipped model, the default first, then the alternatives, then the
     study records, each in `configs.NAMES` order (the key file and each configuration read once)."""
     default = default_model(directory)
-    found = {name: "default" if name == default else role(name, directory) for name in configs.NAMES}
+    found = {name: role(name, directory, default) for name in configs.NAMES}
     return dict(sorted(found.items(), key=lambda item: ROLES.index(item[1])))
 
 

@@ -9,7 +9,7 @@ by the notebooks, the scripts and `predict --model NAME`. Each is read from its 
   classes balanced within each source; its architecture is the row of the source study
   (`model/source_study.json`) that `pick_two_source` picks from validation figures alone.
 * ``all-source``: the variant of the leave-one-source-out study (`model/loso_study.json`)
-  trained on A, B and the LGG FLAIR source (LGG) together by `scripts/loso_study.py final`
+  trained on A, B and the LGG FLAIR source (LGG) together by `python -m braintumor study loso final`
   (the written rule `studies.loso.pick_variant` qualified no variant; `studies.loso.fallback_variant` is what
   was done instead, decision `loso_fallback`).
 * ``a-lgg``: the network trained on A and the four LGG sites by `python -m braintumor study site final`
@@ -69,11 +69,12 @@ SPECS = {name: spec_from_config(name) for name in configs.NAMES}
 #: recorded outcome of the rule it names.
 DEFAULT_MODEL = roles.default_model()
 
-#: The rule in force (registry entry `site_default`, fixed before the held-out-site study ran). The
-#: leave-one-source-out rule (`all_source_default`) and the earlier rule, which read the outside scans (`default_model`: the two-source model had to reach
-#: `OUTSIDE_TARGETS` there), are kept in the registry as history; they too kept the single-source model.
+#: The rule in force: the one default_model.toml names (`new_scans_default` since 2026-12-03). The
+#: earlier rules (`site_default`, the leave-one-source-out `all_source_default`, and `default_model`,
+#: which read the outside scans: the two-source model had to reach `OUTSIDE_TARGETS` there) are kept
+#: in the registry as history; each of them kept the single-source model.
 OUTSIDE_TARGETS = dict(decision("default_model").parameters)  # braintumor/decisions.toml
-DEFAULT_RULE = decision("site_default").rule
+DEFAULT_RULE = decision(roles.default_entry()["decided_by"]).rule
 
 #: The rule that picks the two-source row of the source study, from validation data only,
 #: written before any row was scored on A's test rows, B's held-out rows or the outside

@@ -91,19 +91,12 @@ def resolve_model(choice: str | None) -> tuple[Path, str]:
     if name in SPECS:
         if roles.role(name) == "study record":
             raise PredictError(f"--model {name!r} is a study record, not offered by name: "
-                               f"{configs_for_scans(name)}. To run it anyway, pass its file: --model {SPECS[name].file}")
+                               f"{roles.for_scans(name)}. To run it anyway, pass its file: --model {SPECS[name].file}")
         return shipped_file(SPECS[name].file), name
     path = Path(name)
     if path.suffix not in (".keras", ".onnx") and not path.exists():
         raise PredictError(f"--model {name!r} is neither a model name ({', '.join(roles.offered())}) nor a model file.")
     return path, _known_names().get(path.name, str(path))
-
-
-def configs_for_scans(name: str) -> str:
-    """What model `name`'s configuration says it is for (`[role] for_scans`)."""
-    from ..models import configs
-
-    return configs.load_config(name)["role"]["for_scans"]
 
 
 def shipped_file(relative: Path) -> Path:

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import disclosure
 from .filters import FILTERS
+from . import views
 from .views import VIEWS
 from .. import config
 from .. import decisions as registry
@@ -187,7 +188,8 @@ def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
             "study": files.get("source_study.json"), "benchmark": files.get("benchmark.json"),
             "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files,
             "loso": files.get("loso_study.json"), "site": files.get(site_study.RECORD_FILE),
-            "peer": files.get(disclosure.PEER_RECORD), "onnx_stages": files.get(ONNX_STAGES_FILE)}
+            "peer": files.get(disclosure.PEER_RECORD), "onnx_stages": files.get(ONNX_STAGES_FILE),
+            "new_scans": files.get(disclosure.NEW_SCANS_RECORD)}
 
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
@@ -210,6 +212,7 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "configs": configs.all_configs(), "datasets": configs.datasets(),
             "roles": roles.table(), "default_entry": roles.default_entry(),
             "site": records.get("site"), "peer": records.get("peer"), "disclosure": looks,
+            "new_scans": views.new_scans_table(records["new_scans"]) if records.get("new_scans") else None,
             "onnx_stages": records.get("onnx_stages")}
 
 

@@ -28,5 +28,65 @@ def scores_on(metrics: dict, model_key: str, set_name: str) -> dict | None:
     return ((metrics.get(model_key) or {}).get("scores") or {}).get(set_name)
 
 
+def new_scans_table(record: dict) -> dict:
+    """The new-scans study as the documents show it: per variant its held-out-site ROC AUC (mean
+    over the seeds run, and each seed's), its worst, its lowest A validation figures and whether
+    it clears the floors; the single-source model on the same rows; `missing` rows; `pick`,
+    `final`, `scores` and `targets` as recorded (None before their step)."""
+    from ..studies.new_scans import model as new_scans_model, rule
+    from ..studies.new_scans.rows import rows_to_run
+
+    rows = record.get("rows", [])
+    done = {row["name"] for row in rows}
+    variants = []
+    for variant in rule.VARIANTS:
+        mine = [row for row in rows if row["variant"] == variant]
+        if not mine:
+            continue
+        per_site = {site: sorted((row["seed"], row["held_out_figures"]["roc_auc"]) for row in mine if row["held_out_site"] == site)
+                    for site in rule.HELD_OUT_SITES}
+        mean = {site: sum(v for _, v in seeds) / len(seeds) for site, seeds in per_site.items() if seeds}
+        variants.append({"variant": variant, "per_site": per_site, "mean": mean,
+                         "worst": min(mean.values()) if len(mean) == len(rule.HELD_OUT_SITES) else None,
+                         "seeds": sorted({row["seed"] for row in mine}),
+                         "lowest_main_roc_auc": min(row["validation"]["brain-tumor"]["roc_auc"] for row in mine),
+                         "lowest_main_matched_roc_auc": min(row["validation"]["brain-tumor"]["matched"]["roc_auc"] for row in mine),
+                         "rows_per_second": [min(row["rows_per_second"] for row in mine), max(row["rows_per_second"] for row in mine)]})
+    for entry in variants:
+        entry["qualifies"] = bool(entry["lowest_main_roc_auc"] >= rule.MIN_MAIN_ROC_AUC
+                                  and entry["lowest_main_matched_roc_auc"] >= rule.MIN_MAIN_MATCHED_ROC_AUC)
+    single = {site: figures["roc_auc"] for site, figures in record["single_source"]["held_out"].items()}
+    return {"variants": variants, "single": single, "single_worst": min(single.values()),
+            "missing": [name for name, _ in rows_to_run() if name not in done], "pick": record.get("pick"),
+            "default_model": record.get("default_model"), "final": record.get("final"), "scores": record.get("scores"),
+            "targets": new_scans_model.targets(record), "sites": list(rule.HELD_OUT_SITES),
+            "floors": {"main": rule.MIN_MAIN_ROC_AUC, "matched": rule.MIN_MAIN_MATCHED_ROC_AUC, "margin": rule.MARGIN},
+            "machine": sorted({row["machine"] for row in rows})}
+
+
+def new_scans_rows(table: dict) -> list[dict]:
+    """`new_scans_table`'s variants as flat rows (a notebook's DataFrame), the single-source model last."""
+    rows = [{"variant": v["variant"], "seeds": ", ".join(map(str, v["seeds"])),
+             **{f"left out {site}": v["mean"].get(site) for site in table["sites"]}, "worst site": v["worst"],
+             "lowest A val. ROC AUC": v["lowest_main_roc_auc"], "lowest A matched ROC AUC": v["lowest_main_matched_roc_auc"],
+             "clears the A floors": v["qualifies"]} for v in table["variants"]]
+    rows.append({"variant": "single-source", **{f"left out {site}": table["single"][site] for site in table["sites"]},
+                 "worst site": table["single_worst"]})
+    return rows
+
+
+def warning_rows(scores: dict, names: dict) -> list[dict]:
+    """A model's held-out scores as flat rows, each set whole and split by whether `predict`'s
+    input check warns on the scan (`figures_by_warning`); `names`: {score key: how to call the set}."""
+    rows = []
+    for key, name in names.items():
+        whole, split = scores[key], scores[key].get("by_warning", {})
+        rows.append({"set": name, "scans": whole["n"], "ROC AUC": whole["roc_auc"],
+                     "sensitivity": whole["sensitivity"], "specificity": whole["specificity"],
+                     **{f"ROC AUC, {part}": (split.get(part) or {}).get("roc_auc") for part in ("unwarned", "warned")},
+                     **{f"scans, {part}": (split.get(part) or {}).get("n") for part in ("unwarned", "warned")}})
+    return rows
+
+
 #: What the templates may call.
-VIEWS = {"outside_verdict": outside_verdict, "scores_on": scores_on}
+VIEWS = {"outside_verdict": outside_verdict, "scores_on": scores_on, "new_scans_table": new_scans_table}

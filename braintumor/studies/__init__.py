@@ -7,10 +7,8 @@ the figures kept per row, and the resumable row loop.
 """
 
 #: The studies that run as `python -m braintumor study NAME STEP` (name -> module of this package,
-#: whose `main` takes the step and options). The held-out-site and leave-one-source-out studies
-#: keep their rules and records here (`site`, `loso`); the leave-one-source-out study's steps
-#: still run from scripts/loso_study.py.
-STUDIES = {"new-scans": "new_scans", "site": "site.steps"}
+#: whose `main` takes the step and options).
+STUDIES = {"new-scans": "new_scans", "site": "site.steps", "loso": "loso.steps"}
 
 
 def run(name: str, argv: list[str]) -> int:

@@ -44,6 +44,19 @@ def figures(labels, probability, threshold, matched: bool = False, images=None) 
     return kept
 
 
+def weights_digest(model) -> str:
+    """SHA-256 of a network's weights (shapes and float32 bytes, in layer order): equal for the
+    same trained weights however often the `.keras` file is saved (its zip carries a date)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def probability(model, images) -> np.ndarray:
     from ..models.networks import predict_tumour_probability
 

@@ -44,22 +44,23 @@ def held_out_sets(a, lgg) -> dict:
             "outside": (outside.images, outside.labels, False), "extra_all": (b.images, b.labels, False)}
 
 
-def score_once(path: Path, score: Callable[[], dict], what: str, sets: Iterable[str], **fields) -> dict:
+def score_once(path: Path, score: Callable[[], dict], looked_with: str, sets: Iterable[str], key: str = "scores",
+               **fields) -> dict:
     """The score-once gate: a study's held-out figures (test rows, outside scans) are computed
     once, after its rules have run, and each computation is a look that the documents count
     (`reports.disclosure` reads the record's "looks"). Refuses, naming the earlier look, when the
-    record at `path` holds scores already; `score()` returns the fields to write, "scores" among them."""
+    record at `path` holds scores already (under `key`); `score()` returns the fields to write, `key` among them."""
     from datetime import date
 
     record = read_record(path)
-    if record.get("scores"):
+    if record.get(key):
         earlier = (record.get("looks") or [{}])[-1]
         raise SystemExit(f"{path}: scored already ({earlier.get('when', 'date not recorded')}, "
                          f"{earlier.get('machine', '?')}); scoring again would be another look at held-out data. "
-                         "Remove its 'scores' by hand, and say why in docs/decisions.md, if that look is wanted")
+                         f"Remove its {key!r} by hand, and say why in docs/decisions.md, if that look is wanted")
     scored = score()
-    if "scores" not in scored:
-        raise ValueError("score() must return the figures under 'scores'")
-    look = {"what": what, "sets": list(sets), "when": date.today().isoformat(), "machine": machine_description()["cpu"]}
+    if key not in scored:
+        raise ValueError(f"score() must return the figures under {key!r}")
+    look = {"what": looked_with, "sets": list(sets), "when": date.today().isoformat(), "machine": machine_description()["cpu"]}
     write_record(path, record, **{**fields, **scored}, looks=[*record.get("looks", []), look])
     return read_record(path)

@@ -1,6 +1,6 @@
 """The leave-one-source-out study over A, B and LGG: its rules and rows (`rules`), and its record
 read for the notebooks and documents (`record`). The steps that train and score run from
-scripts/loso_study.py (`make loso-study`)."""
+python -m braintumor study loso (`make loso-study`)."""
 
 from .record import (  # noqa: F401
     RECORD_FILE, SHORT, all_source_entry, default_model_entry, read_record, table_rows,

@@ -1,16 +1,15 @@
 """Reading the committed leave-one-source-out record (model/loso_study.json, written by
-scripts/loso_study.py): the notebook's table and metrics.json's entries."""
+python -m braintumor study loso): the notebook's table and metrics.json's entries."""
 
 from __future__ import annotations
 
+from ...models import configs
 from .rules import DEFAULT_RULE
 
 
 RECORD_FILE = "loso_study.json"
-#: The letters model.ipynb's table of this study printed when its committed outputs were made;
-#: the documents use the short names of braintumor/configs/datasets.toml (LGG, not C). To switch
-#: the table to them, re-execute model.ipynb in the same change (its outputs are compared by nbval).
-SHORT = {"brain-tumor": "A", "extra": "B", "lgg": "C"}
+#: Each source's short name, as every document names it (braintumor/configs/datasets.toml).
+SHORT = {key: dataset["short"] for key, dataset in configs.datasets().items() if key in ("brain-tumor", "extra", "lgg")}
 
 
 def read_record(model_dir=None) -> dict | None:

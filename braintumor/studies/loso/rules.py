@@ -60,18 +60,9 @@ NO_VARIANT_QUALIFIED = "no variant qualified"
 def capped(source, seed: int, train_cap: int = TRAIN_CAP, val_cap: int = VAL_CAP):
     """`source` with at most `train_cap` train and `val_cap` validation rows, sampled per class
     in proportion (seeded); its test rows are dropped (a pair model never needs them)."""
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(source.labels), bool)
-    for split_name, cap in (("train", train_cap), ("val", val_cap)):
-        rows = np.flatnonzero(source.split == split_name)
-        if len(rows) <= cap:
-            keep[rows] = True
-            continue
-        for label in (0, 1):
-            of_label = rows[source.labels[rows] == label]
-            take = int(round(cap * len(of_label) / len(rows)))
-            keep[rng.choice(of_label, size=min(take, len(of_label)), replace=False)] = True
-    return source.subset(keep)
+    from ...models.training import capped as capped_rows
+
+    return capped_rows(source, {"train": train_cap, "val": val_cap}, seed)
 
 
 def pair_of(held_out: str) -> tuple[str, ...]:
@@ -95,7 +86,7 @@ def variant_summary(rows: list[dict], variant: str) -> dict:
     held_out = {row["held_out"]: row["held_out_figures"]["roc_auc"] for row in mine}
     if set(held_out) != set(SOURCES):
         raise ValueError(f"variant {variant!r} lacks rows for {sorted(set(SOURCES) - set(held_out))}; "
-                         "run scripts/loso_study.py train")
+                         "run `python -m braintumor study loso train`")
     own = [figures["roc_auc"] for row in mine for figures in row["validation"].values()]
     return {"worst_held_out_auc": float(min(held_out.values())), "mean_held_out_auc": float(np.mean(list(held_out.values()))),
             "held_out_auc": held_out, "own_validation_ok": bool(min(own) >= MIN_OWN_VALIDATION_AUC)}
@@ -130,7 +121,7 @@ def fallback_variant(rows: list[dict]) -> str:
     variant, the floor left out. The variant that trained the all-source model."""
     summaries = _summaries(rows)
     if not summaries:
-        raise ValueError("the study has no rows; run scripts/loso_study.py train")
+        raise ValueError("the study has no rows; run `python -m braintumor study loso train`")
     return _best(list(summaries), summaries)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from .. import base, site as site_study
 from . import rule
 
-CONFIG = "new-scans"  # braintumor/configs/new-scans.toml
+CONFIG = rule.MODEL_NAME  # braintumor/configs/new-scans.toml
 
 
 def final_config(pick: dict, directory=None) -> dict:
@@ -56,7 +56,7 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
     written = final_config(record["pick"])
     variant, seed, sources = record["pick"]["outcome"], rule.SEEDS[0], [a, lgg]
     started = time.perf_counter()
-    model, fit, rows = fit_variant(variant, seed, sources, schedule)
+    model, fit, rows = fit_variant(variant, seed, sources, schedule, recipe_from=CONFIG)
     path = Path(out or written["files"]["model"])
     save_for_inference(model, path)
     threshold, balanced = base.pooled_threshold(model, sources)
@@ -65,7 +65,19 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
             "input_check": fit_input_check(pooled(sources, "train")["images"]),
             "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources},
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
-            "rows_per_second": round(rows * fit.epochs_run / fit.seconds, 1), "machine": machine_description()["cpu"]}
+            "rows_per_second": round(rows * fit.epochs_run / fit.seconds, 1), "machine": machine_description()["cpu"],
+            "weights_sha256": base.weights_digest(model)}
+
+
+def record_final(path: Path, record: dict, entry: dict, **fields) -> dict:
+    """Write `entry` as the record's "final" (as `final` and model.ipynb do). Scores of other
+    weights are not carried over silently: they move to "scores_of_other_weights", so that the
+    documents never show one training's figures under another's weights."""
+    scored = record.get("scores") or {}
+    if scored and scored.get("weights_sha256") != entry["weights_sha256"]:
+        fields.update(scores=None, scores_of_other_weights=scored)
+    base.write_record(path, record, final=entry, **fields)
+    return base.read_record(path)
 
 
 def score(record: dict, sets: dict, lgg) -> dict:
@@ -76,7 +88,7 @@ def score(record: dict, sets: dict, lgg) -> dict:
 
     final_entry = record["final"]
     model, threshold = load_model(final_entry["model_file"]), final_entry["threshold"]
-    scores = {}
+    scores = {"weights_sha256": base.weights_digest(model)}
     for name, (images, labels, matched) in sets.items():
         probability = base.probability(model, images)
         warned = np.array([w is not None for w in input_warnings(images, final_entry["input_check"])])
@@ -89,6 +101,28 @@ def score(record: dict, sets: dict, lgg) -> dict:
     return scores
 
 
+#: What issue 29 asked of the new-scans model, scored once (`targets`): (what, where in the record, floor).
+TARGETS = (("ROC AUC, lowest held-out-site row of the pick", "rows", 0.93),
+           ("ROC AUC, A test rows", ("brain-tumor_test", "roc_auc"), 0.98),
+           ("ROC AUC, C", ("outside", "roc_auc"), 0.85),
+           ("sensitivity, C", ("outside", "sensitivity"), 0.75),
+           ("specificity, C", ("outside", "specificity"), 0.75))
+
+
+def targets(record: dict) -> list[dict]:
+    """Each of `TARGETS` with its measured value (the lowest row for "rows") and whether it is met;
+    value None until the model has been scored."""
+    out, scores = [], record.get("scores") or {}
+    for what, where, floor in TARGETS:
+        if where == "rows":
+            picked = [row for row in record.get("rows", []) if row["variant"] == (record.get("pick") or {}).get("outcome")]
+            value = min((row["held_out_figures"]["roc_auc"] for row in picked), default=None)
+        else:
+            value = (scores.get(where[0]) or {}).get(where[1])
+        out.append({"target": what, "floor": floor, "value": value, "met": value is not None and value >= floor})
+    return out
+
+
 def model_entry(record: dict | None) -> dict | None:
     """`metrics.json`'s entry for the new-scans model, as `predict` reads it per model file (its
     threshold and input-check rule) with the study's figures of it; None until `final` has run."""
@@ -98,3 +132,16 @@ def model_entry(record: dict | None) -> dict | None:
     return {"spec": CONFIG, "model_file": final_entry["model_file"], "variant": final_entry["variant"],
             "threshold": final_entry["threshold"], "input_check": final_entry["input_check"],
             "validation": final_entry["validation"], "scores": record.get("scores")}
+
+
+def default_model_entry(record: dict | None, earlier: dict) -> dict:
+    """`metrics.json`'s `default_model`: the name `new_scans_default` chose and the figures it
+    compared; `earlier` (the held-out-site rule's entry) stays as history. Until the pick has
+    run, `earlier` is the entry."""
+    if not record or "pick" not in record:
+        return earlier
+    pick = record["pick"]
+    return {"name": record["default_model"], "rule": rule.RULE, "decided_by": "new_scans_default", "earlier": earlier,
+            "compared": {"picked_worst_held_out_auc": pick["worst_held_out_auc"],
+                         "single_source_worst_held_out_auc": pick["single_source_worst_held_out_auc"]},
+            "reason": f"New-scans pick: {pick['outcome']}."}

@@ -101,7 +101,7 @@ def main(argv=None) -> int:
 
     a, lgg = (scheduled_source(source, args.schedule) for source in load_sources(site_study.TRAINING_SOURCES))
     if args.step == "final":
-        base.write_record(args.record, record, final=last.final(record, a, lgg, args.schedule, args.out), **fields)
+        last.record_final(args.record, record, last.final(record, a, lgg, args.schedule, args.out), **fields)
     elif args.step == "score":
         if "final" not in record:
             raise SystemExit("run `python -m braintumor study new-scans final` first: the model comes before its scores")

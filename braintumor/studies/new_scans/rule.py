@@ -29,6 +29,8 @@ TIE = _PARAMETERS["tie"]
 MARGIN = _PARAMETERS["margin"]
 NO_VARIANT_QUALIFIED = "no variant qualified"
 SINGLE_SOURCE = "single-source"
+#: The shipped model the pick becomes, trained on A and all four sites (braintumor/configs/new-scans.toml).
+MODEL_NAME = "new-scans"
 
 
 def variant_summary(rows: list[dict], variant: str) -> dict:
@@ -53,7 +55,8 @@ def variant_summary(rows: list[dict], variant: str) -> dict:
 
 def new_scans_pick(rows: list[dict], single_source_held_out_aucs: dict[str, float]) -> dict:
     """`RULE` as written, fallback included. Returns {"outcome": the picked variant or
-    `NO_VARIANT_QUALIFIED`, "default_model": the variant's name when it beats the single-source
+    `NO_VARIANT_QUALIFIED`, "default_model": `MODEL_NAME` (the pick trained on A and all four
+    sites) when the picked variant beats the single-source
     model's worst held-out-site ROC AUC by `MARGIN`, else "single-source", "worst_held_out_auc",
     "summaries"}."""
     summaries = {variant: variant_summary(rows, variant) for variant in VARIANTS}
@@ -68,5 +71,5 @@ def new_scans_pick(rows: list[dict], single_source_held_out_aucs: dict[str, floa
         if gap > TIE or (abs(gap) <= TIE and summaries[variant]["mean_held_out_auc"] > summaries[best]["mean_held_out_auc"]):
             best = variant
     worst = summaries[best]["worst_held_out_auc"]
-    return {"outcome": best, "default_model": best if worst >= single_worst + MARGIN else SINGLE_SOURCE,
+    return {"outcome": best, "default_model": MODEL_NAME if worst >= single_worst + MARGIN else SINGLE_SOURCE,
             "worst_held_out_auc": worst, "single_source_worst_held_out_auc": single_worst, "summaries": summaries}

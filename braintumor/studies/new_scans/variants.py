@@ -25,9 +25,11 @@ def variant_architecture(variant: str) -> dict:
     return architecture
 
 
-def fit_variant(variant: str, seed: int, sources, schedule: str = "full"):
+def fit_variant(variant: str, seed: int, sources, schedule: str = "full", recipe_from: str = BASE_MODEL):
     """Build and train `variant` under `seed` on the pooled rows of `sources` (main source first),
-    as every row and the final model train. Returns (saved network, fit, rows trained per epoch)."""
+    as every row and the final model train, with the recipe of configuration `recipe_from` on
+    `schedule` (the final model's own configuration has the same full recipe, and a shorter check
+    schedule). Returns (saved network, fit, rows trained per epoch)."""
     from ...data.sources import pooled
     from ...evaluation.shortcut import pooled_training_weights
     from ...models import configs
@@ -43,7 +45,7 @@ def fit_variant(variant: str, seed: int, sources, schedule: str = "full"):
         x_train = {"scan": x_train, GATE_INPUT: (train_part["source"] == 1).astype("float32")[:, None]}
         x_val = {"scan": x_val, GATE_INPUT: (val_part["source"] == 1).astype("float32")[:, None]}
     fit = train(trained, x_train, train_part["labels"], x_val, val_part["labels"],
-                **configs.training_recipe(BASE_MODEL, schedule),
+                **configs.training_recipe(recipe_from, schedule),
                 **pooled_training_weights(train_part, val_part, 0 if variant == "head_area_weighted" else None),
                 seed=seed, verbose=2)
     return model, fit, len(train_part["labels"])

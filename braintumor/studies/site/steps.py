@@ -32,10 +32,9 @@ def _fields() -> dict:
 
 
 def _train(architecture, sources, schedule):
-    from ...models import configs
-    from ...models.specs import train_on_sources
+    from ...models.training import train
 
-    return train_on_sources(architecture, configs.training_recipe(rules.MODEL_NAME, schedule), sources, True, 2)
+    return train(rules.MODEL_NAME, schedule, {"architecture": architecture}, sources=sources, verbose=2)
 
 
 def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
