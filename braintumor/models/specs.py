@@ -67,14 +67,15 @@ SPECS = {name: spec_from_config(name) for name in configs.NAMES}
 #: The model `predict` uses when --model is not given: read from braintumor/configs/default_model.toml
 #: (`roles.default_model`), the one key that says it; tests/test_roles.py keeps that key equal to the
 #: recorded outcome of the rule it names.
-DEFAULT_MODEL = roles.default_model()
+_DEFAULT = roles.default_entry()  # configs/default_model.toml, read once
+DEFAULT_MODEL = _DEFAULT["name"]
 
 #: The rule in force: the one default_model.toml names (`new_scans_default` since 2026-12-03). The
 #: earlier rules (`site_default`, the leave-one-source-out `all_source_default`, and `default_model`,
 #: which read the outside scans: the two-source model had to reach `OUTSIDE_TARGETS` there) are kept
 #: in the registry as history; each of them kept the single-source model.
 OUTSIDE_TARGETS = dict(decision("default_model").parameters)  # braintumor/decisions.toml
-DEFAULT_RULE = decision(roles.default_entry()["decided_by"]).rule
+DEFAULT_RULE = decision(_DEFAULT["decided_by"]).rule
 
 #: The rule that picks the two-source row of the source study, from validation data only,
 #: written before any row was scored on A's test rows, B's held-out rows or the outside

@@ -43,18 +43,15 @@ def new_scans_table(record: dict) -> dict:
         mine = [row for row in rows if row["variant"] == variant]
         if not mine:
             continue
+        summary = rule.variant_summary(rows, variant, partial=True)  # the rule's own figures and floors
         per_site = {site: sorted((row["seed"], row["held_out_figures"]["roc_auc"]) for row in mine if row["held_out_site"] == site)
                     for site in rule.HELD_OUT_SITES}
-        mean = {site: sum(v for _, v in seeds) / len(seeds) for site, seeds in per_site.items() if seeds}
-        variants.append({"variant": variant, "per_site": per_site, "mean": mean,
-                         "worst": min(mean.values()) if len(mean) == len(rule.HELD_OUT_SITES) else None,
-                         "seeds": sorted({row["seed"] for row in mine}),
-                         "lowest_main_roc_auc": min(row["validation"]["brain-tumor"]["roc_auc"] for row in mine),
-                         "lowest_main_matched_roc_auc": min(row["validation"]["brain-tumor"]["matched"]["roc_auc"] for row in mine),
+        variants.append({"variant": variant, "per_site": per_site, "mean": summary["held_out_auc"],
+                         "worst": summary["worst_held_out_auc"], "seeds": summary["seeds"],
+                         "lowest_main_roc_auc": summary["lowest_main_val_roc_auc"],
+                         "lowest_main_matched_roc_auc": summary["lowest_main_val_matched_roc_auc"],
+                         "qualifies": summary["qualifies"],
                          "rows_per_second": [min(row["rows_per_second"] for row in mine), max(row["rows_per_second"] for row in mine)]})
-    for entry in variants:
-        entry["qualifies"] = bool(entry["lowest_main_roc_auc"] >= rule.MIN_MAIN_ROC_AUC
-                                  and entry["lowest_main_matched_roc_auc"] >= rule.MIN_MAIN_MATCHED_ROC_AUC)
     single = {site: figures["roc_auc"] for site, figures in record["single_source"]["held_out"].items()}
     return {"variants": variants, "single": single, "single_worst": min(single.values()),
             "missing": [name for name, _ in rows_to_run() if name not in done], "pick": record.get("pick"),

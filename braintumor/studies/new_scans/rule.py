@@ -33,21 +33,22 @@ SINGLE_SOURCE = "single-source"
 MODEL_NAME = "new-scans"
 
 
-def variant_summary(rows: list[dict], variant: str) -> dict:
+def variant_summary(rows: list[dict], variant: str, partial: bool = False) -> dict:
     """One variant over its rows: each held-out site's ROC AUC (mean over the seeds run), the
     worst and mean of those, the lowest A validation ROC AUC and matched-pair ROC AUC of any
-    row, and whether it clears the floors. A site without a row is an error."""
+    row, and whether it clears the floors. A site without a row is an error; with `partial`
+    (the documents, while rows are still to run) it is left out, and worst and mean are None."""
     mine = [row for row in rows if row["variant"] == variant]
     by_site = {site: [float(row["held_out_figures"]["roc_auc"]) for row in mine if row["held_out_site"] == site]
                for site in HELD_OUT_SITES}
     missing = [site for site, values in by_site.items() if not values]
-    if missing:
+    if missing and not partial:
         raise ValueError(f"variant {variant!r} has no row for site(s) {missing}: run its rows first")
-    held_out = {site: float(np.mean(values)) for site, values in by_site.items()}
+    held_out = {site: float(np.mean(values)) for site, values in by_site.items() if values}
     main_auc = min(float(row["validation"]["brain-tumor"]["roc_auc"]) for row in mine)
     main_matched = min(float(row["validation"]["brain-tumor"]["matched"]["roc_auc"]) for row in mine)
-    return {"held_out_auc": held_out, "worst_held_out_auc": min(held_out.values()),
-            "mean_held_out_auc": float(np.mean(list(held_out.values()))),
+    return {"held_out_auc": held_out, "worst_held_out_auc": None if missing else min(held_out.values()),
+            "mean_held_out_auc": None if missing else float(np.mean(list(held_out.values()))),
             "seeds": sorted({int(row["seed"]) for row in mine}),
             "lowest_main_val_roc_auc": main_auc, "lowest_main_val_matched_roc_auc": main_matched,
             "qualifies": bool(main_auc >= MIN_MAIN_ROC_AUC and main_matched >= MIN_MAIN_MATCHED_ROC_AUC)}
