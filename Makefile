@@ -31,11 +31,11 @@ data: venv                      ## validate the raw data, write data/image_data.
 	$(PY) -m braintumor prepare
 
 study: venv data                ## resolution study of the reference CNN (slow, run once; its JSON is committed)
-	$(PY) scripts/resolution_study.py --model reference --resolutions 64 96 112 128
+	$(PY) -m braintumor study resolution train --model reference --resolutions 64 96 112 128
 
 source-study: venv data         ## leave-one-source-out study: train its rows, then score them (slow; JSON committed)
-	$(PY) scripts/source_study.py train "$$(cat scripts/source_study_rows.json)"
-	$(PY) scripts/source_study.py score
+	$(PY) -m braintumor study source train
+	$(PY) -m braintumor study source score
 
 loso-study: venv data          ## leave-one-source-out study over A, B and LGG, then the all-source model (slow; JSON and model committed)
 	$(PY) -m braintumor study loso train
@@ -54,7 +54,7 @@ new-scans-study: venv data     ## the model for scans from elsewhere: variant ro
 	$(PY) -m braintumor study new-scans score
 
 # The improved-CNN search takes its candidates as JSON, e.g.
-#   $(PY) scripts/improved_search.py '[{"name": "e1", "arch": {"resolution": 128, "augment": false}}]'
+#   $(PY) -m braintumor study search train '[{"name": "e1", "architecture": {"resolution": 128, "augment": false}}]'
 
 train: venv                     ## train and evaluate every model (model.ipynb)
 	$(EXECUTE) model.ipynb
@@ -86,10 +86,10 @@ check-floors: venv data         ## floors of make test's checks from a seed swee
 	$(PY) scripts/check_floors.py
 
 cv: venv data                   ## grouped 5-fold cross-validation over train+val (slow; JSON committed)
-	$(PY) scripts/cross_validate.py
+	$(PY) -m braintumor study cv run
 
 cv-all: venv data               ## the headline: grouped 5-fold cross-validation over all scans (slow; JSON committed)
-	$(PY) scripts/cross_validate.py --pool all
+	$(PY) -m braintumor study cv run --pool all
 
 peer: venv                      ## this project's models beside detect-tumor (a VGG16 trained on B's source) on every held-out set (writes model/peer_comparison.json)
 	$(PY) -m pip install --quiet -r bench/peer_requirements.txt

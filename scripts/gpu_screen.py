@@ -1,13 +1,13 @@
 """Screen many improved-CNN candidates quickly on a GPU, validation rows only.
 
-The CPU search (`scripts/improved_search.py`) costs 8-10 minutes a candidate on a 2-core
+The CPU search (`python -m braintumor study search train`) costs 8-10 minutes a candidate on a 2-core
 CPU. When a GPU machine is at hand, this script trains many candidates at once, each in
 its own process, with Keras on the JAX backend, and writes one JSON line a candidate:
 validation accuracy and loss per epoch, so that stopping rules can be compared afterwards.
 
 GPU training is not bit-for-bit deterministic and uses another backend, so these figures
 only rank candidates; the ones worth shipping are retrained on the CPU by
-`scripts/improved_search.py`, whose figures are the ones the repository reports.
+`python -m braintumor study search train`, whose figures are the ones the repository reports.
 
     KERAS_BACKEND=jax python scripts/gpu_screen.py trainval.npz results.jsonl [seconds]
 

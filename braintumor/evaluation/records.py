@@ -151,9 +151,9 @@ def build_metrics(
 #: The committed cross-validations whose out-of-fold probabilities give matched-pair figures:
 #: the shipped recipe over the train and validation rows (`make cv`) and over all scans
 #: (`make cv-all`), and the same network over the train and validation rows without
-#: head-area weights (`scripts/cross_validate.py --weighting none --out model/cv_g1_unweighted.json`),
+#: head-area weights (`python -m braintumor study cv run --weighting none --out model/cv_g1_unweighted.json`),
 #: and the shipped recipe with a second network from the next seed beside the first
-#: (`scripts/cross_validate.py --members 2 --out model/cv_seed_ensemble.json`).
+#: (`python -m braintumor study cv run --members 2 --out model/cv_seed_ensemble.json`).
 CV_FILES = {"train_val": "cv_results.json", "all_scans": "cv_all_scans.json",
             "train_val_unweighted": "cv_g1_unweighted.json", "train_val_seed_ensemble": "cv_seed_ensemble.json"}
 
@@ -169,7 +169,7 @@ def cross_validated_matched(cv_runs: dict) -> dict:
     """The head-size-matched figures of complete cross-validations, for `metrics.json`.
 
     `cv_runs` maps a pool name (a key of `CV_FILES`) to a record of
-    `scripts/cross_validate.py` (or None). A record counts only when it has `matched_pairs`,
+    `python -m braintumor study cv run` (or None). A record counts only when it has `matched_pairs`,
     which the script writes once every fold is done. Per pool: its file, scans, candidate,
     weighting, and per way of scoring (`CV_VARIANT_KEYS`: "plain", "flip_average",
     "seed_ensemble") the out-of-fold matched-pair ROC AUC with its interval, the number of

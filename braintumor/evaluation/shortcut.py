@@ -124,7 +124,7 @@ def cross_validated_cue_scores(cues, labels, groups, seed: int, folds: int = 5, 
 
     `groups` should be the byte-identical duplicate groups (`splits.group_ids`), as in the
     CNN's cross-validation, so copies never straddle folds; with the same `seed` and rows
-    the folds are the same as `scripts/cross_validate.py`'s. Returns {"folds": [per fold:
+    the folds are the same as `python -m braintumor study cv run`'s. Returns {"folds": [per fold:
     fold, n, accuracy, sensitivity, specificity, roc_auc], "summary": {metric: {"mean",
     "std"}}, "n", "threshold", "features"}. `features` names the columns of `cues` used
     (`POOLED_CUE_NAMES` for scans pooled from several sources).

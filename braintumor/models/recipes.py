@@ -11,7 +11,7 @@ from . import configs
 RECIPES = {
     # The original notebook's recipe: Adam, early stopping on validation loss, at most 20 epochs.
     "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
-    # The default for improved-CNN candidates (scripts/improved_search.py, scripts/source_study.py;
+    # The default for improved-CNN candidates (python -m braintumor study search train, python -m braintumor study source;
     # a candidate may override any key): the single-source model's full recipe, read from its
     # configuration (braintumor/configs/single-source.toml). Batch norm makes validation loss
     # erratic until the cosine schedule has lowered the learning rate: watching from epoch 8, early
@@ -62,7 +62,7 @@ def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
 #: mirror image. Brains are nearly symmetric and tumours lie on either side, so the mirror
 #: image is another view of the same tissue; averaging two views usually ranks scans better
 #: and costs one more forward pass. Written down before the cross-validation that decides it
-#: ran (`scripts/cross_validate.py --out model/cv_matched_pairs.json`; its folds repeated
+#: ran (`python -m braintumor study cv run --out model/cv_matched_pairs.json`; its folds repeated
 #: `model/cv_results.json`'s to the last digit on the same CPU, so it replaced that file);
 #: neither the test rows nor the outside scans take part in the decision.
 FLIP_AVERAGE_MIN_GAIN = decision("flip_average").parameters["min_gain"]
@@ -71,7 +71,7 @@ FLIP_AVERAGE_RULE = decision("flip_average").rule
 
 def flip_average_wins(cv: dict) -> bool:
     """`FLIP_AVERAGE_RULE` applied to a cross-validation record with out-of-fold matched pairs
-    (`scripts/cross_validate.py`): True when averaging over the mirror image should ship."""
+    (`python -m braintumor study cv run`): True when averaging over the mirror image should ship."""
     plain, flipped = (cv["matched_pairs"][key] for key in ("plain", "flip_average"))
     return bool(
         flipped["roc_auc"] >= plain["roc_auc"] + FLIP_AVERAGE_MIN_GAIN
@@ -83,7 +83,7 @@ def flip_average_wins(cv: dict) -> bool:
 #: Whether the shipped recipe weighs its training scans so that head size does not predict
 #: the label (`shortcut.head_area_balanced_weights`, in `HEAD_AREA_BINS` quantile bins of
 #: the training scans' head area; early stopping's loss weighted alike). Written down before
-#: the cross-validation that decides it (`scripts/cross_validate.py --weighting head_area`)
+#: the cross-validation that decides it (`python -m braintumor study cv run --weighting head_area`)
 #: ran; neither the test rows nor the outside scans take part.
 HEAD_AREA_WEIGHTING_MIN_GAIN = decision("head_area_weighting").parameters["min_gain"]
 HEAD_AREA_WEIGHTING_MAX_ACCURACY_LOSS = decision("head_area_weighting").parameters["max_accuracy_loss"]
@@ -117,7 +117,7 @@ WEIGHTING_SETUP_NAMES = {"none": None, "head_area": "head_area_balanced"}
 #: order; their mean ranks scans more steadily than any one of them, at that many times the
 #: training and prediction cost, so it must earn its place on the head-size-matched pairs.
 #: Written down before the cross-validation that decides it
-#: (`scripts/cross_validate.py --members 2 --out model/cv_seed_ensemble.json`) ran; neither
+#: (`python -m braintumor study cv run --members 2 --out model/cv_seed_ensemble.json`) ran; neither
 #: the test rows nor the outside scans take part.
 SEED_ENSEMBLE_MEMBERS = decision("seed_ensemble").parameters["members"]
 SEED_ENSEMBLE_MIN_GAIN = decision("seed_ensemble").parameters["min_gain"]
@@ -127,7 +127,7 @@ SEED_ENSEMBLE_RULE = decision("seed_ensemble").rule
 
 def seed_ensemble_wins(cv: dict) -> bool:
     """`SEED_ENSEMBLE_RULE` on a cross-validation record with a "seed_ensemble" variant
-    (`scripts/cross_validate.py --members N`): True when the seed ensemble should ship."""
+    (`python -m braintumor study cv run --members N`): True when the seed ensemble should ship."""
     single, ensemble = (cv["matched_pairs"][key] for key in ("plain", "seed_ensemble"))
     return bool(
         ensemble["roc_auc"] >= single["roc_auc"] + SEED_ENSEMBLE_MIN_GAIN

@@ -95,7 +95,7 @@ def pick_two_source(rows: list[dict]) -> dict:
     """The study row `PICK_RULE` picks. Reads only each row's `sources` and `validation`."""
     eligible = [row for row in rows if set(row["sources"]) == {"brain-tumor", "extra"}]
     if not eligible:
-        raise ValueError("the source study has no row trained on both sources; run scripts/source_study.py train")
+        raise ValueError("the source study has no row trained on both sources; run python -m braintumor study source train")
     best = max(range(len(eligible)),
                key=lambda i: (min(_validation_aucs(eligible[i])), np.mean(_validation_aucs(eligible[i])), -i))
     return eligible[best]

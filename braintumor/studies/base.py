@@ -96,7 +96,7 @@ def run_rows(path: Path, todo: Iterable[tuple[str, dict]], train_row: Callable[[
              minutes: float | None = None, **fields) -> dict:
     """Train each (name, spec) of `todo` not yet in the record at `path`, writing the record
     after every row, so that a stopped study resumes where it stopped. Each row records its
-    seconds, rows/s and CPU. With `minutes`, no row starts once that many minutes have gone
+    seconds, rows/s (None for a row that trains nothing) and CPU. With `minutes`, no row starts once that many minutes have gone
     by or when the slowest row so far would not end within them."""
     todo = list(todo)
     started, slowest = time.perf_counter(), 0.0
@@ -113,11 +113,13 @@ def run_rows(path: Path, todo: Iterable[tuple[str, dict]], train_row: Callable[[
         row_started = time.perf_counter()
         row = {"name": name, **spec, **train_row(spec)}
         row["seconds"] = round(time.perf_counter() - row_started, 1)
-        row["rows_per_second"] = round(row.pop("rows_trained") / row["train_seconds"], 1)
+        # A row that trains nothing (a committed model scored as it is) has no training speed.
+        trained, seconds = row.pop("rows_trained"), row.get("train_seconds")
+        row["rows_per_second"] = round(trained / seconds, 1) if trained and seconds else None
         row["machine"] = machine_description()["cpu"]
         slowest = max(slowest, row["seconds"] / 60)
         record = read_record(path)
         record["rows"] = [r for r in record["rows"] if r["name"] != name] + [row]
         write_record(path, record, **fields)
-        print(f"  {name}: {row['seconds']:.0f} s, {row['rows_per_second']} rows/s", file=sys.stderr, flush=True)
+        print(f"  {name}: {row['seconds']:.0f} s, {row['rows_per_second'] or 'no'} rows/s", file=sys.stderr, flush=True)
     return read_record(path)
