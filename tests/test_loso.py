@@ -85,21 +85,28 @@ def test_the_rules_outcome_is_a_shipped_model():
     assert record["default_model"] in SPECS
 
 
-def test_capped_sources_keep_class_shares_and_drop_test_rows():
+def test_pair_models_train_on_the_all_source_caps_each_once(monkeypatch):
+    """`models.training.train` caps the pair's sources by configs/all-source.toml (the study caps
+    nothing itself), so each source gives at most TRAIN_CAP train and VAL_CAP validation rows."""
     import numpy as np
 
     from braintumor.data.sources import Source
+    from braintumor.models import specs, training
+    from braintumor.studies.loso.scoring import MODEL_NAME
 
-    n = 1000
-    labels = (np.arange(n) % 4 == 0).astype(int)  # a quarter tumour
-    split = np.where(np.arange(n) < 800, "train", np.where(np.arange(n) < 900, "val", "test"))
-    source = Source(name="s", images=np.zeros((n, 2, 2, 1), np.uint8), labels=labels,
-                    names=np.array([str(i) for i in range(n)]), groups=np.arange(n), split=split)
-    small = loso.capped(source, seed=0, train_cap=200, val_cap=40)
-    assert (small.split == "train").sum() == 200 and (small.split == "val").sum() == 40
-    assert "test" not in set(small.split)
-    assert small.labels[small.split == "train"].mean() == 0.25
-    np.testing.assert_array_equal(small.names, loso.capped(source, seed=0, train_cap=200, val_cap=40).names)
+    def source(name, n=1400):
+        labels = (np.arange(n) % 4 == 0).astype(int)  # a quarter tumour
+        split = np.where(np.arange(n) < 800, "train", np.where(np.arange(n) < 1200, "val", "test"))
+        return Source(name=name, images=np.zeros((n, 2, 2, 1), np.uint8), labels=labels,
+                      names=np.array([f"{name}{i}" for i in range(n)]), groups=np.arange(n), split=split)
+
+    seen = []
+    monkeypatch.setattr(specs, "train_on_sources", lambda architecture, recipe, sources, **_: seen.append(sources) or (None, None))
+    _, _, trained = training.train(MODEL_NAME, sources=[source(name) for name in loso.pair_of("lgg")])
+    assert trained == {name: loso.TRAIN_CAP for name in loso.pair_of("lgg")}
+    for capped in seen[0]:
+        assert (capped.split == "val").sum() == loso.VAL_CAP and "test" not in set(capped.split)
+        assert capped.labels[capped.split == "train"].mean() == 0.25
 
 
 def _record():

@@ -47,7 +47,8 @@ def train(name: str, schedule: str = "full", overrides: dict | None = None, sour
           verbose: int = 0):
     """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
     configuration's training sources, loaded) are capped by the configuration's row caps and, on
-    the check schedule, sampled as `scheduled_source` does. Returns (model, `networks.TrainResult`)."""
+    the check schedule, sampled as `scheduled_source` does. Returns (model, `networks.TrainResult`,
+    {source name: train rows it trained on}): the rows after the caps, which a record keeps."""
     from .. import config
     from ..data.sources import load_sources, scheduled_source
     from .specs import train_on_sources
@@ -58,5 +59,6 @@ def train(name: str, schedule: str = "full", overrides: dict | None = None, sour
         sources = [scheduled_source(source, schedule) for source in load_sources(configs.training_sources(name))]
     caps = configs.row_caps(name)
     sources = [capped(source, caps[source.name], seed) if source.name in caps else source for source in sources]
-    return train_on_sources(architecture, recipe, sources, balance=None, verbose=verbose,
-                            builder=configs.builder(name))
+    model, fit = train_on_sources(architecture, recipe, sources, balance=None, verbose=verbose,
+                                  builder=configs.builder(name))
+    return model, fit, {source.name: int((source.split == "train").sum()) for source in sources}

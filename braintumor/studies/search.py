@@ -28,7 +28,7 @@ def train_row(spec: dict, a, val_pairs) -> dict:
     from ..models.training import configured, train
 
     overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {})}
-    model, fit = train(CONFIGURATION, overrides=overrides, sources=[a])
+    model, fit, trained = train(CONFIGURATION, overrides=overrides, sources=[a])
     architecture, recipe = configured(CONFIGURATION, overrides=overrides)
     val = a.part("val")
     probability = base.probability(model, val["images"])
@@ -41,7 +41,7 @@ def train_row(spec: dict, a, val_pairs) -> dict:
             "val_matched_pairs": int(matched["n_pairs"]), "val_matched_accuracy": round(matched["accuracy"], 4),
             "val_matched_roc_auc": round(matched["roc_auc"], 4), "best_epoch": fit.best_epoch,
             "epochs_run": fit.epochs_run, "seconds_per_epoch": round(fit.seconds_per_epoch, 1),
-            "train_seconds": round(fit.seconds, 1), "rows_trained": int((a.split == "train").sum()) * fit.epochs_run,
+            "train_seconds": round(fit.seconds, 1), "rows_trained": trained[a.name] * fit.epochs_run,
             "val_accuracy_by_epoch": [round(v, 4) for v in fit.history["val_accuracy"]]}
 
 

@@ -40,9 +40,9 @@ def train_row(spec: dict, by_name: dict) -> dict:
     sources = [by_name[name] for name in spec["sources"]]
     overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {})}
     if "model_file" in spec:
-        model, fit, model_file = load_model(spec["model_file"]), None, spec["model_file"]
+        model, fit, trained, model_file = load_model(spec["model_file"]), None, {}, spec["model_file"]
     else:
-        model, fit = train(CONFIGURATION, overrides=overrides, sources=sources)
+        model, fit, trained = train(CONFIGURATION, overrides=overrides, sources=sources)
         model_file = str(MODELS / f"{spec['name']}.keras")
         MODELS.mkdir(parents=True, exist_ok=True)
         save_for_inference(model, model_file)
@@ -58,7 +58,7 @@ def train_row(spec: dict, by_name: dict) -> dict:
                            "extra": base.figures(b_val["labels"], p_b, threshold)},
             "best_epoch": fit.best_epoch if fit else None, "epochs_run": fit.epochs_run if fit else None,
             "train_seconds": fit.seconds if fit else None,
-            "rows_trained": sum(int((s.split == "train").sum()) for s in sources) * fit.epochs_run if fit else 0}
+            "rows_trained": sum(trained.values()) * fit.epochs_run if fit else 0}
 
 
 def score(record: dict, by_name: dict, outside) -> dict:

@@ -8,6 +8,6 @@ from .record import (  # noqa: F401
 from .rules import (  # noqa: F401
     BASE_ARCHITECTURE, DEFAULT_RULE, FALLBACK_RULE, HELD_OUT_SPLITS, MAX_MAIN_ACCURACY_LOSS,
     MIN_OWN_VALIDATION_AUC, NO_VARIANT_QUALIFIED, PICK_RULE, RECIPE, SOURCES, TIE, TRAIN_CAP,
-    VAL_CAP, VARIANTS, all_source_is_default, capped, fallback_variant, pair_of, pick_variant,
+    VAL_CAP, VARIANTS, all_source_is_default, fallback_variant, pair_of, pick_variant,
     trained_variant, variant_architecture, variant_summary,
 )

@@ -57,14 +57,6 @@ DEFAULT_RULE = decision("all_source_default").rule
 NO_VARIANT_QUALIFIED = "no variant qualified"
 
 
-def capped(source, seed: int, train_cap: int = TRAIN_CAP, val_cap: int = VAL_CAP):
-    """`source` with at most `train_cap` train and `val_cap` validation rows, sampled per class
-    in proportion (seeded); its test rows are dropped (a pair model never needs them)."""
-    from ...models.training import capped as capped_rows
-
-    return capped_rows(source, {"train": train_cap, "val": val_cap}, seed)
-
-
 def pair_of(held_out: str) -> tuple[str, ...]:
     """The two training sources of the row that leaves `held_out` out, in `SOURCES` order."""
     if held_out not in SOURCES:

@@ -33,13 +33,11 @@ def _fields() -> dict:
 
 
 def _fit(variant: str, sources):
-    """A model of `variant` on the capped `sources`, as every pair row and the all-source model train."""
+    """A model of `variant` on `sources`, capped by the all-source configuration's row caps (`train`
+    caps them), as every pair row and the all-source model train."""
     from ...models.training import train
 
-    trained_on = [rules.capped(source, config.SEED) for source in sources]
-    model, fit = train(MODEL_NAME, overrides={"architecture": rules.variant_architecture(variant)}, sources=trained_on,
-                       verbose=2)
-    return model, fit, {s.name: int((s.split == "train").sum()) for s in trained_on}
+    return train(MODEL_NAME, overrides={"architecture": rules.variant_architecture(variant)}, sources=sources, verbose=2)
 
 
 def train_row(spec: dict, by_name: dict) -> dict:

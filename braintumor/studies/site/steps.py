@@ -42,12 +42,11 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
 
     variant, site = spec["variant"], spec["held_out_site"]
     sources, architecture = [a, rules.without_site(lgg, site)], rules.variant_architecture(variant)
-    model, fit = _train(architecture, sources, schedule)
+    model, fit, trained = _train(architecture, sources, schedule)
     path = ROW_MODELS / f"{variant}__without_{site}.keras"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, path, onnx=False)
     threshold, balanced = base.pooled_threshold(model, sources)
-    trained = {source.name: int((source.split == "train").sum()) for source in sources}
     return {"architecture": architecture, "model_file": str(path), "threshold": threshold,
             "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
             "held_out_figures": base.held_out_figures(model, rules.held_out_rows(lgg, site), threshold), "trained_rows": trained,
@@ -63,7 +62,7 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
     single_accuracy = single["validation"]["brain-tumor"]["accuracy"]
     pick = rules.pick_variant(record["rows"], single_accuracy)  # held-out-site and A validation figures only
     started, sources, architecture = time.perf_counter(), [a, lgg], rules.variant_architecture(pick["candidate"])
-    model, fit = _train(architecture, sources, schedule)
+    model, fit, trained = _train(architecture, sources, schedule)
     save_for_inference(model, out or FINAL_MODEL)
     threshold, balanced = base.pooled_threshold(model, sources)
     validation = base.validation_figures(model, sources, threshold)
@@ -72,7 +71,7 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
     summary = pick["summaries"].get(pick["outcome"], {})
     return {"pick": pick, "default_model": rules.MODEL_NAME if default else "single-source",
             "final": {"variant": pick["candidate"], "architecture": architecture, "model_file": str(out or FINAL_MODEL),
-                      "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources}, "threshold": threshold,
+                      "trained_rows": trained, "threshold": threshold,
                       "validation_balanced_accuracy": balanced, "validation": validation, "best_epoch": fit.best_epoch,
                       "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
                       "machine": machine_description()["cpu"]},
