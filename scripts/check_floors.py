@@ -77,18 +77,22 @@ def _figures(val, test, val_probability, test_probability, reference_test_probab
 
 def run(seed: int, broken: str | None, out: Path) -> None:
     """Train the check schedule's two CNNs as `model.ipynb` does and write their figures."""
+    from dataclasses import replace
+
     from braintumor.data.dataset import load_npz
+    from braintumor.data.sources import brain_tumor_source, scheduled_source
     from braintumor.data.splits import scheduled_rows, split_arrays
-    from braintumor.evaluation.shortcut import head_area_training_weights, head_size_matched_pairs, slice_cues
-    from braintumor.models import configs
+    from braintumor.evaluation.shortcut import head_size_matched_pairs, slice_cues
+    from braintumor.models import training
     from braintumor.models.export import agreement
     from braintumor.models.networks import (build_reference_cnn, choose_resolution, predict_tumour_probability,
-                                            save_for_inference, set_determinism, train, train_seed_ensemble)
-    from braintumor.models.recipes import RECIPES, SHIPPED_MEMBERS, SHIPPED_WEIGHTING, scheduled
+                                            save_for_inference, set_determinism, train)
+    from braintumor.models.recipes import RECIPES, scheduled
 
     assert seed == config.TRAINING_SEED, "the worker reads its seed from BRAIN_TUMOR_SEED"
     set_determinism(seed)
-    data = split_arrays(load_npz())
+    dataset = load_npz()
+    data = split_arrays(dataset)
     train_split, val, test = data["train"], data["val"], data["test"]
     fit = dict(scheduled_rows(train_split, "check"))
     if broken == "shuffled labels":
@@ -104,14 +108,13 @@ def run(seed: int, broken: str | None, out: Path) -> None:
     reference = build_reference_cnn(resolution=resolution)
     reference_fit = train(reference, fit["images"], fit["labels"], val["images"], val["labels"],
                           **scheduled(RECIPES["reference"], "reference", "check"))
-    weights = {}
-    if SHIPPED_WEIGHTING == "head_area":
-        fit_area, val_area = (slice_cues(part["images"])["head_area"].to_numpy() for part in (fit, val))
-        weights = head_area_training_weights(fit_area, fit["labels"], val_area, val["labels"])
-    improved, improved_fits = train_seed_ensemble(configs.architecture("single-source"),
-                                                  configs.training_recipe("single-source", "check"),
-                                                  fit["images"], fit["labels"], val["images"], val["labels"],
-                                                  members=SHIPPED_MEMBERS, **weights)
+    # The single-source model as model.ipynb trains it (models.training.train), on the same (broken) labels.
+    a = scheduled_source(brain_tumor_source(dataset=dataset), "check")
+    labels = a.labels.copy()
+    assert list(a.names[a.split == "train"]) == list(fit["names"]), "the two CNNs must train on the same rows"
+    labels[a.split == "train"] = fit["labels"]
+    trained = training.train("single-source", "check", sources=[replace(a, labels=labels)])
+    improved, improved_fits = trained.model, trained.fits
     train_seconds = time.perf_counter() - started
     rows_trained = len(fit["labels"]) * (reference_fit.epochs_run + sum(f.epochs_run for f in improved_fits))
 

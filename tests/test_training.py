@@ -46,3 +46,57 @@ def test_a_configured_model_trains_on_given_sources():
                                 sources=sources)
     assert fit.epochs_run == 1 and model.output_shape[-1] == 2
     assert trained == {"brain-tumor": 16, "lgg": 16}
+
+
+def test_the_training_settings_come_from_the_configuration_with_overrides():
+    assert training.settings("single-source") == {"weighting": "head_area", "members": 1, "photometric_on": None}
+    assert training.settings("new-scans")["photometric_on"] == ["brain-tumor", "lgg"]
+    assert training.settings("a-lgg", {"training": {"members": 2}})["members"] == 2
+    with pytest.raises(ValueError, match="weighting 'by age' is not one of"):
+        training.settings("a-lgg", {"training": {"weighting": "by age"}})
+
+
+def _parts(sources):
+    from braintumor.data.sources import pooled
+
+    return pooled(sources, "train"), pooled(sources, "val")
+
+
+def test_weights_follow_the_configured_weighting():
+    from braintumor.data.sources import balanced_weights
+    from braintumor.evaluation.shortcut import head_area_training_weights, slice_cues
+
+    one = [_source("brain-tumor", (40, 20, 10), seed=5)]
+    train_part, val_part = _parts(one)
+    assert training.training_weights("balanced within each source", train_part, val_part) == {}  # one source: none
+    assert training.training_weights("none", train_part, val_part) == {}
+    area = [slice_cues(part["images"])["head_area"].to_numpy() for part in (train_part, val_part)]
+    expected = head_area_training_weights(area[0], train_part["labels"], area[1], val_part["labels"])
+    weighted = training.training_weights("head_area", train_part, val_part)
+    np.testing.assert_array_equal(weighted["sample_weight"], expected["sample_weight"])  # as the notebook weighed A
+    two = one + [_source("lgg", (20, 10, 5), seed=6)]
+    train_part, val_part = _parts(two)
+    balanced = training.training_weights("balanced within each source", train_part, val_part)
+    np.testing.assert_array_equal(balanced["sample_weight"], balanced_weights(train_part["labels"], train_part["source"]))
+
+
+def test_members_train_from_consecutive_seeds_and_a_gate_marks_the_photometric_sources(monkeypatch):
+    from braintumor.models import networks, per_source
+
+    built, trained_inputs = [], []
+    monkeypatch.setattr(networks, "set_determinism", lambda seed: None)
+    monkeypatch.setattr(networks, "build_improved_cnn", lambda seed, **_: built.append(seed) or f"network {seed}")
+    monkeypatch.setattr(networks, "seed_ensemble", lambda members: tuple(members))
+    monkeypatch.setattr(per_source, "with_gated_photometric", lambda network, seed: f"gated {network}")
+    monkeypatch.setattr(networks, "train", lambda model, x, y, xv, yv, seed, **_: trained_inputs.append((model, x)) or seed)
+    sources = [_source("brain-tumor", (8, 4, 2), seed=1), _source("lgg", (6, 4, 2), seed=2)]
+    result = training.train("new-scans", overrides={"training": {"members": 2, "photometric_on": ["lgg"]}},
+                            sources=sources, seed=7)
+    assert built == [7, 8] and result.fits == [7, 8] and result.model == ("network 7", "network 8")
+    model, x = trained_inputs[0]
+    assert model == "gated network 7"
+    np.testing.assert_array_equal(x[per_source.GATE_INPUT][:, 0], [0] * 8 + [1] * 6)  # 1 on LGG's rows only
+    network, fit, rows = result
+    assert fit == 7 and rows == {"brain-tumor": 8, "lgg": 6}
+    training.train("new-scans", sources=sources)  # photometric on both sources: no gate, plain scans
+    assert isinstance(trained_inputs[-1][1], np.ndarray)

@@ -18,11 +18,13 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedGroupKFold
 
-from ..data.dataset import HEAD_GREY_LEVEL, grey_stack, head_mask
+from ..data.cues import CUE_NAMES, slice_cues  # noqa: F401  (re-exported: the shortcut checks read these cues)
+from ..data.dataset import HEAD_GREY_LEVEL, grey_stack
+from ..data.weights import (HEAD_AREA_BINS, head_area_balanced_weights, head_area_bin_edges,  # noqa: F401
+                            head_area_training_weights, pooled_training_weights)
 from .metrics import SUMMARY_METRICS, binary_metrics, fold_mean_std
 
-#: The columns of `slice_cues`, in order: what `trivial_cue_classifier` is fitted on.
-CUE_NAMES = ("head_area", "head_height", "head_width", "head_mean_grey", "picture_mean_grey")
+_CHUNK = 256  # scans per vectorised step: bounds the boolean mask at ~15 MB
 
 #: Largest head-area gap (fraction of the picture) within a pair: 0.01 is 576 of 57,600 pixels.
 MAX_GAP = 0.01
@@ -34,43 +36,6 @@ PAIRING_RULE = (
     "head area is nearest (ties: the lower index), provided the two differ by at most "
     f"{MAX_GAP} of the picture; otherwise it stays unpaired. Each scan is used at most once."
 )
-
-_CHUNK = 256  # scans per vectorised step: bounds the boolean mask at ~15 MB
-
-
-def _bounding_extent(present: np.ndarray) -> np.ndarray:
-    """Per row of `present` (N, L), the span from its first to last True, as a fraction of L."""
-    length = present.shape[1]
-    first = present.argmax(axis=1)
-    last = length - 1 - present[:, ::-1].argmax(axis=1)
-    return np.where(present.any(axis=1), (last - first + 1) / length, 0.0)
-
-
-def slice_cues(images) -> pd.DataFrame:
-    """Size and brightness of each scan's head: the cues that track slice level.
-
-    Columns (`CUE_NAMES`): head_area (fraction of the picture brighter than
-    `data.HEAD_GREY_LEVEL`), head_height and head_width (the head mask's bounding box,
-    as a fraction of the picture's side), head_mean_grey (mean grey inside the mask; 0 for
-    an all-black scan) and picture_mean_grey. Worked in chunks so memory stays small.
-    """
-    images = grey_stack(images)
-    parts = []
-    for start in range(0, len(images), _CHUNK):
-        chunk = images[start:start + _CHUNK]
-        mask = head_mask(chunk)
-        head_pixels = mask.sum(axis=(1, 2))
-        head_grey = np.sum(chunk, axis=(1, 2), where=mask, dtype=np.int64)
-        parts.append(np.column_stack([
-            head_pixels / mask[0].size,
-            _bounding_extent(mask.any(axis=2)),
-            _bounding_extent(mask.any(axis=1)),
-            np.divide(head_grey, head_pixels, out=np.zeros(len(chunk)), where=head_pixels > 0),
-            chunk.mean(axis=(1, 2)),
-        ]))
-    values = np.concatenate(parts) if parts else np.empty((0, len(CUE_NAMES)))
-    return pd.DataFrame(values, columns=list(CUE_NAMES))
-
 
 #: The cues of `pooled_cues`: what a classifier can read off scans pooled from several
 #: sources without looking at tissue: which source, whether a skull is there, which view,
@@ -225,56 +190,6 @@ def out_of_fold_matched_summary(labels, head_area, out_of_fold: dict, folds: dic
         }
     return summary
 
-
-#: Quantile bins of head area within which `head_area_balanced_weights` balances the classes.
-HEAD_AREA_BINS = 5
-
-
-def head_area_bin_edges(head_area, bins: int = HEAD_AREA_BINS) -> np.ndarray:
-    """The inner cut points of `bins` equally filled head-area bins of these scans."""
-    return np.quantile(np.asarray(head_area, dtype=float), np.linspace(0, 1, bins + 1)[1:-1])
-
-
-def head_area_balanced_weights(head_area, labels, edges) -> np.ndarray:
-    """Training weights under which head size no longer predicts the label.
-
-    Scans are binned by head area at `edges` (`head_area_bin_edges` of the training scans);
-    within each bin both classes weigh the same and the bin keeps its total weight, so a
-    network gains nothing from telling a small head from a large one (the same balancing as
-    `sources.balanced_weights`, with head-area bins in place of sources).
-    """
-    from ..data.sources import balanced_weights
-
-    bin_of = np.searchsorted(np.asarray(edges, dtype=float), np.asarray(head_area, dtype=float), side="right")
-    return balanced_weights(labels, bin_of)
-
-
-def head_area_training_weights(fit_area, fit_labels, stop_area, stop_labels) -> dict:
-    """`train`'s `sample_weight` and `val_sample_weight` under which head size does not predict
-    the label: bins cut on the training scans' head areas, the early-stopping scans weighted
-    at the same cut points, so that the loss early stopping watches is weighted alike."""
-    edges = head_area_bin_edges(fit_area)
-    return {"sample_weight": head_area_balanced_weights(fit_area, fit_labels, edges),
-            "val_sample_weight": head_area_balanced_weights(stop_area, stop_labels, edges)}
-
-
-
-def pooled_training_weights(train_part: dict, val_part: dict, head_area_source: int | None = None) -> dict:
-    """Weights for pooled rows (`sources.pooled` parts, with their "source" index): classes
-    balanced within each source (`balanced_weights`); with `head_area_source`, that source's rows
-    weighted by head area within it instead (`head_area_training_weights`, as the single-source
-    model's are), which keeps its total weight in the pool. Both `train` and early stopping."""
-    from ..data.sources import balanced_weights
-
-    weights = {"sample_weight": balanced_weights(train_part["labels"], train_part["source"]),
-               "val_sample_weight": balanced_weights(val_part["labels"], val_part["source"])}
-    if head_area_source is not None:
-        fit, stop = train_part["source"] == head_area_source, val_part["source"] == head_area_source
-        area = [slice_cues(part["images"][mask])["head_area"].to_numpy() for part, mask in ((train_part, fit), (val_part, stop))]
-        within = head_area_training_weights(area[0], train_part["labels"][fit], area[1], val_part["labels"][stop])
-        weights["sample_weight"][fit] = within["sample_weight"]
-        weights["val_sample_weight"][stop] = within["val_sample_weight"]
-    return weights
 
 def _finite_or_none(value):
     return float(value) if value is not None and np.isfinite(value) else None

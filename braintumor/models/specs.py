@@ -110,28 +110,3 @@ def resolve(name: str) -> ModelSpec:
     if name not in SPECS:
         raise KeyError(f"unknown model {name!r}; choose one of {', '.join(SPECS)}")
     return SPECS[name]
-
-
-def train_on_sources(architecture: dict, recipe: dict, sources, balance: bool | None = None, verbose: int = 0,
-                     builder: str = "build_improved_cnn"):
-    """Build `models.<builder>(**architecture)` and train it on the pooled train rows of
-    `sources`, early stopping on their pooled validation rows (`recipe`: e.g.
-    `configs.training_recipe(name, schedule)`).
-
-    With several sources (or `balance=True`), each scan is weighted so that both classes
-    weigh the same within each source (`sources.balanced_weights`), in training and in the
-    validation loss early stopping watches. Returns (model, `models.TrainResult`).
-    """
-    from . import networks as models
-    from ..data.sources import balanced_weights, pooled
-
-    balance = len(sources) > 1 if balance is None else balance
-    train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
-    weights = {}
-    if balance:
-        weights = {"sample_weight": balanced_weights(train_part["labels"], train_part["source"]),
-                   "val_sample_weight": balanced_weights(val_part["labels"], val_part["source"])}
-    model = getattr(models, builder)(**architecture)
-    fit = models.train(model, train_part["images"], train_part["labels"], val_part["images"], val_part["labels"],
-                **recipe, **weights, verbose=verbose)
-    return model, fit

@@ -2,16 +2,42 @@
 
 Every model this repository trains from a configuration in `braintumor/configs/` goes through
 here: its builder and architecture, its recipe on the schedule asked for, its training sources
-with their row caps, classes balanced within each source when there are several. A study's
-variant is the configuration with `overrides` ({"architecture": {...}, "recipe": {...}}), so no
-study holds a copy of a configuration's values.
+with their row caps, and its `[training]` settings: the weighting (classes balanced within each
+source when there are several, or head-area bins, decision `head_area_weighting`), the number
+of networks averaged (`members`, decision `seed_ensemble`) and the sources whose rows get the
+photometric augmentation (`photometric_on`; a gate when not all of them). A study's variant is
+the configuration with `overrides` ({"architecture": {...}, "recipe": {...}, "training": {...}}),
+so no study holds a copy of a configuration's values.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from . import configs
+
+#: What `[training] weighting` may say.
+WEIGHTINGS = ("balanced within each source", "head_area", "none")
+
+
+@dataclass
+class Trained:
+    """What `train` returns: the model (the networks' mean when several), each network's
+    `networks.TrainResult`, and the train rows per source it trained on (after the caps).
+    Unpacks as (model, first fit, rows)."""
+
+    model: object
+    fits: list = field(default_factory=list)
+    rows: dict = field(default_factory=dict)
+
+    @property
+    def fit(self):
+        return self.fits[0]
+
+    def __iter__(self):
+        return iter((self.model, self.fit, self.rows))
 
 
 def capped(source, caps: dict, seed: int):
@@ -35,30 +61,80 @@ def capped(source, caps: dict, seed: int):
 def configured(name: str, schedule: str = "full", overrides: dict | None = None) -> tuple[dict, dict]:
     """(architecture, recipe) of configuration `name` on `schedule`, with `overrides` on top."""
     overrides = overrides or {}
-    unknown = set(overrides) - {"architecture", "recipe"}
+    unknown = set(overrides) - {"architecture", "recipe", "training"}
     if unknown:
-        raise ValueError(f"overrides take 'architecture' and 'recipe', not {sorted(unknown)}")
+        raise ValueError(f"overrides take 'architecture', 'recipe' and 'training', not {sorted(unknown)}")
     architecture = {**configs.architecture(name), **overrides.get("architecture", {})}
     recipe = {**configs.training_recipe(name, schedule), **overrides.get("recipe", {})}
     return architecture, recipe
 
 
-def train(name: str, schedule: str = "full", overrides: dict | None = None, sources=None, seed: int | None = None,
-          verbose: int = 0):
-    """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
-    configuration's training sources, loaded) are capped by the configuration's row caps and, on
-    the check schedule, sampled as `scheduled_source` does. Returns (model, `networks.TrainResult`,
-    {source name: train rows it trained on}): the rows after the caps, which a record keeps."""
-    from .. import config
-    from ..data.sources import load_sources, scheduled_source
-    from .specs import train_on_sources
+def settings(name: str, overrides: dict | None = None) -> dict:
+    """Configuration `name`'s `[training]` weighting, members and photometric_on (default: every
+    training source), with `overrides["training"]` on top."""
+    written = configs.load_config(name)["training"]
+    chosen = {"weighting": written["weighting"], "members": written.get("members", 1),
+              "photometric_on": written.get("photometric_on"), **(overrides or {}).get("training", {})}
+    if chosen["weighting"] not in WEIGHTINGS:
+        raise ValueError(f"configs/{name}.toml: weighting {chosen['weighting']!r} is not one of {WEIGHTINGS}")
+    return chosen
 
-    seed = config.SEED if seed is None else seed
+
+def training_weights(weighting: str, train_part: dict, val_part: dict) -> dict:
+    """`networks.train`'s sample weights for pooled parts (`sources.pooled`) under `weighting`:
+    "head_area" weighs the first (main) source by head-area bins and balances the others' classes;
+    "balanced within each source" balances classes per source when there are several."""
+    from ..data.weights import pooled_training_weights
+
+    several = len(np.unique(np.concatenate([train_part["source"], val_part["source"]]))) > 1
+    if weighting == "head_area":
+        return pooled_training_weights(train_part, val_part, head_area_source=0)
+    if weighting == "balanced within each source" and several:
+        return pooled_training_weights(train_part, val_part)
+    return {}
+
+
+def _inputs(part: dict, gated: list[int] | None):
+    """The network's inputs for `part`: its scans, with the photometric gate (1 on the rows of the
+    sources at `gated`) when only some sources get the photometric augmentation."""
+    from .per_source import GATE_INPUT
+
+    if gated is None:
+        return part["images"]
+    return {"scan": part["images"], GATE_INPUT: np.isin(part["source"], gated).astype("float32")[:, None]}
+
+
+def train(name: str, schedule: str = "full", overrides: dict | None = None, sources=None, seed: int | None = None,
+          verbose: int = 0) -> Trained:
+    """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
+    configuration's training sources, loaded and, on the check schedule, sampled as
+    `scheduled_source` does) are capped by the configuration's row caps. `seed` (default: the
+    split's seed for the caps, `config.TRAINING_SEED` for the networks) seeds both; a seed
+    ensemble's networks take seed, seed + 1, ...; returns `Trained`."""
+    from .. import config
+    from ..data.sources import load_sources, pooled, scheduled_source
+    from . import networks
+    from .per_source import with_gated_photometric
+
     architecture, recipe = configured(name, schedule, overrides)
+    chosen = settings(name, overrides)
     if sources is None:
         sources = [scheduled_source(source, schedule) for source in load_sources(configs.training_sources(name))]
     caps = configs.row_caps(name)
-    sources = [capped(source, caps[source.name], seed) if source.name in caps else source for source in sources]
-    model, fit = train_on_sources(architecture, recipe, sources, balance=None, verbose=verbose,
-                                  builder=configs.builder(name))
-    return model, fit, {source.name: int((source.split == "train").sum()) for source in sources}
+    cap_seed = config.SEED if seed is None else seed
+    sources = [capped(source, caps[source.name], cap_seed) if source.name in caps else source for source in sources]
+    names = [source.name for source in sources]
+    photometric_on = chosen["photometric_on"] or names
+    gated = None if set(names) <= set(photometric_on) else [k for k, n in enumerate(names) if n in photometric_on]
+    train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
+    weights = training_weights(chosen["weighting"], train_part, val_part)
+    first = config.TRAINING_SEED if seed is None else seed
+    members, fits = [], []
+    for member_seed in range(first, first + chosen["members"]):
+        networks.set_determinism(member_seed)
+        network = getattr(networks, configs.builder(name))(**architecture, seed=member_seed)
+        trained = network if gated is None else with_gated_photometric(network, member_seed)
+        fits.append(networks.train(trained, _inputs(train_part, gated), train_part["labels"], _inputs(val_part, gated),
+                                   val_part["labels"], **recipe, **weights, seed=member_seed, verbose=verbose))
+        members.append(network)
+    return Trained(networks.seed_ensemble(members), fits, {s.name: int((s.split == "train").sum()) for s in sources})

@@ -16,8 +16,11 @@ WRONG_COLOUR = "tab:red"
 
 #: What a notebook embeds is the figure as `img/` holds it: the same dots per inch, RGB, so that
 #: text stays readable at GitHub's width and the scans keep their grey levels (no 256-colour
-#: palette). Notebooks stay light by what they show: galleries are capped (`MAX_SCANS_SHOWN`).
+#: palette). Notebooks stay light by what they show: galleries are capped (`MAX_SCANS_SHOWN`),
+#: and galleries of scans embed at `GALLERY_SHOW_DPI` (still 640 px or more wide; `img/` keeps
+#: them at `DPI`): at full size the error analysis's six galleries weighed 3 MB of its 3.1.
 SHOW_DPI = DPI
+GALLERY_SHOW_DPI = 80
 
 #: Galleries of scans show at most this many (the most telling first) and say how many
 #: more there are, so that a worse model cannot make a figure tens of rows long.

@@ -22,7 +22,7 @@ from sklearn.metrics import (average_precision_score, brier_score_loss, precisio
 
 from .. import config
 from ..evaluation import metrics
-from .plot_base import (DPI, GRADCAM_SCALING_NOTE, MAX_SCANS_SHOWN, MIN_BIN_SCANS, SHOW_DPI,  # noqa: F401
+from .plot_base import (DPI, GALLERY_SHOW_DPI, GRADCAM_SCALING_NOTE, MAX_SCANS_SHOWN, MIN_BIN_SCANS, SHOW_DPI,  # noqa: F401
                         WRONG_COLOUR, _finish, png_bytes, show)
 
 

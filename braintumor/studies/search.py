@@ -19,6 +19,8 @@ from . import base
 
 RECORD = config.MODEL_DIR / "improved_search.json"
 CONFIGURATION = "single-source"
+#: The search's rows ran before decision `head_area_weighting`: trained without training weights.
+UNWEIGHTED = {"weighting": "none"}
 
 
 def train_row(spec: dict, a, val_pairs) -> dict:
@@ -27,7 +29,7 @@ def train_row(spec: dict, a, val_pairs) -> dict:
     from ..evaluation.shortcut import matched_metrics
     from ..models.training import configured, train
 
-    overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {})}
+    overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {}), "training": UNWEIGHTED}
     model, fit, trained = train(CONFIGURATION, overrides=overrides, sources=[a])
     architecture, recipe = configured(CONFIGURATION, overrides=overrides)
     val = a.part("val")

@@ -27,8 +27,10 @@ from . import base, held_out
 ROWS = Path(__file__).with_name("source_rows.json")
 MODELS = Path("build/source_study")
 SOURCES = ("brain-tumor", "extra")
-#: The configuration every trained row starts from.
+#: The configuration every trained row starts from, without its head-area weights: the rows were
+#: trained before decision `head_area_weighting` (classes balanced within each source when pooled).
 CONFIGURATION = "single-source"
+UNWEIGHTED = {"weighting": "balanced within each source"}
 
 
 def train_row(spec: dict, by_name: dict) -> dict:
@@ -38,7 +40,7 @@ def train_row(spec: dict, by_name: dict) -> dict:
     from ..models.training import configured, train
 
     sources = [by_name[name] for name in spec["sources"]]
-    overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {})}
+    overrides = {"architecture": spec.get("architecture", {}), "recipe": spec.get("recipe", {}), "training": UNWEIGHTED}
     if "model_file" in spec:
         model, fit, trained, model_file = load_model(spec["model_file"]), None, {}, spec["model_file"]
     else:

@@ -25,27 +25,20 @@ def variant_architecture(variant: str) -> dict:
     return architecture
 
 
-def fit_variant(variant: str, seed: int, sources, schedule: str = "full", recipe_from: str = BASE_MODEL):
-    """Build and train `variant` under `seed` on the pooled rows of `sources` (main source first),
-    as every row and the final model train, with the recipe of configuration `recipe_from` on
-    `schedule` (the final model's own configuration has the same full recipe, and a shorter check
-    schedule). Returns (saved network, fit, rows trained per epoch)."""
-    from ...data.sources import pooled
-    from ...evaluation.shortcut import pooled_training_weights
-    from ...models import configs
-    from ...models.networks import build_improved_cnn, set_determinism, train
-    from ...models.per_source import GATE_INPUT, with_gated_photometric
+def variant_overrides(variant: str) -> dict:
+    """The variant as `models.training.train` overrides: its architecture, and its training
+    setting where that is the change (head-area weights on A; photometric augmentation on LGG only)."""
+    training = {"head_area_weighted": {"weighting": "head_area"},
+                "photometric_lgg_only": {"photometric_on": ["lgg"]}}.get(variant, {})
+    return {"architecture": variant_architecture(variant), "training": training}
 
-    set_determinism(seed)
-    train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
-    model = build_improved_cnn(**variant_architecture(variant), seed=seed)
-    trained, x_train, x_val = model, train_part["images"], val_part["images"]
-    if variant == "photometric_lgg_only":  # the gate is 1 on LGG's rows (source 1)
-        trained = with_gated_photometric(model, seed)
-        x_train = {"scan": x_train, GATE_INPUT: (train_part["source"] == 1).astype("float32")[:, None]}
-        x_val = {"scan": x_val, GATE_INPUT: (val_part["source"] == 1).astype("float32")[:, None]}
-    fit = train(trained, x_train, train_part["labels"], x_val, val_part["labels"],
-                **configs.training_recipe(recipe_from, schedule),
-                **pooled_training_weights(train_part, val_part, 0 if variant == "head_area_weighted" else None),
-                seed=seed, verbose=2)
-    return model, fit, len(train_part["labels"])
+
+def fit_variant(variant: str, seed: int, sources, schedule: str = "full", recipe_from: str = BASE_MODEL):
+    """Train `variant` under `seed` on `sources` (main source first) through `models.training.train`,
+    as every row and the final model train, with the recipe and training settings of configuration
+    `recipe_from` on `schedule` (the final model's own configuration has the same full recipe, and
+    a shorter check schedule). Returns (network, fit, rows trained per epoch)."""
+    from ...models.training import train
+
+    model, fit, rows = train(recipe_from, schedule, variant_overrides(variant), sources=sources, seed=seed, verbose=2)
+    return model, fit, sum(rows.values())
