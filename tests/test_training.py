@@ -5,7 +5,7 @@ configuration's architecture and recipe with a study's overrides, row caps throu
 import numpy as np
 import pytest
 
-from braintumor.data.sources import Source
+from braintumor.data.sources import Source, capped
 from braintumor.models import configs, training
 
 
@@ -20,10 +20,10 @@ def _source(name="brain-tumor", per_split=(40, 20, 10), seed=0, size=240):
 
 def test_caps_sample_each_class_in_proportion_and_drop_the_test_rows():
     source = _source(per_split=(40, 20, 10))
-    kept = training.capped(source, {"train": 10, "val": None}, seed=1)
+    kept = capped(source, {"train": 10, "val": None}, seed=1)
     assert (kept.split == "train").sum() == 10 and (kept.split == "val").sum() == 20 and "test" not in set(kept.split)
     assert kept.labels[kept.split == "train"].sum() == 5  # half tumours, as in the source
-    again = training.capped(source, {"train": 10, "val": None}, seed=1)
+    again = capped(source, {"train": 10, "val": None}, seed=1)
     assert list(again.names) == list(kept.names)  # seeded
 
 
@@ -100,3 +100,21 @@ def test_members_train_from_consecutive_seeds_and_a_gate_marks_the_photometric_s
     assert fit == 7 and rows == {"brain-tumor": 8, "lgg": 6}
     training.train("new-scans", sources=sources)  # photometric on both sources: no gate, plain scans
     assert isinstance(trained_inputs[-1][1], np.ndarray)
+
+
+def test_the_check_sample_of_a_source_and_of_its_train_arrays_are_the_same_rows():
+    """One sampler: `scheduled_source` (the configured models) and `scheduled_rows` (the
+    reference CNN's train arrays) must take the same train rows, or model.ipynb's two CNNs
+    would be checked on different samples."""
+    from braintumor.data.sources import scheduled_source
+    from braintumor.data.splits import CHECK_TRAIN_ROWS, scheduled_rows
+
+    source = _source(per_split=(1500, 300, 200), size=4)
+    cut = scheduled_source(source, "check", seed=3)
+    train = source.part("train")
+    sample = scheduled_rows(train, "check", seed=3)
+    assert list(cut.names[cut.split == "train"]) == list(sample["names"])
+    assert len(sample["names"]) == CHECK_TRAIN_ROWS and sample["labels"].sum() == CHECK_TRAIN_ROWS // 2
+    assert (cut.split == "val").sum() == 300 and (cut.split == "test").sum() == 200  # untouched
+    with pytest.raises(ValueError, match="unknown schedule"):
+        scheduled_source(source, "quick")

@@ -301,16 +301,33 @@ def balanced_weights(labels, source) -> np.ndarray:
     return weights
 
 
+def capped(source: Source, caps: dict, seed: int) -> Source:
+    """`source` with each split cut to its cap ({"train": n or None, "val": n or None}): a class-
+    stratified sample (`splits.stratified_sample`, one generator seeded by `seed` for the splits
+    in `caps`' order), through `Source.subset`. A split whose cap is None stays whole; a split
+    missing from `caps` is dropped."""
+    from .splits import stratified_sample
+
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(source.labels), bool)
+    for split_name, cap in caps.items():
+        rows = np.flatnonzero(source.split == split_name)
+        if cap is None or len(rows) <= cap:
+            keep[rows] = True
+        else:
+            keep[stratified_sample(rows, source.labels[rows], cap, rng)] = True
+    return source.subset(keep)
+
+
 def scheduled_source(source: Source, schedule: str, seed: int = config.SEED) -> Source:
     """`source` as a schedule trains on it: whole for "full"; for "check", its train rows cut
     to a class-stratified sample of `splits.CHECK_TRAIN_ROWS` (validation and test rows whole),
-    so that `make test` exercises the code path at a fraction of the cost."""
-    from .splits import scheduled_rows
+    so that `make test` exercises the code path at a fraction of the cost. The same rows as
+    `splits.scheduled_rows` takes from the train split's arrays."""
+    from .splits import CHECK_TRAIN_ROWS
 
     if schedule == "full":
         return source
-    train = np.flatnonzero(source.split == "train")
-    kept = scheduled_rows({"index": train, "labels": source.labels[train]}, schedule, seed)["index"]
-    keep = np.ones(len(source.labels), bool)
-    keep[np.setdiff1d(train, kept)] = False
-    return source.subset(keep)
+    if schedule != "check":
+        raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
+    return capped(source, {"train": CHECK_TRAIN_ROWS, "val": None, "test": None}, seed)

@@ -127,16 +127,27 @@ def split_arrays(dataset, splits_path: str | os.PathLike = config.SPLITS_PATH) -
 CHECK_TRAIN_ROWS = 640
 
 
+def stratified_sample(rows, labels, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """`cap` of `rows` (indices, with `labels` their labels), each class kept in its share
+    (rounded), drawn by `rng` without replacement; unsorted. The one sampler of training rows:
+    the check schedule's sample and every configuration's row caps draw through it."""
+    rows, labels = np.asarray(rows), np.asarray(labels)
+    kept = []
+    for label in (0, 1):
+        of_class = rows[labels == label]
+        share = int(round(cap * len(of_class) / len(rows)))
+        kept.append(rng.choice(of_class, min(share, len(of_class)), replace=False))
+    return np.concatenate(kept)
+
+
 def scheduled_rows(part: dict, schedule: str, seed: int = config.SEED, rows: int = CHECK_TRAIN_ROWS) -> dict:
     """`part` ({'images', 'labels', ...} arrays of one split) as a schedule trains on it: whole
-    for "full"; for "check", a class-stratified sample of at most `rows` rows, in their order."""
+    for "full"; for "check", a class-stratified sample of `rows` rows (`stratified_sample`,
+    seeded), in their order."""
     if schedule == "full" or len(part["labels"]) <= rows:
         return part
     if schedule != "check":
         raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
-    from sklearn.model_selection import train_test_split
-
     index = np.arange(len(part["labels"]))
-    keep, _ = train_test_split(index, train_size=rows, stratify=part["labels"], random_state=seed)
-    keep = np.sort(keep)
+    keep = np.sort(stratified_sample(index, part["labels"], rows, np.random.default_rng(seed)))
     return {key: value[keep] for key, value in part.items()}

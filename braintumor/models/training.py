@@ -40,24 +40,6 @@ class Trained:
         return iter((self.model, self.fit, self.rows))
 
 
-def capped(source, caps: dict, seed: int):
-    """`source` with each split cut to its cap ({"train": n or None, "val": n or None}): a class-
-    stratified sample, seeded, through `Source.subset`. A split whose cap is None stays whole;
-    a split without a cap (test) is dropped, since training never reads it."""
-    rng = np.random.default_rng(seed)
-    keep = np.zeros(len(source.labels), bool)
-    for split_name, cap in caps.items():
-        rows = np.flatnonzero(source.split == split_name)
-        if cap is None or len(rows) <= cap:
-            keep[rows] = True
-            continue
-        for label in (0, 1):
-            of_class = rows[source.labels[rows] == label]
-            share = int(round(cap * len(of_class) / len(rows)))
-            keep[rng.choice(of_class, min(share, len(of_class)), replace=False)] = True
-    return source.subset(keep)
-
-
 def configured(name: str, schedule: str = "full", overrides: dict | None = None) -> tuple[dict, dict]:
     """(architecture, recipe) of configuration `name` on `schedule`, with `overrides` on top."""
     overrides = overrides or {}
@@ -112,7 +94,7 @@ def train(name: str, schedule: str = "full", overrides: dict | None = None, sour
     split's seed for the caps, `config.TRAINING_SEED` for the networks) seeds both; a seed
     ensemble's networks take seed, seed + 1, ...; returns `Trained`."""
     from .. import config
-    from ..data.sources import load_sources, pooled, scheduled_source
+    from ..data.sources import capped, load_sources, pooled, scheduled_source
     from . import networks
     from .per_source import with_gated_photometric
 
