@@ -156,10 +156,10 @@ def test_tertile_table_rows():
 
 
 def test_costs_section_lists_each_cpu():
-    costs = {"entries": [{"command": "make test", "cpu": "AMD EPYC", "cores": 2, "minutes": 6.5, "note": "fresh clone"},
-                         {"command": "make test", "cpu": "Intel Xeon", "cores": 2, "minutes": 20.0, "note": "x"}]}
+    costs = {"entries": [{"command": "make test", "cpu": "AMD EPYC", "cores": 2, "minutes": 6.5, "date": "2026-12-04", "note": "fresh clone"},
+                         {"command": "make test", "cpu": "Intel Xeon", "cores": 2, "minutes": 20.0, "date": "2026-12-03", "note": "x"}]}
     text = macro("costs_section", costs)
-    assert "| `make test` | AMD EPYC | 2 | 6.5 | fresh clone |" in text and "Intel Xeon" in text
+    assert "| `make test` | AMD EPYC | 2 | 6.5 | 2026-12-04 | fresh clone |" in text and "Intel Xeon" in text
     assert "Not measured" in macro("costs_section", None)
 
 
@@ -251,8 +251,8 @@ def test_outside_limit_follows_the_figures():
 
 
 def test_the_costs_section_lists_each_run_and_extrapolates_none():
-    entries = [{"command": "ci", "cpu": "AMD EPYC", "cores": 2, "minutes": 12.0, "note": ""},
-               {"command": "ci", "cpu": "Intel Xeon", "cores": 2, "minutes": 48.0, "note": ""}]
+    entries = [{"command": "ci", "cpu": "AMD EPYC", "cores": 2, "minutes": 12.0, "date": "2026-12-02", "note": ""},
+               {"command": "ci", "cpu": "Intel Xeon", "cores": 2, "minutes": 48.0, "date": "2026-12-03", "note": ""}]
     text = macro("costs_section", {"entries": entries})
     assert "| `ci` | Intel Xeon | 2 | 48.0 |" in text and "no speed comparison" in text and "estimate" not in text
 
