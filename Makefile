@@ -33,7 +33,7 @@ data: venv                      ## validate the raw data, write data/image_data.
 study: venv data                ## resolution study of the reference CNN (slow, run once; its JSON is committed)
 	$(PY) -m braintumor study resolution train --model reference --resolutions 64 96 112 128
 
-source-study: venv data         ## leave-one-source-out study: train its rows, then score them (slow; JSON committed)
+source-study: venv data         ## source study: A alone and A + B rows, then their one scoring (slow; JSON committed)
 	$(PY) -m braintumor study source train
 	$(PY) -m braintumor study source score
 
@@ -42,12 +42,12 @@ loso-study: venv data          ## leave-one-source-out study over A, B and LGG, 
 	$(PY) -m braintumor study loso final
 	$(PY) -m braintumor study loso score
 
-site-study: venv data          ## leave one LGG site out: the A + LGG recipe, then the A + LGG model (slow; JSON and model committed)
+site-study: venv data          ## held-out-site study: leave one LGG site out with the A + LGG recipe, then the A + LGG model (slow; JSON and model committed)
 	$(PY) -m braintumor study site train
 	$(PY) -m braintumor study site final
 	$(PY) -m braintumor study site score
 
-new-scans-study: venv data     ## the model for scans from elsewhere: variant rows (resumable; 18 rows of 7-15 min alone on a 2-core Intel Xeon), the pick, the pick trained, its one scoring (JSON committed; model.ipynb retrains the pick)
+new-scans-study: venv data     ## new-scans study, the model for scans from elsewhere: variant rows (resumable; 18 rows of 7-15 min alone on a 2-core Intel Xeon), the pick, the pick trained, its one scoring (JSON committed; model.ipynb retrains the pick)
 	$(PY) -m braintumor study new-scans train
 	$(PY) -m braintumor study new-scans pick
 	$(PY) -m braintumor study new-scans final
@@ -82,10 +82,10 @@ test: venv                      ## unit tests, then nbval re-executes the notebo
 	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
 		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600 --durations=8
 
-check-floors: venv data         ## floors of make test's checks from a seed sweep of the check schedule (about 20 min; JSON committed)
+check-floors: venv data         ## floors of make test's checks from a seed sweep of the check schedule (about 10 min alone on a 2-core AMD EPYC; JSON committed)
 	$(PY) scripts/check_floors.py
 
-cv: venv data                   ## grouped 5-fold cross-validation over train+val (slow; JSON committed)
+cv: venv data                   ## grouped cross-validation, 5 folds over train+val (slow; JSON committed)
 	$(PY) -m braintumor study cv run
 
 cv-all: venv data               ## the headline: grouped 5-fold cross-validation over all scans (slow; JSON committed)

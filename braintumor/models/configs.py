@@ -34,6 +34,9 @@ NAMES = ("single-source", "two-source", "all-source", "a-lgg", "new-scans")
 #: The file of the datasets' record beside the configurations (names, counts, citations).
 DATASETS_FILE = "datasets.toml"
 
+#: The studies' names, questions, records and Makefile targets, beside the configurations.
+STUDIES_FILE = "studies.toml"
+
 SCHEDULES = ("full", "check")
 
 #: A recipe value "decision:NAME" is fixed by a rule: it is that decision's parameter of the same
@@ -123,3 +126,10 @@ def all_configs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
 def datasets(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """The datasets' record (`datasets.toml`): per dataset its Kaggle name, title, role, counts."""
     return tomllib.loads((folder(directory) / DATASETS_FILE).read_text(encoding="utf-8"))
+
+
+
+def study_names(directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The studies' table (`studies.toml`): per study (the NAME of `python -m braintumor study
+    NAME`) the title every document uses, the question it asks, its record and Makefile target."""
+    return tomllib.loads((folder(directory) / STUDIES_FILE).read_text(encoding="utf-8"))

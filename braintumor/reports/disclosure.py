@@ -25,6 +25,9 @@ from .. import decisions as registry
 
 #: Every look at the test rows of `data/splits.csv` (and, from the three-source study on, at the
 #: other sources' test rows), oldest first. `kind` groups them in the documents' sentence.
+#: Worded as recorded when each look was taken: the scripts named have since become study modules
+#: (braintumor/studies/), and until 2026-12-04 the source study was also called a leave-one-source-out
+#: study (configs/studies.toml names each study once now; tests/test_study_names.py).
 RECORDED_TEST_ROW_LOOKS = (
     {"commit": "bc9432f", "kind": "shipped", "model": "improved CNN, global-average-pooling head (first shipped model)"},
     {"commit": "9daca0f", "kind": "shipped", "model": "improved CNN f1, flattened-map head, early stopping from epoch 8"},

@@ -69,6 +69,11 @@ def lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
+def upper_first(text: str) -> str:
+    """The first letter up, the rest as written (Jinja's `capitalize` lowers the rest: LGG)."""
+    return text[:1].upper() + text[1:]
+
+
 def paragraph(text: str) -> str:
     """A paragraph written over several template lines, as one line: runs of white space
     become one space (`{% filter paragraph %}`)."""
@@ -97,5 +102,5 @@ def short_source(name: str) -> str:
 
 
 FILTERS = {name: function for name, function in globals().items()
-           if name in ("pct", "num", "ci", "auc_ci", "mean_std", "count", "lower_first", "paragraph", "figure",
+           if name in ("pct", "num", "ci", "auc_ci", "mean_std", "count", "lower_first", "upper_first", "paragraph", "figure",
                        "short_source")}

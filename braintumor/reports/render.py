@@ -166,6 +166,7 @@ def environment(looks=None) -> Environment:
         shipped_cv_model=shipped_cv_model, shipped_cv_variant=shipped_cv_variant,
         study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
         disclosure=looks if looks is not None else disclosure.COMMITTED, SOURCE_NAMES=SOURCE_NAMES,
+        STUDIES=configs.study_names(),
         SITE_SETS=SITE_SETS, site_table=site_table, HELD_OUT_SITES=site_study.HELD_OUT_SITES,
         SITE_MODEL=site_study.MODEL_NAME, NO_VARIANT_QUALIFIED=site_study.NO_VARIANT_QUALIFIED,
         SITE_MAX_LOSS_POINTS=registry.decision("site_pick").parameters["max_main_accuracy_loss_points"],
