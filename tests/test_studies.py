@@ -158,3 +158,23 @@ def test_a_resolution_row_builds_the_network_at_that_size(monkeypatch):
     small, large = (resolution.row("reference", side, a.part("train"), a.part("val")) for side in (32, 48))
     assert small["resolution"] == 32 and small["epochs_run"] == 1 and small["rows_per_second"] > 0
     assert large["parameters"] > small["parameters"]  # the dense layer grows with the square of the side
+
+
+def test_a_studys_final_model_is_trained_saved_with_its_onnx_and_described_once(tmp_path):
+    """`base.train_final`, which the leave-one-source-out, held-out-site and new-scans studies'
+    final steps share: the model and its ONNX export on disk, the fields every final entry keeps,
+    rows/s from the rows trained, and the digest that ties later scores to these weights."""
+    pytest.importorskip("tensorflow")
+    from braintumor.models import training
+    from braintumor.models.networks import load_model
+
+
+    sources = [_source("brain-tumor", (16, 8, 4), seed=1), _source("lgg", (16, 8, 4), seed=2)]
+    overrides = {"architecture": {"widths": (4, 4, 4, 4, 4), "dense_units": (4,)},
+                 "recipe": {"max_epochs": 1, "start_from_epoch": 1, "batch_size": 16}}
+    path = tmp_path / "final" / "model.keras"
+    model, entry = base.train_final(lambda: training.train("a-lgg", "check", overrides, sources=sources), path)
+    assert path.is_file() and path.with_suffix(".onnx").is_file()
+    assert entry["model_file"] == str(path) and entry["trained_rows"] == {"brain-tumor": 16, "lgg": 16}
+    assert entry["epochs_run"] == 1 and entry["rows_per_second"] > 0 and entry["seconds"] > 0 and entry["machine"]
+    assert entry["weights_sha256"] == base.weights_digest(load_model(path)) == base.weights_digest(model)

@@ -1,4 +1,5 @@
-"""What every study shares: its record, the figures kept per row, the resumable row loop."""
+"""What every study shares: its record, the figures kept per row, the resumable row loop, the
+final training of a pick."""
 
 from __future__ import annotations
 
@@ -123,3 +124,20 @@ def run_rows(path: Path, todo: Iterable[tuple[str, dict]], train_row: Callable[[
         write_record(path, record, **fields)
         print(f"  {name}: {row['seconds']:.0f} s, {row['rows_per_second'] or 'no'} rows/s", file=sys.stderr, flush=True)
     return read_record(path)
+
+
+def train_final(train: Callable[[], tuple], path: Path) -> tuple[object, dict]:
+    """A study's final model: `train()` -> (model, first fit, train rows per source), saved for
+    inference (`.keras` and ONNX) at `path`. Returns (model, the fields every final entry keeps:
+    model_file, trained_rows, best_epoch, epochs_run, seconds (training and saving), rows/s, CPU,
+    weights_sha256); the study adds its threshold, figures and rule's outcome."""
+    from ..models.networks import save_for_inference
+
+    started = time.perf_counter()
+    model, fit, trained = train()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_for_inference(model, path)
+    return model, {"model_file": str(path), "trained_rows": trained, "best_epoch": fit.best_epoch,
+                   "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
+                   "rows_per_second": round(sum(trained.values()) * fit.epochs_run / fit.seconds, 1),
+                   "machine": machine_description()["cpu"], "weights_sha256": weights_digest(model)}

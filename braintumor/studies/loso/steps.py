@@ -12,12 +12,10 @@ rows included: a look that `reports.disclosure` counts. Finished rows are skippe
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 
 from ... import config
-from ...machine import machine_description
 from .. import base, held_out
 from . import rules
 from .scoring import (ALL_SOURCE_MODEL, MODEL_NAME, left_out_figures, pair_threshold, validation_figures_of, score,
@@ -59,23 +57,18 @@ def train_row(spec: dict, by_name: dict) -> dict:
 def final(record: dict, by_name: dict) -> dict:
     """The written pick and the trained variant (the fallback's when none qualified), the
     all-source model on all three sources, and `loso_default`, from the rows' figures alone."""
-    from ...models.networks import save_for_inference
-
     written, picked = rules.pick_variant(record["rows"]), rules.trained_variant(record["rows"])
     summaries = {v: rules.variant_summary(record["rows"], v) for v in rules.VARIANTS if any(r["variant"] == v for r in record["rows"])}
-    started, sources = time.perf_counter(), [by_name[s] for s in rules.SOURCES]
-    model, fit, trained = _fit(picked, sources)
-    save_for_inference(model, ALL_SOURCE_MODEL)
+    sources = [by_name[s] for s in rules.SOURCES]
+    model, trained = base.train_final(lambda: _fit(picked, sources), ALL_SOURCE_MODEL)
     threshold = pair_threshold(model, sources)
     validation, single = validation_figures_of(model, sources, threshold), record["single_source"]
     single_held_out = {name: figures["roc_auc"] for name, figures in single["held_out"].items()}
     default = rules.all_source_is_default(summaries[picked]["worst_held_out_auc"], single_held_out,
                                           validation["brain-tumor"]["accuracy"], single["validation"]["brain-tumor"]["accuracy"])
     return {"summaries": summaries, "picked": picked, "picked_by_written_rule": written,
-            "all_source": {"variant": picked, "architecture": rules.variant_architecture(picked), "model_file": str(ALL_SOURCE_MODEL),
-                           "trained_rows": trained, "threshold": threshold, "validation": validation, "best_epoch": fit.best_epoch,
-                           "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
-                           "machine": machine_description()["cpu"]},
+            "all_source": {"variant": picked, "architecture": rules.variant_architecture(picked), "model_file": trained.pop("model_file"),
+                           "threshold": threshold, "validation": validation, **trained},
             "all_source_compared": {"picked_worst_held_out_auc": summaries[picked]["worst_held_out_auc"],
                                     "single_source_worst_unseen_auc": min(single_held_out.values())},
             "default_model": MODEL_NAME if default else "single-source"}

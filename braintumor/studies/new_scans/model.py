@@ -14,7 +14,6 @@ collection-confounded) and the outside scans C, each as a whole and split by whe
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,26 +46,19 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
     figures on the sources' validation rows and its input-check rule (pooled train rows)."""
     from ...data.input_check import fit_input_check
     from ...data.sources import pooled
-    from ...machine import machine_description
-    from ...models.networks import save_for_inference
     from .variants import fit_variant
 
     if "pick" not in record:
         raise SystemExit("run `python -m braintumor study new-scans pick` first: the rule comes before the model")
     written = final_config(record["pick"])
     variant, seed, sources = record["pick"]["outcome"], rule.SEEDS[0], [a, lgg]
-    started = time.perf_counter()
-    model, fit, rows = fit_variant(variant, seed, sources, schedule, recipe_from=CONFIG)
-    path = Path(out or written["files"]["model"])
-    save_for_inference(model, path)
+    model, trained = base.train_final(lambda: fit_variant(variant, seed, sources, schedule, recipe_from=CONFIG),
+                                      Path(out or written["files"]["model"]))
     threshold, balanced = base.pooled_threshold(model, sources)
-    return {"variant": variant, "seed": seed, "model_file": str(path), "schedule": schedule, "threshold": threshold,
-            "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
-            "input_check": fit_input_check(pooled(sources, "train")["images"]),
-            "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources},
-            "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
-            "rows_per_second": round(rows * fit.epochs_run / fit.seconds, 1), "machine": machine_description()["cpu"],
-            "weights_sha256": base.weights_digest(model)}
+    return {"variant": variant, "seed": seed, "model_file": trained.pop("model_file"), "schedule": schedule,
+            "threshold": threshold, "validation_balanced_accuracy": balanced,
+            "validation": base.validation_figures(model, sources, threshold),
+            "input_check": fit_input_check(pooled(sources, "train")["images"]), **trained}
 
 
 def record_final(path: Path, record: dict, entry: dict, **fields) -> dict:

@@ -45,9 +45,8 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     return {"architecture": variant_architecture(variant), "model_file": str(path), "threshold": threshold,
             "validation_balanced_accuracy": balanced, "validation": base.validation_figures(model, sources, threshold),
             "held_out_figures": base.held_out_figures(model, left_out, threshold),
-            "trained_rows": {s.name: int((s.split == "train").sum()) for s in sources},
-            "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "train_seconds": fit.seconds,
-            "rows_trained": rows * fit.epochs_run}
+            "trained_rows": rows, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run, "train_seconds": fit.seconds,
+            "rows_trained": sum(rows.values()) * fit.epochs_run}
 
 
 def single_source_baseline(record: dict) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,25 +55,19 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
 
 def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None) -> dict:
     """`site_pick` from the rows alone, the candidate trained on A and all four sites, `site_default`."""
-    from ...models.networks import save_for_inference
-
     single = record["single_source"]
     single_accuracy = single["validation"]["brain-tumor"]["accuracy"]
     pick = rules.pick_variant(record["rows"], single_accuracy)  # held-out-site and A validation figures only
-    started, sources, architecture = time.perf_counter(), [a, lgg], rules.variant_architecture(pick["candidate"])
-    model, fit, trained = _train(architecture, sources, schedule)
-    save_for_inference(model, out or FINAL_MODEL)
+    sources, architecture = [a, lgg], rules.variant_architecture(pick["candidate"])
+    model, trained = base.train_final(lambda: _train(architecture, sources, schedule), out or FINAL_MODEL)
     threshold, balanced = base.pooled_threshold(model, sources)
     validation = base.validation_figures(model, sources, threshold)
     single_held_out = {site: figures["roc_auc"] for site, figures in single["held_out"].items()}
     default = rules.site_model_is_default(pick, single_held_out, validation["brain-tumor"]["accuracy"], single_accuracy)
     summary = pick["summaries"].get(pick["outcome"], {})
     return {"pick": pick, "default_model": rules.MODEL_NAME if default else "single-source",
-            "final": {"variant": pick["candidate"], "architecture": architecture, "model_file": str(out or FINAL_MODEL),
-                      "trained_rows": trained, "threshold": threshold,
-                      "validation_balanced_accuracy": balanced, "validation": validation, "best_epoch": fit.best_epoch,
-                      "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),
-                      "machine": machine_description()["cpu"]},
+            "final": {"variant": pick["candidate"], "architecture": architecture, "model_file": trained.pop("model_file"),
+                      "threshold": threshold, "validation_balanced_accuracy": balanced, "validation": validation, **trained},
             "compared": {"picked_worst_held_out_auc": summary.get("worst_held_out_auc"),
                          "single_source_worst_held_out_auc": min(single_held_out.values())}}
 
