@@ -66,8 +66,8 @@ def _prepare(args) -> int:
 def _predict(args) -> int:
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     try:
-        model = choose_model(args.model, args.threshold)
-        return run(args.paths, model, args.json, gradcam_dir, args.batch_size, args.runtime)
+        model = choose_model(args.model, args.threshold, args.runtime, gradcam=gradcam_dir is not None)
+        return run(args.paths, model, args.json, gradcam_dir, args.batch_size)
     except PredictError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -101,5 +101,6 @@ def test_predict_resolves_the_model_once_into_one_object():
     chosen = choose_model(None)
     assert isinstance(chosen, ChosenModel) and (chosen.name, chosen.path) == (roles.default_model(), path)
     assert chosen.threshold == default_threshold(path)[0] and chosen.input_rule == input_check_rule(path)[0]
+    assert chosen.runtime == "onnx" and hasattr(chosen.scorer, "predict_on_batch")  # loaded once, here
     given = choose_model(roles.default_model(), threshold=0.3)
     assert given.threshold == 0.3 and not any("threshold" in note for note in given.notes)

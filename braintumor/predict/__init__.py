@@ -8,8 +8,8 @@ per slice and a summary line. Scans run through the model in batches, and a bad 
 becomes an error line instead of stopping the run.
 
 The parts: `records` (the lines printed), `models` (`choose_model`: which model file, its
-name, threshold and input-check rule, resolved once into a `ChosenModel` that is passed down),
-`scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command line itself is
+name, threshold, input-check rule and runtime, resolved once into a `ChosenModel` that is
+passed down), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command line itself is
 `braintumor.cli`. This module holds `run`, the command's one entry.
 """
 
@@ -35,16 +35,15 @@ def run(
     as_json: bool = False,
     gradcam_dir: Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    runtime: str | None = None,
 ) -> int:
     """The `predict` command: print one line per scan (and per volume or series, a summary);
     1 if any input failed, else 0.
 
-    `model` is what `choose_model` resolved from `--model` and `--threshold`: its file, name,
-    threshold and input-check rule, read once. Results go to stdout; error and skip lines go to
+    `model` is what `choose_model` resolved from `--model`, `--threshold` and `--runtime`: its
+    file, name, threshold, input-check rule and loaded runtime, read once (with `--gradcam`,
+    resolved with `gradcam=True`, so that Keras scores). Results go to stdout; error and skip lines go to
     stdout as JSON with --json (one stream to parse), else to stderr. Skipped files leave the
-    exit status alone. Every line names the model and the runtime. `runtime`: "onnx", "keras",
-    or None for ONNX with a fallback to Keras (`scoring.load_runtime`). Raises `PredictError`
+    exit status alone. Every line names the model and the runtime. Raises `PredictError`
     when nothing can be predicted at all.
     """
     if gradcam_dir is not None:
@@ -53,17 +52,17 @@ def run(
             gradcam_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise PredictError(f"cannot create the Grad-CAM folder '{gradcam_dir}' ({error})") from None
-    scorer, runtime, runtime_notes = load_runtime(model.path, runtime, gradcam_dir is not None)
-    for note in [*model.notes, *runtime_notes]:
-        if note:
-            print(f"note: {note}", file=sys.stderr)
+    if gradcam_dir is not None and model.runtime != "keras":
+        raise PredictError("Grad-CAM needs the Keras runtime: resolve the model with choose_model(..., gradcam=True)")
+    for note in model.notes:
+        print(f"note: {note}", file=sys.stderr)
 
     entries = expand_paths(paths)
     progress = Progress(len(entries)) if sys.stderr.isatty() and len(entries) > PROGRESS_MIN_IMAGES else None
     failed = 0
     try:
-        for line in predict_entries(scorer, entries, model.threshold, batch_size, gradcam_dir, model.input_rule):
-            line.model, line.runtime = model.name, runtime
+        for line in predict_entries(model, entries, batch_size, gradcam_dir):
+            line.model, line.runtime = model.name, model.runtime
             failed += line.error is not None
             if as_json:
                 print(line.as_json())

@@ -55,19 +55,25 @@ def _known_names() -> dict[str, str]:
 @dataclass(frozen=True)
 class ChosenModel:
     """The model a `predict` run uses, resolved once from `--model` (`choose_model`) and passed
-    down: the file, the name its lines report, its threshold, its input-check rule, and the notes
-    that say where a setting fell back (printed once at the start of the run)."""
+    down: the file, the name its lines report, its threshold, its input-check rule, the runtime
+    that scores it ("onnx" or "keras") with the loaded model (`scorer`, anything with
+    `predict_on_batch`), and the notes that say where a setting fell back (printed once at the
+    start of the run)."""
 
     name: str
     path: Path
     threshold: float
     input_rule: dict | None = None
+    runtime: str | None = None
+    scorer: object = None
     notes: tuple[str, ...] = ()
 
 
-def choose_model(choice: str | None, threshold: float | None = None) -> ChosenModel:
-    """The `ChosenModel` for `--model` (a name, a path or None for the default) and `--threshold`
-    (None: the threshold kept with the model, `default_threshold`)."""
+def choose_model(choice: str | None, threshold: float | None = None, runtime: str | None = None,
+                 gradcam: bool = False) -> ChosenModel:
+    """The `ChosenModel` for `--model` (a name, a path or None for the default), `--threshold`
+    (None: the threshold kept with the model, `default_threshold`) and `--runtime` (None: ONNX
+    with a fallback to Keras; Keras when `gradcam`: `scoring.load_runtime`)."""
     path, name = resolve_model(choice)
     notes = []
     if threshold is None:
@@ -75,8 +81,12 @@ def choose_model(choice: str | None, threshold: float | None = None) -> ChosenMo
         notes.append(note)
     rule, note = input_check_rule(path)
     notes.append(note)
-    return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule,
-                       notes=tuple(note for note in notes if note))
+    from .scoring import load_runtime
+
+    scorer, runtime, runtime_notes = load_runtime(Path(path), runtime, gradcam)
+    notes.extend(runtime_notes)
+    return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule, runtime=runtime,
+                       scorer=scorer, notes=tuple(note for note in notes if note))
 
 
 def resolve_model(choice: str | None) -> tuple[Path, str]:

@@ -211,30 +211,31 @@ def _ended(unit: _Unit) -> _Unit:
     return unit
 
 
-def predict_entries(model, entries: list[Entry], threshold: float, batch_size: int = DEFAULT_BATCH_SIZE,
-                    gradcam_dir: Path | None = None, input_rule: dict | None = None) -> Iterator[Result | Summary]:
+def predict_entries(model, entries: list[Entry], batch_size: int = DEFAULT_BATCH_SIZE,
+                    gradcam_dir: Path | None = None) -> Iterator[Result | Summary]:
     """Yield the lines of the entries of `expand_paths`, in order: one `Result` per picture,
     slice, bad file or skipped file, and a `Summary` after each volume's or series' slices.
 
-    Scans are scored `batch_size` at a time (entries are read until a batch is full, so a
-    volume's slices and the pictures around it share batches). label is 1 (tumour) iff
-    probability >= threshold. With `gradcam_dir`, a Grad-CAM overlay of the tumour class is
-    written there for every scan that was predicted. With `input_rule` (see
-    `data.input_check`), a scan outside it gets a `warning`.
+    `model` is the run's `models.ChosenModel`: its `scorer` scores, its `threshold` labels and
+    its `input_rule` (see `data.input_check`, None for none) warns. Scans are scored
+    `batch_size` at a time (entries are read until a batch is full, so a volume's slices and the
+    pictures around it share batches). label is 1 (tumour) iff probability >= threshold. With
+    `gradcam_dir`, a Grad-CAM overlay of the tumour class is written there for every scan that
+    was predicted.
     """
     overlay_names = _OverlayNames(Path(gradcam_dir)) if gradcam_dir is not None else None
     pending, waiting = [], 0
     for entry in entries:
-        unit = _read_entry(entry, threshold)
+        unit = _read_entry(entry, model.threshold)
         pending.append(unit)
         waiting += len(unit.scans)
         if waiting >= batch_size:
-            yield from _score(model, pending, threshold, batch_size, overlay_names, input_rule)
+            yield from _score(model, pending, batch_size, overlay_names)
             pending, waiting = [], 0
-    yield from _score(model, pending, threshold, batch_size, overlay_names, input_rule)
+    yield from _score(model, pending, batch_size, overlay_names)
 
 
-def _score(model, units: list[_Unit], threshold: float, batch_size: int, overlay_names, input_rule):
+def _score(model, units: list[_Unit], batch_size: int, overlay_names):
     """Score the units' scans in batches, fill in their results and summaries, yield their lines."""
     results = [result for unit in units for result in unit.scored]
     scans = [scan for unit in units for scan in unit.scans]
@@ -242,17 +243,17 @@ def _score(model, units: list[_Unit], threshold: float, batch_size: int, overlay
         grey = np.stack(scans[start:start + batch_size])
         chunk = results[start:start + batch_size]
         batch = grey[..., np.newaxis].astype(np.float32)
-        probabilities = np.asarray(model.predict_on_batch(batch))[:, 1]
+        probabilities = np.asarray(model.scorer.predict_on_batch(batch))[:, 1]
         for result, probability in zip(chunk, probabilities):
             result.probability = float(probability)
-            result.label = int(probability >= threshold)
-        if input_rule is not None:
+            result.label = int(probability >= model.threshold)
+        if model.input_rule is not None:
             from ..data.input_check import input_warnings
 
-            for result, warning in zip(chunk, input_warnings(grey, input_rule)):
+            for result, warning in zip(chunk, input_warnings(grey, model.input_rule)):
                 result.warning = warning
         if overlay_names is not None:
-            _write_overlays(model, batch, chunk, overlay_names)
+            _write_overlays(model.scorer, batch, chunk, overlay_names)
     for unit in units:
         if unit.summary is not None:
             unit.summary.probabilities = [result.probability for result in unit.scored]
