@@ -168,7 +168,6 @@ def test_a_studys_final_model_is_trained_saved_with_its_onnx_and_described_once(
     from braintumor.models import training
     from braintumor.models.networks import load_model
 
-
     sources = [_source("brain-tumor", (16, 8, 4), seed=1), _source("lgg", (16, 8, 4), seed=2)]
     overrides = {"architecture": {"widths": (4, 4, 4, 4, 4), "dense_units": (4,)},
                  "recipe": {"max_epochs": 1, "start_from_epoch": 1, "batch_size": 16}}

@@ -123,13 +123,17 @@ def all_configs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     return {name: load_config(name, directory) for name in NAMES}
 
 
+def _table(file_name: str, directory: str | os.PathLike | None = None) -> dict[str, dict]:
+    """A TOML table kept beside the configurations, read as it is."""
+    return tomllib.loads((folder(directory) / file_name).read_text(encoding="utf-8"))
+
+
 def datasets(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """The datasets' record (`datasets.toml`): per dataset its Kaggle name, title, role, counts."""
-    return tomllib.loads((folder(directory) / DATASETS_FILE).read_text(encoding="utf-8"))
-
+    return _table(DATASETS_FILE, directory)
 
 
 def study_names(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """The studies' table (`studies.toml`): per study (the NAME of `python -m braintumor study
     NAME`) the title every document uses, the question it asks, its record and Makefile target."""
-    return tomllib.loads((folder(directory) / STUDIES_FILE).read_text(encoding="utf-8"))
+    return _table(STUDIES_FILE, directory)

@@ -9,8 +9,8 @@ becomes an error line instead of stopping the run.
 
 The parts: `records` (the lines printed), `models` (`choose_model`: which model file, its
 name, threshold, input-check rule and runtime, resolved once into a `ChosenModel` that is
-passed down), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command line itself is
-`braintumor.cli`. This module holds `run`, the command's one entry.
+passed down), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command
+line itself is `braintumor.cli`. This module holds `run`, the command's one entry.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def run(
 
     `model` is what `choose_model` resolved from `--model`, `--threshold` and `--runtime`: its
     file, name, threshold, input-check rule and loaded runtime, read once (with `--gradcam`,
-    resolved with `gradcam=True`, so that Keras scores). Results go to stdout; error and skip lines go to
-    stdout as JSON with --json (one stream to parse), else to stderr. Skipped files leave the
+    resolved with `gradcam=True`, so that Keras scores). Results go to stdout; error and skip
+    lines go to stdout as JSON with --json (one stream to parse), else to stderr. Skipped files leave the
     exit status alone. Every line names the model and the runtime. Raises `PredictError`
     when nothing can be predicted at all.
     """

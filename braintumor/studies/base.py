@@ -135,7 +135,6 @@ def train_final(train: Callable[[], tuple], path: Path) -> tuple[object, dict]:
 
     started = time.perf_counter()
     model, fit, trained = train()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, path)
     return model, {"model_file": str(path), "trained_rows": trained, "best_epoch": fit.best_epoch,
                    "epochs_run": fit.epochs_run, "seconds": round(time.perf_counter() - started, 1),

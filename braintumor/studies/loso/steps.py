@@ -44,7 +44,6 @@ def train_row(spec: dict, by_name: dict) -> dict:
     sources = [by_name[s] for s in rules.pair_of(spec["held_out"])]
     model, fit, trained = _fit(spec["variant"], sources)
     path = PAIR_MODELS / f"{spec['variant']}__without_{spec['held_out']}.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, path, onnx=False)
     threshold = pair_threshold(model, sources)
     return {"sources": list(rules.pair_of(spec["held_out"])), "architecture": rules.variant_architecture(spec["variant"]),

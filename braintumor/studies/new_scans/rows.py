@@ -38,7 +38,6 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     sources = [a, site_study.without_site(lgg, site)]
     model, fit, rows = fit_variant(variant, seed, sources, schedule)
     path = ROW_MODELS / f"{variant}__seed{seed}__without_{site}.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, path, onnx=False)
     threshold, balanced = base.pooled_threshold(model, sources)
     left_out = site_study.held_out_rows(lgg, site)

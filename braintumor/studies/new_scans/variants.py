@@ -37,7 +37,8 @@ def fit_variant(variant: str, seed: int, sources, schedule: str = "full", recipe
     """Train `variant` under `seed` on `sources` (main source first) through `models.training.train`,
     as every row and the final model train, with the recipe and training settings of configuration
     `recipe_from` on `schedule` (the final model's own configuration has the same full recipe, and
-    a shorter check schedule). Returns (network, fit, train rows per source)."""
+    a shorter check schedule). Returns `training.Trained`, which unpacks as (network, fit, train
+    rows per source)."""
     from ...models.training import train
 
-    return tuple(train(recipe_from, schedule, variant_overrides(variant), sources=sources, seed=seed, verbose=2))
+    return train(recipe_from, schedule, variant_overrides(variant), sources=sources, seed=seed, verbose=2)

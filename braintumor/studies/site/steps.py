@@ -43,7 +43,6 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     sources, architecture = [a, rules.without_site(lgg, site)], rules.variant_architecture(variant)
     model, fit, trained = _train(architecture, sources, schedule)
     path = ROW_MODELS / f"{variant}__without_{site}.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, path, onnx=False)
     threshold, balanced = base.pooled_threshold(model, sources)
     return {"architecture": architecture, "model_file": str(path), "threshold": threshold,
