@@ -14,18 +14,44 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv docs data check-floors study source-study loso-study site-study new-scans-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv lock docs data check-floors study source-study loso-study site-study new-scans-study peer train evaluate reproduce test unit cv cv-all bench clean
 
-venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt pyproject.toml
+# `make venv` installs the hashed lock (every transitive version), then the package itself; GPU=1
+# takes the lock with TensorFlow's CUDA build (Linux x86-64 with an NVIDIA driver). `make lock`
+# regenerates both locks from requirements.txt and requirements-dev.txt.
+LOCK := $(if $(GPU),requirements-gpu.lock,requirements.lock)
+
+STAMP := $(VENV)/.installed-$(basename $(LOCK))
+venv: $(STAMP)
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "make venv: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); 3.11 or newer is needed (make venv PYTHON=python3.11)" >&2; exit 2; }
+	# An environment of the other lock (CPU <-> GPU) is replaced whole: two TensorFlow builds cannot share one.
+	if ls $(VENV)/.installed* 2>/dev/null | grep -qvx '$(STAMP)'; then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	# TensorFlow's C++ start-up lines go to the terminal, not into the notebooks' outputs.
 	mkdir -p $(VENV)/etc/ipython
 	echo 'c.IPKernelApp.capture_fd_output = False' > $(VENV)/etc/ipython/ipython_kernel_config.py
 	touch $@
+
+# The lock's tool, pinned, in a folder of its own (not in .venv, which the lock builds).
+UV_VERSION := 0.13.9
+UV := build/lock-tool/bin/uv
+LOCK_FLAGS := --python-version 3.11 --quiet --custom-compile-command "make lock"
+lock:                           ## regenerate requirements.lock and requirements-gpu.lock (hashes, every platform), then check they resolve to wheels on macOS arm64 and Linux aarch64
+	test -x $(UV) || { $(PYTHON) -m venv build/lock-tool && build/lock-tool/bin/pip install --quiet uv==$(UV_VERSION); }
+	$(UV) pip compile requirements.txt requirements-dev.txt --universal --generate-hashes $(LOCK_FLAGS) -o requirements.lock
+	sed -E 's/^tensorflow-cpu==([^;]+);/tensorflow[and-cuda]==\1;/' requirements.txt > build/requirements-gpu.txt
+	grep -q '^tensorflow\[and-cuda\]==' build/requirements-gpu.txt
+	$(UV) pip compile build/requirements-gpu.txt requirements-dev.txt --universal --generate-hashes $(LOCK_FLAGS) -o requirements-gpu.lock
+	# Wheels only, as a laptop without a compiler needs: macOS 14 arm64 (ONNX Runtime's oldest) and Linux aarch64.
+	MACOSX_DEPLOYMENT_TARGET=14.0 $(UV) pip compile requirements.lock --python-platform aarch64-apple-darwin --only-binary :all: $(LOCK_FLAGS) -o build/lock-macos-arm64.txt
+	$(UV) pip compile requirements.lock --python-platform aarch64-manylinux_2_28 --only-binary :all: $(LOCK_FLAGS) -o build/lock-linux-aarch64.txt
+	grep -q '^tensorflow==' build/lock-macos-arm64.txt && ! grep -q '^tensorflow-cpu==' build/lock-macos-arm64.txt
+	@echo "make lock: requirements.lock and requirements-gpu.lock written; requirements.lock resolves to wheels on macOS 14 arm64 and Linux aarch64"
 
 data: venv                      ## validate the raw data, write data/image_data.npz and data/splits.csv
 	$(PY) -m braintumor prepare

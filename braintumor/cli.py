@@ -1,4 +1,9 @@
-"""Command line: `python -m braintumor prepare|predict ...`."""
+"""Command line: `python -m braintumor prepare|predict|study ...`.
+
+Exit status, every subcommand: 0 done (every input scored); 1 some input could not be read
+(each has its own line); 2 a usage error, or the model or data cannot be used; 3 an
+unexpected internal error (one line on stderr; the traceback with --debug).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,25 @@ import argparse
 import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from . import config
-from .data.dataset import DataError
+from . import __version__, config
 from .models import roles
 from .models.specs import SPECS
-from .predict import DEFAULT_BATCH_SIZE, RUNTIMES, PredictError, choose_model, run
+from .predict.options import (DEFAULT_BATCH_SIZE, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, EXIT_UNREADABLE,
+                              EXIT_USAGE, JSON_SCHEMA, RUNTIMES)
+
+# Only what the help shows is imported here (the parsers' texts name the models and their
+# roles): the subcommands import what they run, so that `--help` imports no Pillow, ONNX
+# Runtime, pydicom, nibabel or TensorFlow (tests/test_cli.py).
+
+EXIT_STATUSES = (f"Exit status: {EXIT_OK} when every input was scored (skipped files included); {EXIT_UNREADABLE} when "
+                 f"some input could not be read (each has its own error line; the rest are scored); {EXIT_USAGE} for a "
+                 f"usage error or a model or data that cannot be used (nothing is scored); {EXIT_INTERNAL} for an "
+                 f"unexpected internal error (one line on stderr; --debug prints the traceback); {EXIT_BROKEN_PIPE} "
+                 "when the output was closed early (e.g. `| head`).")
+DEBUG_HELP = f"on an unexpected internal error (exit status {EXIT_INTERNAL}), print its traceback too"
 
 
 def positive_int(text: str) -> int:
@@ -64,16 +81,12 @@ def _prepare(args) -> int:
 
 
 def _predict(args) -> int:
+    from .predict import run
+    from .predict.models import choose_model
+
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
-    try:
-        model = choose_model(args.model, args.threshold, args.runtime, gradcam=gradcam_dir is not None)
-        return run(args.paths, model, args.json, gradcam_dir, args.batch_size)
-    except PredictError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # the output went into e.g. `head`, which stopped reading
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 1
+    model = choose_model(args.model, args.threshold, args.runtime, gradcam=gradcam_dir is not None)
+    return run(args.paths, model, args.json, gradcam_dir, args.batch_size)
 
 
 def _study(args) -> int:
@@ -83,7 +96,9 @@ def _study(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="braintumor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="braintumor", description=__doc__.split("\n\n")[0], epilog=EXIT_STATUSES)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     prep = commands.add_parser("prepare", help="validate the raw Kaggle data (and the extra source, if given) and pack each into an npz")
@@ -96,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="LGG sites to use, comma-separated (default: CS,DU,EZ,FG, the committed figures' sites)")
     prep.add_argument("--out", default=str(config.NPZ_PATH), help="packed arrays (default: %(default)s)")
     prep.add_argument("--splits", default=str(config.SPLITS_PATH), help="split table (default: %(default)s)")
+    prep.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     prep.set_defaults(handler=_prepare)
 
     pred = commands.add_parser(
@@ -106,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         "NIfTI volume gets one line per slice (k = 0 at the inferior end) and then a summary line "
         "(slices, max_probability, max_slice, slices_at_or_over_threshold; no 'probability' key). "
         "Which files are read, and how a picture, a DICOM series and a NIfTI volume become the model's "
-        "240x240 grey picture: docs/predict.md. Exit status 1 if any input could not be read (its line "
-        "says why), 2 if the model cannot be loaded.",
+        "240x240 grey picture: docs/predict.md. On a terminal, a progress bar on stderr counts the scans.",
+        epilog=EXIT_STATUSES,
     )
     pred.add_argument(
         "paths", nargs="+", metavar="PATH",
@@ -135,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--json", action="store_true",
-        help="one JSON object per line: file, slice (for a slice of a volume or series), probability, label, "
+        help=f"one JSON object per line, each with schema ({JSON_SCHEMA}: the version of these keys, docs/predict.md) "
+        "and: file, slice (for a slice of a volume or series), probability, label, "
         "model (the name of the model used; its file path when given a file), runtime (onnx or keras) and "
         "warning when the input check fires; a volume's or series' summary: file, series (DICOM), slices, "
         "max_probability, max_slice, slices_at_or_over_threshold, note, model, runtime; or file, error, model and "
@@ -148,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", metavar="N", type=positive_int, default=DEFAULT_BATCH_SIZE,
         help="scans per batch (default: %(default)s)",
     )
+    pred.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     pred.set_defaults(handler=_predict)
 
     from .studies import STUDIES
@@ -161,10 +179,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _is_expected(error: Exception) -> bool:
+    """True for the errors that say what to fix (exit status 2): `PredictError` (the model or
+    an output folder) and `DataError` (the training data). Their modules are looked up only
+    when loaded: an error of either was raised from it, so none is imported for this."""
+    expected = [getattr(sys.modules.get(f"{__package__}.{module}"), name, None)
+                for module, name in (("predict.records", "PredictError"), ("data.dataset", "DataError"))]
+    return isinstance(error, tuple(kind for kind in expected if kind is not None))
+
+
 def main(argv=None) -> int:
+    """Run the command line; returns its exit status (see `EXIT_STATUSES`). argparse exits
+    with 2 itself on a usage error, and with 0 after --help and --version."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:  # the output went into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return EXIT_BROKEN_PIPE
+    except Exception as error:  # noqa: BLE001 - the one place an unforeseen error becomes a status
+        if _is_expected(error):
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.debug:
+            traceback.print_exc(file=sys.stderr)
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        what = f"{type(error).__name__}: {message}" if message else type(error).__name__
+        print(f"braintumor: internal error: {what} (rerun with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

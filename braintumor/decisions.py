@@ -9,14 +9,10 @@ are read from the records in `model/` (`resolve`) when a document is rendered.
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 REGISTRY_PATH = Path(__file__).with_name("decisions.toml")
 

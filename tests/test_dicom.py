@@ -1,6 +1,7 @@
-"""DICOM in: files built with pydicom (8-, 12-, 16-bit, MONOCHROME1/2, rescale and window
-tags or none, shuffled order, missing positions) and the files `predict` must refuse with a
-clear line (multi-frame, no pixel data, CT, compressed without a decoder, not DICOM).
+"""DICOM in: files built with pydicom (8-, 12-, 16-bit, MONOCHROME1/2, rescale, Modality LUT,
+window and VOI LUT tags or none, shuffled order, missing positions) and the files `predict`
+must refuse with a clear line (multi-frame, no pixel data, CT, compressed without a decoder,
+not DICOM).
 
 The command runs here with the shipped model's ONNX export (no TensorFlow): these tests
 check reading and ordering, not the model.
@@ -16,12 +17,13 @@ from PIL import Image
 
 pydicom = pytest.importorskip("pydicom")
 
-from pydicom.dataset import FileDataset, FileMetaDataset  # noqa: E402
+from pydicom.data import get_testdata_file  # noqa: E402
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset  # noqa: E402
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, JPEGLSLossless, MRImageStorage, generate_uid  # noqa: E402
 
 from braintumor.cli import main  # noqa: E402
 from braintumor.data import dicom  # noqa: E402
-from braintumor.data.images import linear_to_grey, read_scan  # noqa: E402
+from braintumor.data.images import linear_to_grey, percentile_range, read_scan, to_model_size  # noqa: E402
 
 
 def write_dicom(path, pixels, *, bits=16, signed=False, photometric="MONOCHROME2", rescale=None, window=None,
@@ -88,15 +90,42 @@ def test_eight_bit_with_window_128_256_keeps_every_grey_level(tmp_path):
     np.testing.assert_array_equal(series.slices[0][1], pixels)
 
 
+def _window(center, width, function=None, *, bits=8, signed=False, rescale=None):
+    """The tags `dicom.voi_grey` reads for a window (and the modality output range it ends in)."""
+    ds = Dataset()
+    ds.PhotometricInterpretation, ds.BitsStored, ds.PixelRepresentation = "MONOCHROME2", bits, int(signed)
+    ds.WindowCenter, ds.WindowWidth = center, width
+    if function is not None:
+        ds.VOILUTFunction = function
+    if rescale is not None:
+        ds.RescaleSlope, ds.RescaleIntercept = rescale
+    return ds
+
+
 def test_window_follows_the_standard_linear_formula():
     values = np.array([-10.0, 0, 1, 127, 128, 254, 255, 300])
-    np.testing.assert_allclose(dicom.apply_window(values, 128, 256), [0, 0, 1, 127, 128, 254, 255, 255], atol=1e-9)
+    identity = [0, 0, 1, 127, 128, 254, 255, 255]
+    np.testing.assert_allclose(dicom.voi_grey(values, _window(128, 256)), identity, atol=1e-9)
+    # The window ends at 0 and 255 whatever the modality output range pydicom maps it to
+    np.testing.assert_allclose(dicom.voi_grey(values, _window(128, 256, bits=16, signed=True)), identity, atol=1e-9)
+    np.testing.assert_allclose(dicom.voi_grey(values, _window(128, 256, bits=12, rescale=(-0.5, 40))), identity,
+                               atol=1e-9)
+    # Several windows: the first
+    np.testing.assert_allclose(dicom.voi_grey(values, _window([128, 40], [256, 400])), identity, atol=1e-9)
     # c=40, w=400 (a CT-like window): below c-0.5-199.5 -> 0, above c-0.5+199.5 -> 255
-    grey = dicom.apply_window(np.array([-160.0, -159, 40, 239, 240]), 40, 400)
+    grey = dicom.voi_grey(np.array([-160.0, -159, 40, 239, 240]), _window(40, 400, bits=16, signed=True))
     assert grey[0] == 0 and grey[-1] == 255
     np.testing.assert_allclose(grey[1:4], ((np.array([-159, 40, 239]) - 39.5) / 399 + 0.5) * 255)
-    np.testing.assert_allclose(dicom.apply_window(np.array([40.0]), 40, 400, "LINEAR_EXACT"), [127.5])
-    np.testing.assert_allclose(dicom.apply_window(np.array([40.0]), 40, 400, "SIGMOID"), [127.5])
+    np.testing.assert_allclose(dicom.voi_grey(np.array([40.0]), _window(40, 400, "LINEAR_EXACT")), [127.5])
+    np.testing.assert_allclose(dicom.voi_grey(np.array([40.0]), _window(40, 400, "SIGMOID")), [127.5])
+    np.testing.assert_allclose(dicom.voi_grey(np.array([-1e6, 1e6]), _window(40, 400, "SIGMOID")), [0, 255])
+    np.testing.assert_allclose(dicom.voi_grey(values, _window(128, 256, "NOT_A_FUNCTION")), identity, atol=1e-9)
+
+
+@pytest.mark.parametrize("center, width", [(128, 0.5), (128, -10), (float("nan"), 256)])
+def test_an_unusable_window_leaves_the_slice_to_the_percentile_rule(center, width):
+    assert dicom.voi_grey(np.arange(10.0), _window(center, width)) is None
+    assert dicom.voi_grey(np.arange(10.0), Dataset()) is None  # no window, no VOI LUT
 
 
 def test_twelve_bit_without_window_uses_the_series_percentiles(tmp_path):
@@ -116,7 +145,8 @@ def test_sixteen_bit_signed_goes_through_rescale_then_window(tmp_path):
     write_dicom(tmp_path / "b.dcm", raw, bits=16, signed=True, rescale=(2.0, -500.0), window=(300, 1200),
                 series_uid="1.2.826.0.1.3680043.10.9", photometric="MONOCHROME1")
     plain, inverted = _series(tmp_path)
-    expected = np.clip(np.rint(dicom.apply_window(raw * 2.0 - 500.0, 300, 1200)), 0, 255).astype(np.uint8)
+    # PS3.3 C.11.2.1.2.1 on the rescaled values; the linear formula clipped is the window's 0 below, 255 above
+    expected = np.clip(np.rint(((raw * 2.0 - 500.0 - 299.5) / 1199 + 0.5) * 255), 0, 255).astype(np.uint8)
     np.testing.assert_array_equal(plain.slices[0][1], expected)
     np.testing.assert_array_equal(inverted.slices[0][1], 255 - expected)  # MONOCHROME1: low values bright
 
@@ -127,6 +157,111 @@ def test_monochrome1_without_window_is_inverted_after_the_percentile_rule(tmp_pa
     [series] = _series(tmp_path)
     low, high = np.percentile(pixels + 24.0, [0.5, 99.5])
     np.testing.assert_array_equal(series.slices[0][1], 255 - linear_to_grey(pixels + 24.0, low, high))
+
+
+def test_a_negative_rescale_slope_is_applied_before_the_window(tmp_path):
+    """MR_small's values x (127..2145) rescaled to 2272 - x, with its window 600/1600 moved to
+    2272 - 600: the modality transform comes first, so the picture is the original's negative."""
+    original = dicom.read_slice(_mr_small(tmp_path / "original.dcm", VOILUTFunction="LINEAR_EXACT"))
+    flipped = dicom.read_slice(_mr_small(tmp_path / "flipped.dcm", VOILUTFunction="LINEAR_EXACT", RescaleSlope=-1,
+                                         RescaleIntercept=2272, WindowCenter=1672))
+    np.testing.assert_array_equal(flipped.values, 2272 - original.values)
+    assert ((original.voi > 0) & (original.voi < 255)).mean() > 0.9  # most inside the window, not clipped
+    negative = 255 - original.voi.astype(int)
+    np.testing.assert_allclose(flipped.voi, negative, atol=1)  # a level's half rounds to even on both sides
+    assert (flipped.voi == negative).mean() > 0.95
+
+
+def test_a_modality_lut_sequence_is_applied_before_the_percentile_rule(tmp_path):
+    pixels = _ramp(seed=6)
+    path = write_dicom(tmp_path / "a.dcm", pixels, bits=8)
+    ds = pydicom.dcmread(path)
+    squares = np.arange(256) ** 2 // 4  # a non-linear Modality LUT: 0..16256
+    item = Dataset()
+    item.LUTDescriptor, item.ModalityLUTType = [256, 0, 16], "US"
+    item.add_new("LUTData", "US", squares.tolist())
+    ds.ModalityLUTSequence = [item]
+    ds.save_as(path)
+    [series] = _series(tmp_path)
+    values = squares[pixels]
+    np.testing.assert_array_equal(series.slices[0][1], linear_to_grey(values, *percentile_range(values)))
+
+
+# --------------------------------------------------------------------------------------
+# VOI LUT Sequence (0028,3010): a lookup table in place of the window
+# --------------------------------------------------------------------------------------
+
+
+def _mr_small(path, **tags):
+    """pydicom's MR_small.dcm (64x64, signed 16-bit, values 127..2145, window 600/1600) with
+    `tags` set (None: removed), saved at `path`."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    for keyword, value in tags.items():
+        if value is None:
+            ds.pop(keyword, None)
+        else:
+            setattr(ds, keyword, value)
+    ds.save_as(path)
+    return path
+
+
+def _voi_lut(first, data, bits):
+    """A VOI LUT Sequence of one LUT: entry k is the output for the modality value `first` + k."""
+    item = Dataset()
+    item.LUTDescriptor = [len(data), first, bits]
+    item.add_new("LUTData", "US", [int(value) for value in data])
+    return [item]
+
+
+def _picture(path):
+    [group] = dicom.group_series([dicom.read_header(path)])
+    [(_, grey)] = dicom.read_series(group).slices
+    return grey
+
+
+#: A LUT no window can be: modality values 200..1999 (below: the first entry, above: the last),
+#: 12-bit entries; 600..999 -> 4095 (white), 1500 and above -> 2048 (mid-grey), the rest -> 0.
+BAND_FIRST = 200
+BAND = np.where((np.arange(200, 2000) >= 600) & (np.arange(200, 2000) < 1000), 4095,
+                np.where(np.arange(200, 2000) >= 1500, 2048, 0))
+
+
+@pytest.mark.parametrize("window, photometric", [(None, "MONOCHROME2"), ((600, 1600), "MONOCHROME2"),
+                                                 (None, "MONOCHROME1")],
+                         ids=["lut-only", "lut-preferred-to-the-window", "monochrome1-inverted-after-the-lut"])
+def test_a_voi_lut_sequence_maps_the_grey_levels(tmp_path, window, photometric):
+    center, width = window or (None, None)
+    path = _mr_small(tmp_path / "lut.dcm", WindowCenter=center, WindowWidth=width, PhotometricInterpretation=photometric,
+                     VOILUTSequence=_voi_lut(BAND_FIRST, BAND, 12))
+    pixels = pydicom.dcmread(path).pixel_array.astype(int)
+
+    voi = dicom.read_slice(path).voi  # at the file's own 64x64, before MONOCHROME1 and the resize
+    white, mid = (pixels >= 600) & (pixels < 1000), pixels >= 1500
+    assert white.any() and mid.any() and (pixels < 600).any() and (pixels > 2000).any()
+    levels = np.where(white, 255, np.where(mid, 128, 0)).astype(np.uint8)  # 2048 / 4095 * 255 = 127.5 + 0.03
+    np.testing.assert_array_equal(voi, levels)
+    if photometric == "MONOCHROME1":
+        levels = 255 - levels
+    np.testing.assert_array_equal(_picture(path), to_model_size(levels))
+
+
+def test_an_8_bit_voi_lut_of_more_than_256_entries_maps_every_entry(tmp_path):
+    """A 12-bit to 8-bit LUT (4096 entries): entries past 255 are looked up, not wrapped
+    (pydicom 3.0.2 on its own indexes such a LUT through uint8)."""
+    path = _mr_small(tmp_path / "lut8.dcm", WindowCenter=None, WindowWidth=None,
+                     VOILUTSequence=_voi_lut(0, np.arange(4096) // 16, 8))
+    pixels = pydicom.dcmread(path).pixel_array.astype(int)
+    assert pixels.max() > 1000
+    np.testing.assert_array_equal(dicom.read_slice(path).voi, pixels // 16)
+
+
+def test_a_voi_lut_pydicom_cannot_apply_falls_back_to_the_window_then_the_percentiles(tmp_path):
+    lut = _voi_lut(0, np.arange(4096), 9)  # 9 bits an entry: not one of 8, 10..16
+    with_window = _picture(_mr_small(tmp_path / "a.dcm", VOILUTSequence=lut))
+    np.testing.assert_array_equal(with_window, _picture(_mr_small(tmp_path / "b.dcm")))
+    without = _picture(_mr_small(tmp_path / "c.dcm", VOILUTSequence=lut, WindowCenter=None, WindowWidth=None))
+    pixels = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    np.testing.assert_array_equal(without, to_model_size(linear_to_grey(pixels, *percentile_range(pixels))))
 
 
 def test_other_sizes_are_resized_like_a_picture_file(tmp_path):

@@ -130,7 +130,7 @@ def test_predict_gives_slice_lines_then_a_summary(tmp_path, capsys):
     assert [record["slice"] for record in slices] == list(range(SLICES))
     assert all(set(record) >= {"file", "slice", "probability", "label", "model", "runtime"} for record in slices)
     assert summary == {
-        "file": str(path), "slices": SLICES, "max_slice": summary["max_slice"],
+        "schema": 1, "file": str(path), "slices": SLICES, "max_slice": summary["max_slice"],
         "max_probability": max(record["probability"] for record in slices), "slices_at_or_over_threshold": SLICES,
         "model": roles.default_model(), "runtime": "onnx",
     }

@@ -125,7 +125,7 @@ def test_json_lines_have_file_probability_label_and_model(tmp_path, model_path, 
     assert status == 0
     assert [record["file"] for record in records] == [str(path) for path in files]
     for record in records:
-        assert set(record) == {"file", "probability", "label", "model", "runtime"}
+        assert set(record) == {"schema", "file", "probability", "label", "model", "runtime"}
         assert record["model"] == str(model_path)  # a file that is no named model: named by its path
         assert 0.0 <= record["probability"] <= 1.0
         assert record["label"] == int(record["probability"] >= 0.5)
@@ -189,9 +189,10 @@ def test_folders_are_searched_recursively_one_json_line_per_file(tmp_path, model
     assert status == 0  # a skipped file is not a failure
     notes = tmp_path / "Testing" / "no" / "notes.txt"
     assert [record["file"] for record in records] == [str(images[0]), str(notes), *map(str, images[1:])]
-    assert records[1] == {"file": str(notes), "skipped": "not an image file", "model": str(model_path), "runtime": "onnx"}
+    assert records[1] == {"schema": 1, "file": str(notes), "skipped": "not an image file", "model": str(model_path),
+                          "runtime": "onnx"}
     for record in records[:1] + records[2:]:
-        assert set(record) == {"file", "probability", "label", "model", "runtime"}
+        assert set(record) == {"schema", "file", "probability", "label", "model", "runtime"}
 
 
 def test_skipped_files_are_noted_on_stderr_in_text_mode(tmp_path, model_path, capsys):
@@ -252,8 +253,8 @@ def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, 
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
     assert status == 0
-    assert set(records[0]) == {"file", "probability", "label", "model", "runtime"}
-    assert set(records[1]) == {"file", "probability", "label", "model", "runtime", "warning"}
+    assert set(records[0]) == {"schema", "file", "probability", "label", "model", "runtime"}
+    assert set(records[1]) == {"schema", "file", "probability", "label", "model", "runtime", "warning"}
     assert "head fills" in records[1]["warning"] and "training:" in records[1]["warning"]
 
     main(["predict", str(typical), str(big), "--model", str(model_with_rule)])
@@ -332,10 +333,10 @@ def test_bad_inputs_in_json_mode_are_json_error_lines_on_stdout(tmp_path, model_
     records = [json.loads(line) for line in out.splitlines()]
 
     assert status == 1
-    assert set(records[0]) == {"file", "probability", "label", "model", "runtime"}
+    assert set(records[0]) == {"schema", "file", "probability", "label", "model", "runtime"}
     assert [record["file"] for record in records[1:]] == [str(path) for path in bad]
     for record, reason in zip(records[1:], bad.values()):
-        assert set(record) == {"file", "error", "model", "runtime"} and reason in record["error"]
+        assert set(record) == {"schema", "file", "error", "model", "runtime"} and reason in record["error"]
     assert "Traceback" not in err
 
 
@@ -495,7 +496,7 @@ _PROBE = """
 import sys
 from braintumor.cli import main
 status = main(sys.argv[1:])
-heavy = ("tensorflow", "keras", "scipy", "sklearn", "pandas", "matplotlib", "tqdm", "pydicom", "nibabel")
+heavy = ("tensorflow", "keras", "scipy", "sklearn", "pandas", "matplotlib", "pydicom", "nibabel")
 print("LOADED", sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in heavy}), status)
 """
 
@@ -552,7 +553,7 @@ def test_a_folder_mixing_pictures_dicom_and_nifti(tmp_path, capsys):
     assert records[10]["file"] == str(folder / "z.nii.gz") and records[10]["slices"] == 4
     for summary in (records[5], records[10]):
         assert "probability" not in summary
-        assert set(summary) >= {"file", "slices", "max_probability", "max_slice", "slices_at_or_over_threshold"}
+        assert set(summary) >= {"schema", "file", "slices", "max_probability", "max_slice", "slices_at_or_over_threshold"}
 
 
 # --------------------------------------------------------------------------------------

@@ -373,14 +373,29 @@ def test_models_submodules_import_without_tensorflow():
 
 
 def test_the_readmes_keras_snippet_loads_the_shipped_model():
-    """README: "import `braintumor.models` before `keras.models.load_model`"."""
+    """docs/predict.md: "import `braintumor.models.layers` before `keras.models.load_model`"."""
     pytest.importorskip("keras")
-    code = ("import braintumor.models\nimport keras\n"
+    code = ("import braintumor.models.layers\nimport keras\n"
             "model = keras.models.load_model('model/braintumor.keras')\nprint(model.input_shape, model.output_shape)")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                               cwd=config.REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.strip().splitlines()[-1] == "(None, 240, 240, 1) (None, 2)"
+
+
+def test_importing_braintumor_models_alone_registers_nothing():
+    """Registration is explicit: `import braintumor.models` patches no import machinery, so
+    plain Keras, without `braintumor.models.layers`, does not know the package's layers."""
+    pytest.importorskip("keras")
+    code = ("import sys, braintumor.models\nhooks = [type(f).__name__ for f in sys.meta_path if 'braintumor' in type(f).__module__]\n"
+            "import keras\n"
+            "print(hooks, keras.saving.get_registered_object('braintumor>HeadCrop'))\n"
+            "import braintumor.models.layers\n"
+            "print(keras.saving.get_registered_object('braintumor>HeadCrop').__name__)")
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                              cwd=config.REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip().splitlines()[-2:] == ["[] None", "HeadCrop"]
 
 
 def test_one_scan_enters_the_predict_package_init_at_most_twice(tmp_path):

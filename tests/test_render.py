@@ -76,11 +76,13 @@ def test_a_missing_figure_in_the_records_stops_every_document():
 def test_the_card_cites_every_dataset_of_its_metadata(documents):
     card = documents["MODEL_CARD.md"]
     header, body = card.split("---\n")[1], card.split("## Citation and links")[1]
-    listed = re.findall(r"^- (\S+/\S+)$", header.split("datasets:")[1].split("metrics:")[0], flags=re.M)
+    listed = re.findall(r"^- (\S+)$", header.split("datasets:")[1].split("metrics:")[0], flags=re.M)
     from braintumor.models import configs
 
-    assert listed == [d["kaggle"] for d in configs.datasets().values()] and "mateuszbuda/lgg-mri-segmentation" in listed
-    for name in listed:
+    # The Hugging Face card format wants dataset IDs or URLs: these sets are Kaggle's, so their URLs.
+    assert listed == [f"https://www.kaggle.com/datasets/{d['kaggle']}" for d in configs.datasets().values()]
+    assert "https://www.kaggle.com/datasets/mateuszbuda/lgg-mri-segmentation" in listed
+    for name in (url.removeprefix("https://www.kaggle.com/datasets/") for url in listed):
         assert f"[{name}](https://www.kaggle.com/datasets/{name})" in body, name
     assert "Buda" in body and "Computers in Biology and Medicine, 2019" in body and "TCGA-LGG" in body
 

@@ -1,8 +1,8 @@
 """DICOM files and series as the model's input: each axial MR image one 240x240 grey slice.
 
-The rule (modality transform, the file's window or the series' percentiles, MONOCHROME1,
-grouping by series and orientation, order from the inferior end, duplicates, what is
-refused) is stated once, in docs/predict.md ("How a scan becomes the model's picture"),
+The rule (modality transform, the file's VOI LUT or window or else the series' percentiles,
+MONOCHROME1, grouping by series and orientation, order from the inferior end, duplicates, what
+is refused) is stated once, in docs/predict.md ("How a scan becomes the model's picture"),
 rendered from `reports/templates/predict.md.j2`; this module applies it.
 
 A file that cannot be used becomes one error line naming it and the fix, and the other
@@ -65,7 +65,7 @@ class DicomSlice:
 
     path: Path
     values: np.ndarray  # float64, rows x columns
-    window: tuple[float, float, str] | None  # (center, width, VOI LUT function) from the file
+    voi: np.ndarray | None  # uint8 grey by the file's VOI LUT or window (`voi_grey`, rounded); None without one
     monochrome1: bool
 
 
@@ -187,43 +187,86 @@ def series_problem(group: SeriesGroup) -> str | None:
             "resliced to axial")
 
 
-def _first_number(value) -> float:
-    """A DICOM number, or the first of a multi-value one (several windows: the first)."""
-    if not isinstance(value, (str, bytes, int, float)):
-        value = value[0]
-    return float(value)
-
-
-def _window(dataset) -> tuple[float, float, str] | None:
-    """(center, width, function) of the file's first VOI window, or None when absent or unusable."""
-    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
-    if center is None or width is None:
+def _voi_lut_item(dataset):
+    """The first item of the VOI LUT Sequence (0028,3010) when it holds a LUT Descriptor and
+    LUT Data (what `apply_voi_lut` takes for a LUT), else None."""
+    sequence = dataset.get("VOILUTSequence")
+    item = sequence[0] if sequence else None
+    if item is None or item.get("LUTDescriptor") is None or item.get("LUTData") is None:
         return None
-    try:
-        center, width = _first_number(center), _first_number(width)
-    except (TypeError, ValueError, IndexError):
-        return None
-    function = str(dataset.get("VOILUTFunction") or "LINEAR").upper()
-    if not (math.isfinite(center) and math.isfinite(width)) or width <= 0 or (function == "LINEAR" and width < 1):
-        return None
-    return center, width, function
+    return item
 
 
-def apply_window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
-    """Grey 0..255 (float) from modality values by a VOI window, per DICOM PS3.3 C.11.2.1.2:
+def _lut_grey(values: np.ndarray, dataset, item) -> np.ndarray:
+    """Grey 0..255 (float) by the VOI LUT `item`, applied by pydicom's `apply_voi_lut`.
 
-    LINEAR: x <= c - 0.5 - (w-1)/2 -> 0; x > c - 0.5 + (w-1)/2 -> 255; else
-    ((x - (c - 0.5)) / (w - 1) + 0.5) * 255. (Center 128, width 256 maps 0..255 to itself.)
-    LINEAR_EXACT: (x - c) / w + 0.5, clipped to 0..1, times 255. SIGMOID: 255 / (1 + exp(-4 (x - c) / w)).
+    Its input is the modality output rounded to integers, a value below the first one mapped
+    taken to the first entry and one above the last to the last (PS3.3 C.11.2.1.1: pydicom's
+    rule, applied here first so that its index array cannot wrap); its output, 0..2^n-1 with
+    n the third LUT Descriptor value (bits an entry), is scaled to 0..255.
     """
-    values = np.asarray(values, dtype=np.float64)
-    if function == "SIGMOID":
-        return 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
-    if function == "LINEAR_EXACT":
-        return np.clip((values - center) / width + 0.5, 0.0, 1.0) * 255.0
-    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
-    inside = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255.0 if width > 1 else np.zeros_like(values)
-    return np.where(values <= low, 0.0, np.where(values > high, 255.0, inside))
+    from pydicom.pixels import apply_voi_lut
+
+    entries, first, bits = (int(value) for value in item.LUTDescriptor)
+    entries = entries or 2 ** 16  # 0 means 65536 entries
+    if bits == 8:
+        # pydicom 3.0.2 indexes an 8-bit LUT through a uint8 array, so entry 256 and above wrap
+        # to the start; LUT Data is read one 16-bit word an entry either way, so naming the
+        # entries 16-bit changes only that index type, not the values looked up.
+        item.LUTDescriptor = [item.LUTDescriptor[0], first, 16]
+    indices = np.clip(np.rint(values), first, first + entries - 1).astype(np.int64)
+    output = apply_voi_lut(indices, dataset, prefer_lut=True)
+    return np.asarray(output, dtype=np.float64) * (255.0 / (2 ** bits - 1))
+
+
+def _window_grey(values: np.ndarray, dataset) -> np.ndarray:
+    """Grey 0..255 (float) by the file's first Window Center / Width and VOI LUT Function
+    (LINEAR, LINEAR_EXACT or SIGMOID; PS3.3 C.11.2.1.2-3), applied by pydicom's `apply_voi_lut`.
+
+    pydicom puts the window's bottom and top at the ends of the modality output range (Bits
+    Stored and Pixel Representation, through the rescale or Modality LUT); they are what it
+    gives for -inf and +inf, and are scaled to 0 and 255. A function other than the three
+    standard ones is read as LINEAR, the default.
+    """
+    from pydicom.pixels import apply_voi_lut
+
+    function = str(dataset.get("VOILUTFunction") or "").strip().upper()
+    if function not in ("LINEAR_EXACT", "SIGMOID"):
+        dataset.VOILUTFunction = "LINEAR"
+    # SIGMOID far from its center: exp overflows, to 0 or 255 as it should; a flat output range
+    # (a Rescale Slope of 0) divides by zero, and `_finite` refuses the result.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        output = apply_voi_lut(np.asarray(values, dtype=np.float64), dataset, prefer_lut=False)
+        bottom, top = apply_voi_lut(np.array([-np.inf, np.inf]), dataset, prefer_lut=False)
+        return (np.asarray(output, dtype=np.float64) - bottom) * (255.0 / (top - bottom))
+
+
+def voi_grey(values: np.ndarray, dataset) -> np.ndarray | None:
+    """Grey 0..255 (float, rows x columns) from modality values by the file's own VOI
+    transform, PS3.3 C.11.2, through pydicom's `apply_voi_lut`: the first VOI LUT Sequence
+    item when there is one (`_lut_grey`), else the first Window Center / Width (`_window_grey`).
+
+    None when the file has neither, or when pydicom cannot apply them (a window width under 1,
+    an unsupported LUT entry size, LUT Data shorter than its descriptor: a LUT that fails
+    falls back to the window) or they give a value that is not finite: such a slice is
+    mapped by the series' 0.5th and 99.5th percentiles instead (`read_series`). MONOCHROME1
+    is not inverted here (`to_grey` does it).
+    """
+    item = _voi_lut_item(dataset)
+    grey = None if item is None else _finite(_lut_grey, values, dataset, item)
+    if grey is None and dataset.get("WindowCenter") is not None and dataset.get("WindowWidth") is not None:
+        grey = _finite(_window_grey, values, dataset)
+    return grey
+
+
+def _finite(mapping, values: np.ndarray, *arguments) -> np.ndarray | None:
+    """`mapping(values, *arguments)`, or None when it raises (a malformed VOI module) or gives
+    a value that is not finite or a picture of another shape."""
+    try:
+        grey = mapping(values, *arguments)
+    except Exception:  # noqa: BLE001 - pydicom raises many types for a malformed VOI module
+        return None
+    return grey if grey.shape == np.shape(values) and np.all(np.isfinite(grey)) else None
 
 
 def _decoder_problem(dataset) -> str | None:
@@ -321,14 +364,17 @@ def read_slice(path: Path) -> DicomSlice:
         raise ImageReadError(f"cannot decode the pixel data ({type(error).__name__}: {error}); {DECOMPRESS_FIX}") from None
     if values.ndim != 2:
         raise ImageReadError(f"pixel data shaped {values.shape}, not one 2D image; {MULTIFRAME_FIX}")
-    return DicomSlice(Path(path), values, _window(dataset), photometric == "MONOCHROME1")
+    voi = voi_grey(values, dataset)
+    if voi is not None:
+        voi = np.clip(np.rint(voi), 0, 255).astype(np.uint8)
+    return DicomSlice(Path(path), values, voi, photometric == "MONOCHROME1")
 
 
 def to_grey(item: DicomSlice, series_range: tuple[float, float] | None) -> np.ndarray:
-    """One slice as the model sees it (240x240 uint8): its window, else the series'
-    percentile range; MONOCHROME1 inverted; resized."""
-    if item.window is not None:
-        grey = np.clip(np.rint(apply_window(item.values, *item.window)), 0, 255).astype(np.uint8)
+    """One slice as the model sees it (240x240 uint8): its VOI LUT or window (`voi_grey`),
+    else the series' percentile range; MONOCHROME1 inverted; resized."""
+    if item.voi is not None:
+        grey = item.voi
     else:
         grey = linear_to_grey(item.values, *series_range)
     if item.monochrome1:
@@ -375,7 +421,7 @@ def read_series(group: SeriesGroup) -> DicomSeries:
                       for item in usable):
         raise ImageReadError(f"no signal in the series: every pixel of its {len(usable)} readable files is "
                              f"{usable[0].values.flat[0]:g}; give the series that holds the images")
-    without_window = [item.values for item in usable if item.window is None]
+    without_window = [item.values for item in usable if item.voi is None]
     series_range = percentile_range(without_window) if without_window else None
     series.slices = [(item.path, to_grey(item, series_range)) for item in usable]
     return series

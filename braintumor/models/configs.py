@@ -14,12 +14,8 @@ No TensorFlow: reading a configuration imports only the decision registry.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 from ..decisions import decision
 

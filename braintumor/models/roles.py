@@ -17,10 +17,10 @@ constant of their own. No TensorFlow.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 from . import configs
-from .configs import tomllib
 
 ROLES = ("default", "alternative", "study record")
 #: What a configuration's `[role] kind` may say (the default is named in `DEFAULT_FILE` instead).

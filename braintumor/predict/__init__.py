@@ -10,23 +10,31 @@ becomes an error line instead of stopping the run.
 The parts: `records` (the lines printed), `models` (`choose_model`: which model file, its
 name, threshold, input-check rule and runtime, resolved once into a `ChosenModel` that is
 passed down), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command
-line itself is `braintumor.cli`. This module holds `run`, the command's one entry.
+line itself is `braintumor.cli`; `options` holds what its help shows. This module holds `run`,
+the command's one entry; it imports Pillow (through the readers) only when called.
 """
 
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 from pathlib import Path
 
-from ..data.inputs import Entry, expand_paths, walk_folder  # noqa: F401 (re-exported)
 from .models import (DEFAULT_THRESHOLD, NOT_FOUND, ChosenModel, choose_model, default_threshold,  # noqa: F401
                      input_check_rule, resolve_model)
-from .records import PredictError, Progress, Result, Summary
-from .scoring import (DEFAULT_BATCH_SIZE, RUNTIMES, load_checked_model, load_runtime,  # noqa: F401
-                      predict_entries)
+from .options import DEFAULT_BATCH_SIZE, EXIT_OK, EXIT_UNREADABLE, JSON_SCHEMA, RUNTIMES  # noqa: F401
+from .records import PredictError, Result, Summary, print_line, progress_bar  # noqa: F401
 
-#: A progress line is worth its noise only for runs that take a while.
-PROGRESS_MIN_IMAGES = 100
+#: Names re-exported from the modules that import Pillow (and, when they read, pydicom and
+#: nibabel): imported on first use, so that the command line's help imports none of them.
+_LAZY = {"Entry": "..data.inputs", "expand_paths": "..data.inputs", "walk_folder": "..data.inputs",
+         "load_checked_model": ".scoring", "load_runtime": ".scoring", "predict_entries": ".scoring"}
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name], __name__), name)
 
 
 def run(
@@ -37,14 +45,15 @@ def run(
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> int:
     """The `predict` command: print one line per scan (and per volume or series, a summary);
-    1 if any input failed, else 0.
+    `EXIT_UNREADABLE` (1) if any input failed, else `EXIT_OK` (0).
 
     `model` is what `choose_model` resolved from `--model`, `--threshold` and `--runtime`: its
     file, name, threshold, input-check rule and loaded runtime, read once (with `--gradcam`,
     resolved with `gradcam=True`, so that Keras scores). Results go to stdout; error and skip
     lines go to stdout as JSON with --json (one stream to parse), else to stderr. Skipped files leave the
-    exit status alone. Every line names the model and the runtime. Raises `PredictError`
-    when nothing can be predicted at all.
+    exit status alone. Every line names the model and the runtime (and, with --json, carries
+    `schema`: `JSON_SCHEMA`). On a terminal, a progress bar counts the scans on stderr
+    (`records.progress_bar`). Raises `PredictError` when nothing can be predicted at all.
     """
     if gradcam_dir is not None:
         gradcam_dir = Path(gradcam_dir)
@@ -57,24 +66,19 @@ def run(
     for note in model.notes:
         print(f"note: {note}", file=sys.stderr)
 
+    from ..data.inputs import expand_paths
+    from .scoring import predict_entries
+
     entries = expand_paths(paths)
-    progress = Progress(len(entries)) if sys.stderr.isatty() and len(entries) > PROGRESS_MIN_IMAGES else None
     failed = 0
-    try:
-        for line in predict_entries(model, entries, batch_size, gradcam_dir):
+    with progress_bar(len(entries)) as bar:
+        for line in predict_entries(model, entries, batch_size, gradcam_dir, progress=bar):
             line.model, line.runtime = model.name, model.runtime
             failed += line.error is not None
             if as_json:
-                print(line.as_json())
+                print_line(line.as_json(), sys.stdout, bar)
             elif line.error is None and line.skipped is None:
-                print(line.as_text())
-            elif progress is not None:
-                progress.write(line.as_text())
+                print_line(line.as_text(), sys.stdout, bar)
             else:
-                print(line.as_text(), file=sys.stderr)
-            if progress is not None and line.ends_entry:
-                progress.update()
-    finally:
-        if progress is not None:
-            progress.close()
-    return 1 if failed else 0
+                print_line(line.as_text(), sys.stderr, bar)
+    return EXIT_UNREADABLE if failed else EXIT_OK

@@ -1,20 +1,21 @@
 """What `predict` prints: one `Result` line per scan, bad file or skipped file, a `Summary`
-line after each volume's or series' slices, and a progress line on a terminal.
+line after each volume's or series' slices, and a progress bar on a terminal (stderr).
 
-Every JSON line names the model and the runtime that the run used (`model`, `runtime`), an
-error or skip line too, so that a reader of one line alone knows where it came from.
+Every JSON line carries the version of its keys (`schema`, `options.JSON_SCHEMA`) and names
+the model and the runtime that the run used (`model`, `runtime`), an error or skip line too,
+so that a reader of one line alone knows where it came from.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import config
+from .options import JSON_SCHEMA
 
 
 class PredictError(Exception):
@@ -36,10 +37,9 @@ class Result:
     model: str | None = None  # the name of the model that scored it (`models.specs`), or its file
     slice: int | None = None  # its index in a volume or series (0: inferior), None for a picture
     runtime: str | None = None  # "onnx" or "keras": what scored it
-    ends_entry: bool = False  # the last line of its entry (for the progress line)
 
     def as_json(self) -> str:
-        record = {"file": self.file}
+        record = {"schema": JSON_SCHEMA, "file": self.file}
         if self.error is not None:
             record["error"] = self.error
         elif self.skipped is not None:
@@ -77,11 +77,10 @@ class Summary:
     warning: str | None = None  # where that sequence is outside what the default model is for
     model: str | None = None
     runtime: str | None = None
-    ends_entry: bool = True
     error = skipped = probability = None  # read by `run` like a Result's
 
     def as_json(self) -> str:
-        record = {"file": self.file}
+        record = {"schema": JSON_SCHEMA, "file": self.file}
         if self.series is not None:
             record["series"] = self.series
         best = int(np.argmax(self.probabilities))
@@ -105,26 +104,26 @@ class Summary:
         return line
 
 
-class Progress:
-    """'predict: 40/150 entries' on one terminal line (stderr), redrawn at most every 0.2 s:
-    what a long run needs, in a few lines instead of a progress-bar library, so that the
-    light install (`pip install .`) runs it too. `write` prints a line above it."""
+def progress_bar(total: int, stream=None):
+    """The run's progress bar: a `tqdm` bar on stderr counting scans (a picture, or a slice of a
+    volume or series; an entry that gives no scan, an error or a skipped file, counts as one),
+    drawn only when stderr is a terminal (never in a pipe, a log or a notebook, and never on
+    stdout, where the results and the --json lines go). `total` starts as the number of
+    entries; `scoring.predict_entries` raises it by a volume's or series' slices once it is
+    read, and moves the bar on per scored batch. Lines printed while it is drawn go through
+    `print_line`, which writes them above it."""
+    from tqdm import tqdm
 
-    def __init__(self, total: int, stream=None):
-        self.total, self.done, self.stream, self.drawn = total, 0, stream or sys.stderr, 0.0
+    stream = stream or sys.stderr
+    return tqdm(total=total, desc="predict", unit="scan", file=stream, leave=False, dynamic_ncols=True,
+                disable=not stream.isatty())
 
-    def update(self) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if now - self.drawn >= 0.2 or self.done == self.total:
-            self.drawn = now
-            self.stream.write(f"\rpredict: {self.done}/{self.total} entries")
-            self.stream.flush()
 
-    def write(self, line: str) -> None:
-        self.stream.write(f"\r\033[K{line}\n")
-        self.drawn = 0.0  # redraw the count under it at the next update
-
-    def close(self) -> None:
-        self.stream.write("\r\033[K")
-        self.stream.flush()
+def print_line(line: str, stream, bar=None) -> None:
+    """Print `line` to `stream`: above the progress bar when one is drawn and `stream` is a
+    terminal too (the bar is cleared, the line written, the bar redrawn), else as it is (the
+    results of `predict ... > out.txt` do not redraw the bar line by line)."""
+    if bar is None or bar.disable or not stream.isatty():
+        print(line, file=stream)
+    else:
+        bar.write(line, file=stream)

@@ -21,10 +21,8 @@ from .. import config
 from ..data.images import ImageReadError
 from ..data.sequence import sequence_warning
 from ..data.inputs import Entry
+from .options import DEFAULT_BATCH_SIZE, RUNTIMES  # noqa: F401 (RUNTIMES: re-exported)
 from .records import PredictError, Result, Summary
-
-DEFAULT_BATCH_SIZE = 64
-RUNTIMES = ("onnx", "keras")
 
 #: Keras imports these when installed, only for features `predict` never uses (pandas
 #: inputs, scikit-learn wrappers, image galleries); they add 1-2 s to every start.
@@ -185,14 +183,14 @@ def _read_entry(entry: Entry, threshold: float) -> _Unit:
     error or skip line. A reader's unforeseen failure is that entry's error line: one file
     never stops the run."""
     if not entry.usable:
-        return _ended(_Unit([Result(file=str(entry.path), error=entry.error, skipped=entry.skipped)]))
+        return _Unit([Result(file=str(entry.path), error=entry.error, skipped=entry.skipped)])
     try:
         scans = entry.reader.read(entry)
     except ImageReadError as read_error:
-        return _ended(_Unit([Result(file=str(entry.path), error=str(read_error))]))
+        return _Unit([Result(file=str(entry.path), error=str(read_error))])
     except Exception as error:  # noqa: BLE001 - a library's bug on one odd file
-        return _ended(_Unit([Result(file=str(entry.path), error=(
-            f"cannot be read ({type(error).__name__}: {error}); convert it to PNG or NIfTI, and please report it"))]))
+        return _Unit([Result(file=str(entry.path), error=(
+            f"cannot be read ({type(error).__name__}: {error}); convert it to PNG or NIfTI, and please report it"))])
     unit = _Unit([Result(file=str(path), error=reason) for path, reason in scans.errors]
                  + [Result(file=str(path), skipped=reason) for path, reason in scans.skipped])
     for index, (path, scan) in enumerate(zip(scans.files, scans.scans)):
@@ -201,18 +199,11 @@ def _read_entry(entry: Entry, threshold: float) -> _Unit:
         unit.summary = Summary(str(entry.path), [], threshold, series=scans.series, note=scans.note,
                                sequence=scans.sequence, warning=sequence_warning(scans.sequence))
         unit.lines.append(unit.summary)
-    return _ended(unit)
-
-
-def _ended(unit: _Unit) -> _Unit:
-    """The unit with its last line marked as its entry's end (for the progress line)."""
-    if unit.lines:
-        unit.lines[-1].ends_entry = True
     return unit
 
 
 def predict_entries(model, entries: list[Entry], batch_size: int = DEFAULT_BATCH_SIZE,
-                    gradcam_dir: Path | None = None) -> Iterator[Result | Summary]:
+                    gradcam_dir: Path | None = None, progress=None) -> Iterator[Result | Summary]:
     """Yield the lines of the entries of `expand_paths`, in order: one `Result` per picture,
     slice, bad file or skipped file, and a `Summary` after each volume's or series' slices.
 
@@ -222,20 +213,36 @@ def predict_entries(model, entries: list[Entry], batch_size: int = DEFAULT_BATCH
     pictures around it share batches). label is 1 (tumour) iff probability >= threshold. With
     `gradcam_dir`, a Grad-CAM overlay of the tumour class is written there for every scan that
     was predicted.
+
+    `progress` (`records.progress_bar`, its total the number of entries, or None) moves on by
+    one per scan scored, batch by batch, so that a long volume or series shows its slices
+    going; an entry counts as its number of scans once read (one when it gives none).
     """
     overlay_names = _OverlayNames(Path(gradcam_dir)) if gradcam_dir is not None else None
     pending, waiting = [], 0
     for entry in entries:
         unit = _read_entry(entry, model.threshold)
+        if progress is not None:
+            _count_entry(progress, len(unit.scans))
         pending.append(unit)
         waiting += len(unit.scans)
         if waiting >= batch_size:
-            yield from _score(model, pending, batch_size, overlay_names)
+            yield from _score(model, pending, batch_size, overlay_names, progress)
             pending, waiting = [], 0
-    yield from _score(model, pending, batch_size, overlay_names)
+    yield from _score(model, pending, batch_size, overlay_names, progress)
 
 
-def _score(model, units: list[_Unit], batch_size: int, overlay_names):
+def _count_entry(progress, scans: int) -> None:
+    """An entry just read, counted as one in the bar's total: done when it gave no scan, else
+    its scans replace that one (a volume's slices) and are counted when scored."""
+    if scans == 0:
+        progress.update(1)
+    elif scans > 1:
+        progress.total += scans - 1
+        progress.refresh()
+
+
+def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=None):
     """Score the units' scans in batches, fill in their results and summaries, yield their lines."""
     results = [result for unit in units for result in unit.scored]
     scans = [scan for unit in units for scan in unit.scans]
@@ -254,6 +261,8 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names):
                 result.warning = warning
         if overlay_names is not None:
             _write_overlays(model.scorer, batch, chunk, overlay_names)
+        if progress is not None:
+            progress.update(len(chunk))
     for unit in units:
         if unit.summary is not None:
             unit.summary.probabilities = [result.probability for result in unit.scored]
