@@ -2,9 +2,13 @@
 
 import functools
 import math
+import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy.stats import DegenerateDataWarning, bootstrap
+from sklearn.metrics import roc_auc_score
 
 from braintumor.evaluation import metrics
 
@@ -25,7 +29,7 @@ def test_brier_of_one_class_is_the_mean_squared_error():
 
 
 def test_perfect_classifier(monkeypatch):
-    # 2000 bootstrap resamples take seconds; 100 show the same thing here
+    # 100 bootstrap resamples show the same thing as 2000 here
     fast = functools.partial(metrics.bootstrap_auc_interval, n_boot=100)
     monkeypatch.setattr(metrics, "bootstrap_auc_interval", fast)
     y_true = np.array([0, 1] * 20)
@@ -95,6 +99,13 @@ def test_wilson_interval_of_nothing_is_nan():
     assert all(math.isnan(v) for v in metrics.wilson_interval(0, 0))
 
 
+def _scores(n: int, separation: float, seed: int = 0):
+    """n scans, half of them tumours, scores normal with the tumours `separation` higher."""
+    rng = np.random.default_rng(seed)
+    y_true = np.array([0, 1] * (n // 2))
+    return y_true, rng.normal(size=n) + separation * y_true
+
+
 def test_bootstrap_auc_interval_brackets_the_estimate_and_is_reproducible():
     rng = np.random.default_rng(0)
     y_true = np.array([0, 1] * 50)
@@ -103,6 +114,96 @@ def test_bootstrap_auc_interval_brackets_the_estimate_and_is_reproducible():
     estimate = metrics.binary_metrics(y_true, probability, with_ci=False)["roc_auc"]
     assert low < estimate < high
     assert [low, high] == metrics.bootstrap_auc_interval(y_true, probability, n_boot=300)
+    assert [low, high] != metrics.bootstrap_auc_interval(y_true, probability, n_boot=300, seed=7)
+
+
+def test_auc_statistic_matches_scikit_learn_per_resample_and_with_ties():
+    y_true, probability = _scores(60, 1.0)
+    probability = probability.round(1)  # ties, counted half
+    rows = np.random.default_rng(3).integers(0, 60, size=(5, 60))
+    expected = [roc_auc_score(y_true[row], probability[row]) for row in rows]
+    assert metrics._auc_statistic(y_true[rows], probability[rows], axis=-1) == pytest.approx(expected, abs=1e-12)
+    assert math.isnan(metrics._auc_statistic(np.ones(4), np.arange(4.0)))
+
+
+def test_bootstrap_auc_interval_is_scipy_bca_on_the_resamples_drawn_before():
+    # The hand-written bootstrap drew default_rng(seed).integers(0, n, (n_boot, n)); scipy's paired
+    # bootstrap from the same generator draws the very same resamples, so its percentile interval
+    # is the old one, and the new interval differs only by BCa.
+    y_true, probability = _scores(120, 1.5)
+    draws = np.random.default_rng(42).integers(0, 120, size=(500, 120))
+    old = np.percentile([roc_auc_score(y_true[row], probability[row]) for row in draws], [2.5, 97.5])
+    fit = functools.partial(bootstrap, (y_true, probability), metrics._auc_statistic, n_resamples=500,
+                            paired=True, vectorized=True, batch=500)
+    percentile = fit(method="percentile", rng=np.random.default_rng(42)).confidence_interval
+    assert [percentile.low, percentile.high] == pytest.approx(old, abs=1e-12)
+    bca = fit(method="BCa", rng=np.random.default_rng(42)).confidence_interval
+    assert metrics.bootstrap_auc_interval(y_true, probability, n_boot=500, seed=42) == pytest.approx(
+        [bca.low, bca.high], abs=1e-12)
+
+
+def test_bootstrap_auc_interval_narrows_with_more_data():
+    widths = []
+    for n in (80, 320, 1280):
+        low, high = metrics.bootstrap_auc_interval(*_scores(n, 1.0), n_boot=500)
+        widths.append(high - low)
+    assert widths[0] > 1.5 * widths[1] > 1.5 * 1.5 * widths[2]
+
+
+def test_bca_moves_a_skewed_interval_near_auc_0_99_below_the_percentile_one():
+    # Near AUC 1 the bootstrap distribution is skewed and sits above the estimate; BCa corrects
+    # for that, the percentile interval does not.
+    y_true, probability = _scores(400, 3.3)
+    estimate = roc_auc_score(y_true, probability)
+    assert 0.99 < estimate < 0.995
+    low, high = metrics.bootstrap_auc_interval(y_true, probability)
+    percentile = bootstrap((y_true, probability), metrics._auc_statistic, n_resamples=2000, paired=True,
+                           vectorized=True, method="percentile", rng=np.random.default_rng(42)).confidence_interval
+    assert low < estimate < high
+    assert low < percentile.low - 0.003 and high < percentile.high - 0.0005
+
+
+def test_bootstrap_auc_interval_leaves_out_one_class_resamples_and_says_so():
+    # two tumours in ten scans: about a tenth of the resamples miss both and have no AUC
+    y_true = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1])
+    probability = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.95, 0.8, 0.9])
+    draws = np.random.default_rng(42).integers(0, 10, size=(400, 10))
+    one_class = int(sum(y_true[row].min() == y_true[row].max() for row in draws))
+    assert 10 < one_class < 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateDataWarning)  # only the warning below, nothing from scipy
+        with pytest.warns(metrics.OneClassResampleWarning,
+                          match=rf"^{one_class} of 400 bootstrap resamples .* from the other {400 - one_class}$"):
+            interval = metrics.bootstrap_auc_interval(y_true, probability, n_boot=400)
+    # BCa (scipy) of the resamples that hold both classes, with the whole data's jackknife
+    defined = [roc_auc_score(y_true[row], probability[row]) for row in draws if y_true[row].min() != y_true[row].max()]
+    expected = bootstrap((y_true, probability), metrics._auc_statistic, n_resamples=0, paired=True, vectorized=True,
+                         method="BCa", bootstrap_result=SimpleNamespace(bootstrap_distribution=np.array(defined)))
+    assert interval == pytest.approx(list(expected.confidence_interval), abs=1e-12)
+    assert interval[0] < roc_auc_score(y_true, probability) < interval[1]
+
+
+def test_bootstrap_auc_interval_with_a_class_of_one_scan_is_nan_and_says_so():
+    # the jackknife without the one tumour has no AUC, so BCa has no acceleration
+    y_true = np.array([0, 0, 0, 0, 0, 0, 0, 1])
+    with pytest.warns(metrics.OneClassResampleWarning), pytest.warns(DegenerateDataWarning):
+        interval = metrics.bootstrap_auc_interval(y_true, [0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.4], n_boot=200)
+    assert all(math.isnan(bound) for bound in interval)
+
+
+def test_bootstrap_auc_interval_of_one_class_data_is_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(math.isnan(b) for b in metrics.bootstrap_auc_interval([1, 1, 1], [0.2, 0.5, 0.9]))
+        assert all(math.isnan(b) for b in metrics.bootstrap_auc_interval([1], [0.2]))
+
+
+def test_bootstrap_auc_interval_of_a_perfect_classifier_is_the_point_without_a_warning():
+    y_true = np.array([0, 1] * 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's DegenerateDataWarning is handled, not passed on
+        assert metrics.bootstrap_auc_interval(y_true, 0.2 + 0.5 * y_true, n_boot=200) == [1.0, 1.0]
+        assert metrics.bootstrap_auc_interval(y_true, 0.7 - 0.5 * y_true, n_boot=200) == [0.0, 0.0]
 
 
 def test_choose_threshold_keeps_the_sensitivity_target_and_maximises_accuracy():

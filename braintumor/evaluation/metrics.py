@@ -6,8 +6,11 @@ tumour probability, so models of any kind (CNN, forest, majority) are scored ali
 
 from __future__ import annotations
 
+import warnings
+from types import SimpleNamespace
+
 import numpy as np
-from scipy.stats import binomtest
+from scipy.stats import DegenerateDataWarning, binomtest, bootstrap, rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, confusion_matrix, roc_auc_score
 
 from .. import config
@@ -62,36 +65,74 @@ def wilson_interval(successes: int, total: int, confidence_level: float = 0.95) 
     return [max(0.0, float(interval.low)), min(1.0, float(interval.high))]
 
 
-def _weighted_auc(y_true: np.ndarray, probability: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC of each row of `weights` (how often each scan is drawn), ties counted half.
-
-    AUC = P(score of a tumour > score of a healthy scan); with scans grouped by distinct
-    score, it is a cumulative sum, so thousands of resamples cost one matrix product.
-    """
-    distinct, position = np.unique(probability, return_inverse=True)
-    one_hot = np.zeros((len(probability), len(distinct)))
-    one_hot[np.arange(len(probability)), position] = 1.0
-    positive = (weights * (y_true == 1)) @ one_hot
-    negative = (weights * (y_true == 0)) @ one_hot
-    negatives_below = np.cumsum(negative, axis=1) - negative
-    pairs = positive.sum(axis=1) * negative.sum(axis=1)
+def _auc_statistic(y_true: np.ndarray, probability: np.ndarray, axis: int = -1) -> np.ndarray:
+    """ROC AUC along `axis` (Mann-Whitney: P(tumour scores above a healthy scan), ties half),
+    for `scipy.stats.bootstrap`: every slice along `axis` is one resample, so thousands of
+    resamples are scored in one call. NaN for a slice that holds one class only."""
+    y_true = np.moveaxis(np.asarray(y_true), axis, -1).astype(bool)
+    probability = np.moveaxis(np.asarray(probability, dtype=float), axis, -1)
+    ranks = rankdata(probability, axis=-1)  # ties get their mean rank
+    positives = y_true.sum(axis=-1)
+    negatives = y_true.shape[-1] - positives
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (positive * (negatives_below + 0.5 * negative)).sum(axis=1) / pairs
+        auc = ((ranks * y_true).sum(axis=-1) - positives * (positives + 1) / 2) / (positives * negatives)
+    return np.where((positives > 0) & (negatives > 0), auc, np.nan)
+
+
+class OneClassResampleWarning(RuntimeWarning):
+    """Some bootstrap resamples held one class only; the ROC AUC interval left them out."""
 
 
 def bootstrap_auc_interval(y_true, probability, n_boot: int = 2000, seed: int = config.SEED) -> list[float]:
-    """95% percentile bootstrap interval of ROC AUC, resampling scans with replacement."""
+    """95% BCa bootstrap interval [low, high] of ROC AUC (`scipy.stats.bootstrap`).
+
+    Scans are resampled with replacement, each label with its probability (`paired=True`),
+    `n_boot` times from `numpy.random.default_rng(seed)`: the very resamples the earlier
+    hand-written percentile bootstrap drew. The interval is BCa (bias-corrected and
+    accelerated): near AUC 1 the bootstrap distribution is skewed and sits above the estimate,
+    which BCa corrects and a percentile interval does not.
+
+    Cases a plain BCa interval does not cover, each decided here:
+
+    * Data of one class (or fewer than two scans): no ROC AUC, so [nan, nan], without a
+      warning, as `binary_metrics` gives a NaN `roc_auc` there.
+    * A resample that holds one class has no ROC AUC (a class of k scans is missing from a
+      resample with probability about exp(-k), so this happens only with a handful of one
+      class). Such resamples are left out and the BCa interval is computed by scipy from the
+      others (`bootstrap_result`): a bootstrap conditional on both classes being drawn, as
+      the data themselves hold both. This is never silent: a `OneClassResampleWarning` says
+      how many of the `n_boot` resamples were left out. The jackknife behind BCa's
+      acceleration uses the whole data, as usual.
+    * Every resample gives the same AUC (a classifier that separates the classes perfectly,
+      AUC 1.0): BCa's acceleration is 0/0 (scipy warns of a degenerate distribution), but the
+      bootstrap distribution is that one value, so the interval is [AUC, AUC], as the
+      percentile interval would be.
+    * Any other NaN from BCa (e.g. a class of one scan: the jackknife without it has no AUC)
+      comes back as [nan, nan] with scipy's `DegenerateDataWarning`.
+    """
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
-    rng = np.random.default_rng(seed)
-    n = len(y_true)
-    draws = rng.integers(0, n, size=(n_boot, n))
-    weights = np.stack([np.bincount(row, minlength=n) for row in draws]).astype(float)
-    values = _weighted_auc(y_true, probability, weights)
-    values = values[np.isfinite(values)]  # a resample with one class has no AUC
-    if len(values) == 0:
+    if len(y_true) < 2 or not 0 < y_true.sum() < len(y_true):
         return [float("nan"), float("nan")]
-    low, high = np.percentile(values, [2.5, 97.5])
+    options = dict(statistic=_auc_statistic, paired=True, vectorized=True, confidence_level=0.95,
+                   batch=n_boot)  # every resample drawn in one call, as before; the jackknife in batches
+    with warnings.catch_warnings():  # this call only draws; its interval, NaN with one-class resamples, is unused
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        drawn = bootstrap((y_true, probability), n_resamples=n_boot, method="percentile",
+                          rng=np.random.default_rng(seed), **options).bootstrap_distribution
+    defined = drawn[np.isfinite(drawn)]
+    if len(defined) < len(drawn):
+        warnings.warn(f"{len(drawn) - len(defined)} of {n_boot} bootstrap resamples of {len(y_true)} scans "
+                      f"({int(y_true.sum())} tumours) held one class only and have no ROC AUC; the ROC AUC "
+                      f"interval is computed from the other {len(defined)}", OneClassResampleWarning, stacklevel=2)
+    if len(defined) == 0:
+        return [float("nan"), float("nan")]
+    if np.all(defined == defined[0]):
+        return [float(defined[0]), float(defined[0])]
+    # BCa of the resamples drawn above: no new draws (n_resamples=0), only the jackknife
+    interval = bootstrap((y_true, probability), n_resamples=0, method="BCa",
+                         bootstrap_result=SimpleNamespace(bootstrap_distribution=defined), **options)
+    low, high = interval.confidence_interval
     return [float(low), float(high)]
 
 
@@ -99,7 +140,8 @@ def binary_metrics(y_true, probability, threshold: float = 0.5, with_ci: bool = 
     """Accuracy, sensitivity, specificity, precision, F1, ROC AUC, Brier and confusion.
 
     A scan is called tumour when its tumour probability is >= `threshold`. With `with_ci`,
-    `ci95` holds Wilson intervals for the proportions and a bootstrap interval for AUC.
+    `ci95` holds Wilson intervals for the proportions and a BCa bootstrap interval for AUC
+    (`bootstrap_auc_interval`).
     """
     y_true = np.asarray(y_true).astype(int)
     probability = np.asarray(probability, dtype=float)
