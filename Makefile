@@ -88,7 +88,8 @@ train: venv                     ## train and evaluate every model (model.ipynb)
 evaluate: venv                  ## error analysis and reports (erroranalysis.ipynb)
 	$(EXECUTE) erroranalysis.ipynb
 
-docs: venv                      ## re-render the documents from the committed records and configurations (no training)
+docs: venv                      ## re-render the model cards and the documents from the committed records and configurations (no training)
+	$(PY) -m braintumor.reports.cards
 	$(PY) -m braintumor.reports.render
 
 reproduce: venv                 ## the whole pipeline, notebooks top to bottom

@@ -1,6 +1,6 @@
 """Speed and memory of the shipped model, measured on this machine, per runtime side by side.
 
-    python bench/benchmark.py [--model model/braintumor.keras] [--quick] [--out model/benchmark.json]
+    python bench/benchmark.py [--model model/new-scans/model.keras] [--quick] [--out model/benchmark.json]
 
 In one run: the A + LGG network's training throughput (rows/s, with and without its photometric
 augmentation), the floor (a bare interpreter importing NumPy and Pillow, as a whole process),
@@ -128,6 +128,14 @@ def measure_processes(model_path: Path, runs: int, folder_count: int) -> dict:
     return figures
 
 
+def _in_model_dir(path: Path) -> str:
+    """`path` relative to the clone's model/ when it lies there (its folder and file), else its name."""
+    try:
+        return path.resolve().relative_to((REPO_ROOT / "model").resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
 def in_process_models(model_path: Path):
     """{runtime: model} for the throughput: the ONNX export through `onnx_runtime`, the
     `.keras` file through Keras (both as `predict` loads them)."""
@@ -218,7 +226,8 @@ def main(argv=None) -> int:
     figures = {
         "machine": machine_description(),
         "versions": {**library_versions(), "onnxruntime": onnxruntime.__version__},
-        "model": {"file": model_path.name, "onnx_file": model_path.with_suffix(".onnx").name,
+        # Relative to model/ (e.g. "new-scans/model.keras"), as the documents print it after `model/`.
+        "model": {"file": _in_model_dir(model_path), "onnx_file": _in_model_dir(model_path.with_suffix(".onnx")),
                   "parameters": count_parameters(models["keras"])},
         "quick": args.quick,
         "floor_seconds": {**floor, "command": "python -c 'import numpy, PIL.Image'",

@@ -132,10 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pred.add_argument(
         "--model", metavar="NAME|FILE", default=None,
-        help=f"a model name ({', '.join(f'{name}: {SPECS[name].file}' for name in roles.offered())}) or a .keras "
-        f"or .onnx file (default: {roles.default_model()}; the README's 'which model for which scans' says what "
-        "each is for; a study record runs only by its path); a .keras file's ONNX export <stem>.onnx "
-        "beside it is used when present; a shipped model is looked for in the clone, then in the installed package",
+        help=f"a model name ({_offered_models()}), its folder model/NAME/, or a .keras or .onnx file "
+        "(the README's 'which model for which scans' says what each is for; a study record runs only by its "
+        "path); a .keras file's ONNX export <stem>.onnx beside it is used when present, and the card.json "
+        "beside it gives the threshold and input check; a named model is looked for in the clone, then in "
+        "the installed package",
     )
     pred.add_argument(
         "--runtime", choices=RUNTIMES, default=None,
@@ -177,6 +178,16 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("arguments", nargs=argparse.REMAINDER, help="its step and options, e.g. train --minutes 60")
     study.set_defaults(handler=_study)
     return parser
+
+
+def _offered_models() -> str:
+    """The names `--model` takes, each with its file, and the default, for the help; where no model
+    folder is found (neither a clone nor the installed package's copies), says so instead."""
+    try:
+        offered, default = roles.offered(), roles.default_model()
+    except KeyError:
+        return "none found: run from the clone or pass a file"
+    return f"{', '.join(f'{name}: {SPECS[name].file}' for name in offered)}; default: {default}"
 
 
 def _is_expected(error: Exception) -> bool:

@@ -95,17 +95,15 @@ def _figures(labels, probability, predicted) -> dict:
 
 
 def ours() -> dict:
-    """{model name: (keras path, threshold)} for this project's models that have a file and a threshold."""
-    from braintumor.models import specs
+    """{model name: (keras path, threshold)} for this project's models whose folder has weights and a card."""
+    from braintumor.models import configs, specs
 
-    metrics = json.loads(config.METRICS_PATH.read_text())
-    site = config.MODEL_DIR / "site_study.json"
-    thresholds = {entry["name"]: entry["threshold"] for entry in metrics.get("model_files", {}).values()
-                  if "name" in entry and "threshold" in entry}
-    if site.is_file() and "final" in json.loads(site.read_text()):
-        thresholds["a-lgg"] = json.loads(site.read_text())["final"]["threshold"]
-    return {name: (config.REPO_ROOT / spec.file, thresholds[name]) for name, spec in specs.SPECS.items()
-            if name in thresholds and (config.REPO_ROOT / spec.file).is_file()}
+    found = {}
+    for name, spec in specs.SPECS.items():
+        keras, card = config.REPO_ROOT / spec.file, config.REPO_ROOT / configs.model_dir(name) / configs.CARD_FILE
+        if keras.is_file() and card.is_file():
+            found[name] = (keras, json.loads(card.read_text())["threshold"])
+    return found
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,4 @@
-"""One configuration per shipped model (`braintumor/configs/`): what the notebook and the
+"""One configuration per model (`model/<name>/config.toml`): what the notebook and the
 studies train is what the file says, and each file is what its rule picked."""
 
 import json
@@ -33,12 +33,12 @@ def test_every_shipped_model_has_a_configuration_and_a_spec_built_from_it():
 
 
 def test_a_learning_rate_changed_in_a_scratch_copy_reaches_the_notebooks_check_schedule(tmp_path, monkeypatch):
-    scratch = tmp_path / "configs"
-    shutil.copytree(configs.CONFIG_DIR, scratch)
-    path = scratch / "single-source.toml"
+    scratch = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, scratch, ignore=shutil.ignore_patterns("*.keras", "*.onnx", "*.json"))
+    path = scratch / "single-source" / "config.toml"
     path.write_text(path.read_text().replace("learning_rate = 0.001", "learning_rate = 0.0005"))
     assert configs.training_recipe("single-source", "check", scratch)["learning_rate"] == 0.0005
-    monkeypatch.setenv(configs.CONFIG_ENV_VAR, str(scratch))
+    monkeypatch.setenv(configs.MODELS_ENV_VAR, str(scratch))
     # model.ipynb's path: configs.training_recipe("single-source", SCHEDULE), or scheduled(...) on it
     check = configs.training_recipe("single-source", "check")
     assert check["learning_rate"] == 0.0005 and check["max_epochs"] == 3
@@ -55,13 +55,6 @@ def test_the_check_schedule_is_the_configurations_override():
         configs.training_recipe("single-source", "fast")
 
 
-def test_a_value_a_rule_fixes_is_read_from_the_registry():
-    from braintumor.decisions import decision
-
-    text = (configs.CONFIG_DIR / "single-source.toml").read_text()
-    assert 'start_from_epoch = "decision:early_stopping_start"' in text
-    assert configs.training_recipe("single-source")["start_from_epoch"] == \
-        decision("early_stopping_start").parameters["start_from_epoch"]
 
 
 def test_the_single_source_configuration_is_the_search_row_its_rule_ships_and_what_metrics_record():
@@ -114,11 +107,3 @@ def test_the_datasets_record_holds_the_counts_the_records_made():
     assert datasets["outside"]["used"] == metrics["outside"]["n"] <= datasets["outside"]["files"]
     assert datasets["extra"]["used"] == metrics["two_source"]["extra_counts"]["images"] <= datasets["extra"]["files"]
     assert all(d["kaggle"].count("/") == 1 for d in datasets.values())
-
-
-def test_a_configuration_that_names_another_model_is_refused(tmp_path):
-    (tmp_path / "single-source.toml").write_text('name = "two-source"\n')
-    with pytest.raises(ValueError, match="names itself"):
-        configs.load_config("single-source", tmp_path)
-    with pytest.raises(KeyError, match="no configuration"):
-        configs.load_config("three-source", tmp_path)

@@ -88,9 +88,8 @@ def light_install(tmp_path_factory):
     shutil.copytree(ROOT / "braintumor", source / "braintumor", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "setup.py"):
         shutil.copy(ROOT / name, source / name)
-    (source / "model").mkdir()
-    for path in [ROOT / config.METRICS_PATH, *sorted((ROOT / config.MODEL_DIR).glob("*.onnx"))]:
-        shutil.copy(path, source / "model" / path.name)
+    # the model folders as a clone has them (setup.py leaves the .keras files behind)
+    shutil.copytree(ROOT / config.MODEL_DIR, source / "model", ignore=shutil.ignore_patterns("*.keras"))
     site = work / "site"
     built = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                             "--no-index", "--target", str(site), str(source)],
@@ -173,12 +172,12 @@ def test_light_install_scores_every_kind_outside_the_clone_without_tensorflow(li
     assert re.search(r"predict: .*\| *\d+/179 \[", terminal), terminal[-2000:]
 
 
-def test_light_install_ships_each_models_threshold_from_metrics_json(light_install):
+def test_light_install_ships_each_model_folder_with_its_card(light_install):
     site, _ = light_install
-    shipped = json.loads((site / "braintumor" / "shipped_models" / "metrics.json").read_text())
-    committed = json.loads((ROOT / config.METRICS_PATH).read_text())["model_files"]
-    for onnx_name, entry in shipped["model_files"].items():
-        keras_name = Path(onnx_name).with_suffix(".keras").name
-        assert (site / "braintumor" / "shipped_models" / onnx_name).is_file()
-        assert entry["threshold"] == committed[keras_name]["threshold"]
-        assert entry["input_check"] == committed[keras_name]["input_check"]
+    shipped = site / "braintumor" / "shipped_models"
+    folders = sorted(path.parent.relative_to(ROOT / "model") for path in (ROOT / "model").rglob("config.toml"))
+    assert folders
+    for folder in folders:
+        for name in ("config.toml", "card.json", "model.onnx"):
+            assert (shipped / folder / name).read_bytes() == (ROOT / "model" / folder / name).read_bytes(), (folder, name)
+        assert not (shipped / folder / "model.keras").exists()

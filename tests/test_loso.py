@@ -86,7 +86,7 @@ def test_the_rules_outcome_is_a_shipped_model():
 
 
 def test_pair_models_train_on_the_all_source_caps_each_once(monkeypatch):
-    """`models.training.train` caps the pair's sources by configs/all-source.toml (the study caps
+    """`models.training.train` caps the pair's sources by model/studies/all-source/config.toml (the study caps
     nothing itself), so each source gives at most TRAIN_CAP train and VAL_CAP validation rows."""
     import numpy as np
 

@@ -213,7 +213,8 @@ def test_committed_two_source_model_is_the_picked_study_row_and_predict_defaults
     assert metrics["default_model"]["name"] in model_specs.SPECS  # the rule in force: tests/test_roles.py
     spec = model_specs.SPECS["two-source"]
     path = config.REPO_ROOT / spec.file
-    assert path.stat().st_size <= 5_000_000 and two["model_file"] == str(spec.file)
+    # the record keeps the file's name of its time (model/braintumor_two_source.keras, before the model folders)
+    assert path.stat().st_size <= 5_000_000 and spec.file == config.MODEL_DIR / "studies" / "two-source" / "model.keras"
     assert default_threshold(path) == (two["threshold"], None)
     assert default_threshold(config.REPO_ROOT / config.MODEL_PATH) == (metrics["threshold"], None)
     model = load_model(path)
@@ -224,9 +225,8 @@ def test_every_committed_model_file_carries_its_threshold_and_input_check_for_pr
     from braintumor.models import specs as model_specs
     from braintumor.predict import input_check_rule
 
-    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
     for spec in model_specs.SPECS.values():
-        entry = metrics["model_files"][spec.file.name]
+        entry = json.loads((config.REPO_ROOT / spec.file).with_name("card.json").read_text())
         assert entry["name"] == spec.name and 0 < entry["threshold"] < 1  # pooled thresholds may pass 0.5
         rule, note = input_check_rule(config.REPO_ROOT / spec.file)
         assert rule is not None and note is None, spec.name

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from braintumor import config
+
 from braintumor.studies import site as site_study
 from braintumor.studies.new_scans import rule as new_scans
 from braintumor.studies import base
@@ -158,14 +160,15 @@ def test_final_trains_only_the_configuration_written_for_the_pick(tmp_path):
     with pytest.raises(SystemExit, match="kept the single-source model"):
         last.final_config({"outcome": "no variant qualified", "default_model": new_scans.SINGLE_SOURCE}, tmp_path)
     pick = {"outcome": "wider", "default_model": "wider"}
-    with pytest.raises(SystemExit, match="write braintumor/configs/new-scans.toml for the pick"):
+    with pytest.raises(SystemExit, match="write model/new-scans/config.toml for the pick"):
         last.final_config(pick, tmp_path)
-    shutil.copytree(configs.CONFIG_DIR, tmp_path / "configs")
-    written = (tmp_path / "configs" / "a-lgg.toml").read_text().replace('name = "a-lgg"', 'name = "new-scans"')
-    (tmp_path / "configs" / "new-scans.toml").write_text(written.replace('candidate = "photometric"', 'candidate = "wider"'))
-    assert last.final_config(pick, tmp_path / "configs")["candidate"] == "wider"
+    models = tmp_path / "model"
+    (models / "new-scans").mkdir(parents=True)
+    written = (config.REPO_ROOT / configs.model_dir("a-lgg") / "config.toml").read_text().replace('name = "a-lgg"', 'name = "new-scans"')
+    (models / "new-scans" / "config.toml").write_text(written.replace('candidate = "photometric"', 'candidate = "wider"'))
+    assert last.final_config(pick, models)["candidate"] == "wider"
     with pytest.raises(SystemExit, match="describes 'wider', but new_scans_default picked 'head_area_weighted'"):
-        last.final_config({"outcome": "head_area_weighted", "default_model": "head_area_weighted"}, tmp_path / "configs")
+        last.final_config({"outcome": "head_area_weighted", "default_model": "head_area_weighted"}, models)
     with pytest.raises(SystemExit, match="run .* pick. first"):
         last.final({"rows": []}, None, None)
 
@@ -187,7 +190,7 @@ def test_the_metrics_entry_waits_for_the_final_model_and_carries_what_predict_re
     from braintumor.studies.new_scans.model import model_entry
 
     assert model_entry(None) is None and model_entry({"rows": []}) is None
-    final = {"model_file": "model/braintumor_new_scans.keras", "variant": "wider", "threshold": 0.42,
+    final = {"model_file": "model/new-scans/model.keras", "variant": "wider", "threshold": 0.42,
              "input_check": {"bounds": {}}, "validation": {}}
     entry = model_entry({"rows": [], "final": final})
     assert entry["threshold"] == 0.42 and entry["input_check"] == {"bounds": {}} and entry["scores"] is None

@@ -17,6 +17,7 @@ from PIL import Image
 
 from braintumor import config
 from braintumor.cli import main
+from braintumor.models import configs
 from braintumor.data.images import ImageReadError, read_scan
 
 
@@ -142,11 +143,11 @@ def test_threshold_flag_sets_the_labels(tmp_path, model_path, capsys, threshold,
     assert "no threshold" not in err
 
 
-def test_default_threshold_comes_from_metrics_json_beside_the_model(tmp_path, model_path, capsys):
-    model_copy = tmp_path / "model" / "braintumor.keras"
-    model_copy.parent.mkdir()
+def test_default_threshold_comes_from_the_card_beside_the_model(tmp_path, model_path, capsys):
+    model_copy = tmp_path / "model" / "mine" / "model.keras"
+    model_copy.parent.mkdir(parents=True)
     copy_model(model_path, model_copy)
-    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.0}))
+    (model_copy.parent / "card.json").write_text(json.dumps({"threshold": 0.0}))
     files = make_every_kind(tmp_path / "scans")
 
     main(["predict", str(tmp_path / "scans"), "--model", str(model_copy), "--json"])
@@ -233,14 +234,14 @@ def _small_head(radius):
 
 @pytest.fixture
 def model_with_rule(tmp_path, model_path):
-    """A copy of the tiny model whose metrics.json holds an input-check rule fitted on small heads."""
+    """A copy of the tiny model whose card holds an input-check rule fitted on small heads."""
     from braintumor.data.input_check import fit_input_check
 
-    model_copy = tmp_path / "model" / "braintumor.keras"
-    model_copy.parent.mkdir()
+    model_copy = tmp_path / "model" / "mine" / "model.keras"
+    model_copy.parent.mkdir(parents=True)
     copy_model(model_path, model_copy)
     rule = fit_input_check(np.stack([_small_head(radius) for radius in range(40, 61)]))
-    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": rule}))
+    (model_copy.parent / "card.json").write_text(json.dumps({"threshold": 0.5, "input_check": rule}))
     return model_copy
 
 
@@ -264,10 +265,10 @@ def test_scans_outside_the_input_check_get_a_warning(tmp_path, model_with_rule, 
 
 
 def test_an_unusable_input_check_rule_is_noted_and_ignored(tmp_path, model_path, capsys):
-    model_copy = tmp_path / "model" / "braintumor.keras"
-    model_copy.parent.mkdir()
+    model_copy = tmp_path / "model" / "mine" / "model.keras"
+    model_copy.parent.mkdir(parents=True)
     copy_model(model_path, model_copy)
-    (model_copy.parent / "metrics.json").write_text(json.dumps({"threshold": 0.5, "input_check": {"bounds": {}}}))
+    (model_copy.parent / "card.json").write_text(json.dumps({"threshold": 0.5, "input_check": {"bounds": {}}}))
     Image.fromarray(_small_head(110)).save(tmp_path / "scan.png")
 
     status = main(["predict", str(tmp_path / "scan.png"), "--model", str(model_copy), "--json"])
@@ -275,7 +276,7 @@ def test_an_unusable_input_check_rule_is_noted_and_ignored(tmp_path, model_path,
 
     assert status == 0
     assert "warning" not in json.loads(out)
-    assert "note:" in err and "input_check" in err and "metrics.json" in err
+    assert "note:" in err and "input_check" in err and "card.json" in err
 
 
 def test_batches_give_the_same_results_in_the_same_order(tmp_path, model_path, capsys):
@@ -414,33 +415,35 @@ def test_model_names_resolve_to_their_files_and_are_reported(tmp_path):
             with pytest.raises(PredictError, match="model not found: run from the clone or pass --model"):
                 resolve_model(name)
     assert resolve_model(None)[1] == DEFAULT_MODEL
-    # a copy of a named model's file keeps its name; any other file is reported by its path
-    assert resolve_model(str(tmp_path / "braintumor_two_source.keras"))[1] == "two-source"
-    assert resolve_model(str(tmp_path / "braintumor_two_source.onnx"))[1] == "two-source"
-    assert resolve_model(str(tmp_path / "mine.keras"))[1] == str(tmp_path / "mine.keras")
+    # a file in a model folder (or a copy of the folder) is reported by its model's name; any other by its path
+    import shutil
+
+    shutil.copy(config.REPO_ROOT / configs.model_dir("two-source") / "config.toml", tmp_path / "config.toml")
+    assert resolve_model(str(tmp_path / "model.keras"))[1] == "two-source"
+    assert resolve_model(str(tmp_path / "model.onnx"))[1] == "two-source"
+    assert resolve_model(str(tmp_path / "elsewhere" / "mine.keras"))[1] == str(tmp_path / "elsewhere" / "mine.keras")
     with pytest.raises(PredictError, match="neither a model name"):
         resolve_model("three-source")
 
 
-def test_each_model_file_reads_its_own_threshold_from_metrics_json(tmp_path, model_path, capsys):
+def test_each_model_folder_reads_its_own_threshold_from_its_card(tmp_path, model_path, capsys):
     import shutil
 
-    folder = tmp_path / "model"
-    folder.mkdir()
-    for name in ("braintumor.keras", "braintumor_two_source.keras"):
-        copy_model(model_path, folder / name)
-    (folder / "metrics.json").write_text(json.dumps(
-        {"threshold": 0.0, "model_files": {"braintumor_two_source.keras": {"threshold": 1.0}}}))
+    for name, threshold in (("single-source", 0.0), ("two-source", 1.0)):
+        folder = tmp_path / "model" / name
+        folder.mkdir(parents=True)
+        copy_model(model_path, folder / "model.keras")
+        shutil.copy(config.REPO_ROOT / configs.model_dir(name) / "config.toml", folder / "config.toml")
+        (folder / "card.json").write_text(json.dumps({"threshold": threshold}))
     files = make_every_kind(tmp_path / "scans")
     labels = {}
-    for name in ("braintumor.keras", "braintumor_two_source.keras"):
-        main(["predict", *map(str, files), "--model", str(folder / name), "--json"])
+    for name in ("single-source", "two-source"):
+        main(["predict", *map(str, files), "--model", str(tmp_path / "model" / name / "model.keras"), "--json"])
         records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         labels[name] = {record["label"] for record in records}
-        assert {record["model"] for record in records} == {
-            "single-source" if name == "braintumor.keras" else "two-source"}
-    # threshold 0 calls everything tumour; the two-source entry's 1.0 calls nothing tumour (the tiny model is never that sure)
-    assert labels == {"braintumor.keras": {1}, "braintumor_two_source.keras": {0}}
+        assert {record["model"] for record in records} == {name}
+    # threshold 0 calls everything tumour; the two-source card's 1.0 calls nothing tumour (the tiny model is never that sure)
+    assert labels == {"single-source": {1}, "two-source": {0}}
 
 
 # --------------------------------------------------------------------------------------

@@ -332,12 +332,12 @@ def test_an_onnx_path_names_its_model_and_gets_its_own_threshold(run):
     from braintumor.models.specs import SPECS
     from braintumor.predict import default_threshold, input_check_rule
 
-    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())["model_files"]
     for name, spec in SPECS.items():
         onnx = config.REPO_ROOT / spec.file.with_suffix(".onnx")
         if not onnx.is_file():
             continue
-        assert default_threshold(onnx) == (metrics[spec.file.name]["threshold"], None)
+        card = json.loads(onnx.with_name("card.json").read_text())
+        assert default_threshold(onnx) == (card["threshold"], None)
         assert input_check_rule(onnx)[0] is not None
         status, [record], err = run(_real_picture(), "--model", onnx)
         assert status == 0 and record["model"] == name and record["runtime"] == "onnx"
@@ -345,10 +345,12 @@ def test_an_onnx_path_names_its_model_and_gets_its_own_threshold(run):
 
 
 def test_a_model_that_is_nowhere_says_where_to_run_from(tmp_path, monkeypatch, capsys):
+    from braintumor.models import configs
     from braintumor.predict import models
 
     monkeypatch.setattr(config, "REPO_ROOT", tmp_path / "site-packages")
     monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path / "site-packages" / "braintumor" / "shipped_models")
+    monkeypatch.setattr(configs, "SHIPPED_DIR", tmp_path / "site-packages" / "braintumor" / "shipped_models")
     monkeypatch.chdir(tmp_path)
 
     status = main(["predict", str(_real_picture())])
@@ -376,7 +378,7 @@ def test_the_readmes_keras_snippet_loads_the_shipped_model():
     """docs/predict.md: "import `braintumor.models.layers` before `keras.models.load_model`"."""
     pytest.importorskip("keras")
     code = ("import braintumor.models.layers\nimport keras\n"
-            "model = keras.models.load_model('model/braintumor.keras')\nprint(model.input_shape, model.output_shape)")
+            "model = keras.models.load_model('model/new-scans/model.keras')\nprint(model.input_shape, model.output_shape)")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                               cwd=config.REPO_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert finished.returncode == 0, finished.stderr[-2000:]

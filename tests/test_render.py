@@ -113,12 +113,17 @@ def _listed(readme: str) -> set[str]:
     return set(re.findall(r"`([^`/ ]+)`", readme))
 
 
-def test_model_readme_lists_every_file_in_model():
+def test_model_readme_lists_every_file_and_folder_in_model():
     model_dir = config.REPO_ROOT / config.MODEL_DIR
-    listed = _listed((model_dir / "README.md").read_text())
+    text = (model_dir / "README.md").read_text()
+    listed = _listed(text)
     files = sorted(path.name for path in model_dir.iterdir() if path.is_file() and path.name != "README.md")
     unlisted = [name for name in files if not any(fnmatch.fnmatch(name, pattern) for pattern in listed)]
     assert not unlisted, f"add a line for each to model/README.md: {unlisted}"
+    folders = sorted(path.parent.relative_to(model_dir).as_posix() for path in model_dir.rglob("config.toml"))
+    assert folders and all(f"`{folder}/`" in text for folder in folders), folders
+    inside = {path.name for folder in folders for path in (model_dir / folder).iterdir()}
+    assert inside <= {"config.toml", "model.keras", "model.onnx", "card.json"} <= listed, inside
 
 
 # ---------------------------------------------------------------- the held-out-site study and the peer comparison
@@ -199,7 +204,7 @@ def test_the_site_study_and_the_peer_render_from_their_records(tmp_path):
     documents = _render_with(tmp_path, site_record(), peer_record())
     readme, card, analysis = documents["README.md"], documents["MODEL_CARD.md"], documents["erroranalysis.md"]
     assert prose_words(readme) <= README_WORD_LIMIT
-    # what the A + LGG model is for: its role's words (configs/a-lgg.toml), in the model card
+    # what the A + LGG model is for: its role's words (model/studies/a-lgg/config.toml), in the model card
     purpose = card[card.index("### The A + LGG model"):card.index("## Environmental impact")]
     assert "axial FLAIR-like slices from another scanner or site, skull on or off, not post-contrast T1" in purpose
     assert "post-contrast T1" in purpose and "ROC AUC 0.432" in purpose  # a-lgg on every row of B

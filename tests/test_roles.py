@@ -89,7 +89,7 @@ def test_changing_the_default_is_one_line_and_everything_follows(tmp_path):
     resolved = _run(["-c", "from braintumor.predict.models import resolve_model; print(resolve_model(None)[1])"], env)
     assert resolved.strip() == new
     helped = _run(["-m", "braintumor", "predict", "--help"], env)
-    assert f"default: {new};" in " ".join(helped.split())
+    assert f"default: {new})" in " ".join(helped.split())
 
 
 def test_predict_resolves_the_model_once_into_one_object():

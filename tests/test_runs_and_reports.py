@@ -87,7 +87,7 @@ def _metrics(outside=True, validation_sensitivity=1.0):
     fit = TrainResult(history={}, epochs_run=30, best_epoch=25, seconds=540.04, seconds_per_epoch=18.0)
     return build_metrics(
         models=models, threshold=0.3, threshold_rule="rule text", validation={"sensitivity": validation_sensitivity},
-        model_file="model/braintumor.keras",
+        model_file="model/single-source/model.keras",
         training={"resolution": 128, "recipe": {}, **fit_summary(fit, machine={"cpu": "AMD EPYC", "usable_cores": 2})},
         reference_training=fit_summary(fit), split_counts={"test": {"images": 10, "tumours": 4}}, schedule="full",
         head_matching={"rule": "PAIRS RULE", "pairs": 4},

@@ -1,14 +1,24 @@
-"""One configuration per shipped model (`braintumor/configs/<name>.toml`), as a MONAI bundle's
-`configs/` or a Hugging Face `config.json`: the architecture (builder and keywords), the recipe
-(with the check schedule as an override), the training sources and their row selection, the
-threshold and input rules, and the files it produces.
+"""One folder per model, as a MONAI bundle or a Hugging Face model folder:
+`model/<name>/` for the models the notebooks train and `predict` offers, and
+`model/studies/<name>/` for the study records. Each holds
 
-The notebooks and study scripts train from here, `models.specs.SPECS` is built from here, and
-the model card names each model from here. A search or a study writes candidates; the rule that
-ships one fixes the configuration (tests/test_configs.py checks each file against its rule's
-pick), so `git log braintumor/configs/<name>.toml` is that model's history.
+* `config.toml`: every value training reads, written out: the architecture (builder and
+  keywords), the recipe (with the check schedule as an override), the training sources and
+  their rows, the weighting, the members and the seed, the threshold and input rules, what the
+  model is for (`[role]`) and how it came to be (`[provenance]`);
+* `model.keras` and its ONNX export `model.onnx`;
+* `card.json`: the threshold and the rule that set it, the input-check rule, the weights'
+  digest, where and how fast it trained, and its scores (`models.cards`).
 
-No TensorFlow: reading a configuration imports only the decision registry.
+Training (`models.training`), `predict`, the wheel (setup.py) and the documents read the
+folder and nothing else; `git log model/<name>/config.toml` is the model's history. A study
+that picks a variant writes the picked model's whole `config.toml`; the decision registry
+(braintumor/decisions.toml) keeps why.
+
+The registries that are not a model's (the datasets, the studies' names, which model is
+`predict`'s default, the check floors) stay in braintumor/configs/ (`folder`).
+
+No TensorFlow: reading a configuration imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -17,110 +27,126 @@ import os
 import tomllib
 from pathlib import Path
 
-from ..decisions import decision
+from .. import config
 
-#: Where the configurations live; `BRAIN_TUMOR_CONFIGS` (or a `directory` argument) points the
-#: loader at another folder, e.g. a scratch copy with one setting changed.
+#: The registries beside the package (datasets, studies, the default model's key, check floors);
+#: `BRAIN_TUMOR_CONFIGS` (or a `directory` argument) points at a scratch copy.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIG_ENV_VAR = "BRAIN_TUMOR_CONFIGS"
 
-#: The shipped models, in the order the documents list them.
+#: The model folders' root: the clone's model/, else (an installed package) the copies the wheel
+#: carries; `BRAIN_TUMOR_MODELS` (or a `root` argument) points at a scratch copy.
+MODELS_ENV_VAR = "BRAIN_TUMOR_MODELS"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
+STUDY_RECORDS = "studies"  # model/studies/<name>/: the study records' folders
+
+CONFIG_FILE = "config.toml"
+CARD_FILE = "card.json"
+KERAS_FILE = "model.keras"
+ONNX_FILE = "model.onnx"
+
+#: The models, in the order the documents list them.
 NAMES = ("single-source", "two-source", "all-source", "a-lgg", "new-scans")
 
-#: The file of the datasets' record beside the configurations (names, counts, citations).
 DATASETS_FILE = "datasets.toml"
-
-#: The studies' names, questions, records and Makefile targets, beside the configurations.
 STUDIES_FILE = "studies.toml"
-
 SCHEDULES = ("full", "check")
-
-#: A recipe value "decision:NAME" is fixed by a rule: it is that decision's parameter of the same
-#: key in braintumor/decisions.toml (the code applies the rule's parameter, not a copy of it).
-DECIDED = "decision:"
 
 
 def folder(directory: str | os.PathLike | None = None) -> Path:
-    """The folder the configurations are read from."""
+    """The folder the registries (datasets, studies, default model, check floors) are read from."""
     return Path(directory or os.environ.get(CONFIG_ENV_VAR) or CONFIG_DIR)
 
 
-def load_config(name: str, directory: str | os.PathLike | None = None) -> dict:
-    """The configuration of the model called `name`, as written (TOML parsed)."""
-    path = folder(directory) / f"{name}.toml"
-    if not path.is_file():
-        raise KeyError(f"no configuration {path.name} in {path.parent}; known: {', '.join(NAMES)}")
-    config = tomllib.loads(path.read_text(encoding="utf-8"))
-    if config.get("name") != name:
-        raise ValueError(f"{path} names itself {config.get('name')!r}, not {name!r}")
-    return config
+def models_root(root: str | os.PathLike | None = None) -> Path:
+    """The folder holding the model folders: `root`, else $BRAIN_TUMOR_MODELS, else the clone's
+    model/ (relative to the repository root), else the installed package's copies."""
+    if root or os.environ.get(MODELS_ENV_VAR):
+        return Path(root or os.environ[MODELS_ENV_VAR])
+    if (config.REPO_ROOT / config.MODEL_DIR).is_dir():
+        return config.MODEL_DIR
+    return SHIPPED_DIR
 
 
-def training_recipe(name: str, schedule: str = "full", directory: str | os.PathLike | None = None) -> dict:
-    """The keywords `networks.train` gets for model `name` on `schedule`: the configuration's
-    recipe, the values a rule fixes ("decision:NAME") read from the decision registry, and for "check" the
-    configuration's check override on top."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
-    recipe = dict(load_config(name, directory)["recipe"])
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else config.REPO_ROOT / path
+
+
+def model_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Model `name`'s folder: <root>/<name>/, or <root>/studies/<name>/ for a study record.
+    Relative to the repository root when it lies in the clone (as documents and outputs show it)."""
+    base = models_root(root)
+    for candidate in (base / name, base / STUDY_RECORDS / name):
+        if (_absolute(candidate) / CONFIG_FILE).is_file():
+            return candidate
+    raise KeyError(f"no model folder {name!r} with a {CONFIG_FILE} under '{base}' (nor '{base / STUDY_RECORDS}'); "
+                   f"known: {', '.join(NAMES)}")
+
+
+def load_config(name: str, root: str | os.PathLike | None = None) -> dict:
+    """Model `name`'s `config.toml`, as written (TOML parsed)."""
+    path = _absolute(model_dir(name, root)) / CONFIG_FILE
+    written = tomllib.loads(path.read_text(encoding="utf-8"))
+    if written.get("name") != name:
+        raise ValueError(f"{path} names itself {written.get('name')!r}, not {name!r}")
+    return written
+
+
+def training_recipe(name: str, schedule: str = "full", root: str | os.PathLike | None = None) -> dict:
+    """The keywords `networks.train` gets for model `name` on `schedule`: the recipe as written,
+    and for "check" the configuration's check override on top."""
+    recipe = dict(load_config(name, root)["recipe"])
     overrides = recipe.pop("schedules", {})
-    recipe = {key: _decided(key, value) for key, value in recipe.items()}
-    if schedule != "full":
-        recipe.update(overrides.get(schedule, {}))
-    return recipe
+    return {**recipe, **schedule_override(name, schedule, root, overrides)}
 
 
-def _decided(key: str, value):
-    """A recipe value as written, or, for "decision:NAME", that decision's parameter `key`."""
-    if isinstance(value, str) and value.startswith(DECIDED):
-        return decision(value[len(DECIDED):]).parameters[key]
-    return value
-
-
-def schedule_override(name: str, schedule: str = "check", directory: str | os.PathLike | None = None) -> dict:
+def schedule_override(name: str, schedule: str = "check", root: str | os.PathLike | None = None,
+                      overrides: dict | None = None) -> dict:
     """What `schedule` changes in model `name`'s recipe (empty for "full")."""
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
     if schedule == "full":
         return {}
-    return dict(load_config(name, directory)["recipe"].get("schedules", {}).get(schedule, {}))
+    if overrides is None:
+        overrides = load_config(name, root)["recipe"].get("schedules", {})
+    return dict(overrides.get(schedule, {}))
 
 
-def architecture(name: str, directory: str | os.PathLike | None = None) -> dict:
+def architecture(name: str, root: str | os.PathLike | None = None) -> dict:
     """The builder keywords of model `name` (lists as tuples, as `build_improved_cnn` takes them)."""
-    keywords = load_config(name, directory)["architecture"]["keywords"]
+    keywords = load_config(name, root)["architecture"]["keywords"]
     return {key: tuple(value) if isinstance(value, list) else value for key, value in keywords.items()}
 
 
-def builder(name: str, directory: str | os.PathLike | None = None) -> str:
+def builder(name: str, root: str | os.PathLike | None = None) -> str:
     """The `models` function that builds model `name`."""
-    return load_config(name, directory)["architecture"]["builder"]
+    return load_config(name, root)["architecture"]["builder"]
 
 
-def training_sources(name: str, directory: str | os.PathLike | None = None) -> tuple[str, ...]:
-    return tuple(load_config(name, directory)["training"]["sources"])
+def training_sources(name: str, root: str | os.PathLike | None = None) -> tuple[str, ...]:
+    return tuple(load_config(name, root)["training"]["sources"])
 
 
-def row_caps(name: str, directory: str | os.PathLike | None = None) -> dict[str, dict]:
+def row_caps(name: str, root: str | os.PathLike | None = None) -> dict[str, dict]:
     """Per training source, {"train": cap, "val": cap}: an int caps that split (a class-stratified
     sample), None takes every row ("all" in the file)."""
-    rows = load_config(name, directory)["training"]["rows"]
+    rows = load_config(name, root)["training"]["rows"]
     return {source: {split: None if value == "all" else int(value) for split, value in caps.items()}
             for source, caps in rows.items()}
 
 
-def model_file(name: str, directory: str | os.PathLike | None = None) -> Path:
-    """The `.keras` file model `name` produces, relative to the repository root."""
-    return Path(load_config(name, directory)["files"]["model"])
+def model_file(name: str, root: str | os.PathLike | None = None) -> Path:
+    """The `.keras` file of model `name` (relative to the repository root when in the clone)."""
+    return model_dir(name, root) / KERAS_FILE
 
 
-def all_configs(directory: str | os.PathLike | None = None) -> dict[str, dict]:
-    """Every shipped model's configuration, by name (what the documents read)."""
-    return {name: load_config(name, directory) for name in NAMES}
+def all_configs(root: str | os.PathLike | None = None) -> dict[str, dict]:
+    """Every model's configuration, by name (what the documents read)."""
+    return {name: load_config(name, root) for name in NAMES}
 
 
 def _table(file_name: str, directory: str | os.PathLike | None = None) -> dict[str, dict]:
-    """A TOML table kept beside the configurations, read as it is."""
+    """A TOML table kept beside the package's registries, read as it is."""
     return tomllib.loads((folder(directory) / file_name).read_text(encoding="utf-8"))
 
 

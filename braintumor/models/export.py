@@ -1,6 +1,6 @@
 """ONNX export of a Keras model, and the check that the export scores like the model.
 
-    python -m braintumor.models.export model/braintumor.keras [more.keras ...]
+    python -m braintumor.models.export model/new-scans/model.keras [more.keras ...]
 
 writes `<stem>.onnx` beside each `.keras` file (what `networks.save_for_inference` does for
 every model it saves). The export is Keras's own (`model.export(format="onnx")`): the whole

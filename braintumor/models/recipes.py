@@ -1,6 +1,6 @@
 """The training settings the notebook, the studies and the cross-validation scripts share, and the
 rules fixed before the runs that apply them. How each shipped model is trained is its
-configuration (`braintumor/configs/<name>.toml`, read by `models.configs`): `RECIPES` holds the
+configuration (`model/<name>/config.toml`, read by `models.configs`): `RECIPES` holds the
 reference CNN's recipe and the default a search candidate starts from, not a shipped model's.
 The rules' text and parameters are read from the decision registry (`braintumor/decisions.toml`);
 the names below are kept for the code and tests that use them."""
@@ -13,7 +13,7 @@ RECIPES = {
     "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
     # The default for improved-CNN candidates (python -m braintumor study search train, python -m braintumor study source;
     # a candidate may override any key): the single-source model's full recipe, read from its
-    # configuration (braintumor/configs/single-source.toml). Batch norm makes validation loss
+    # configuration (model/single-source/config.toml). Batch norm makes validation loss
     # erratic until the cosine schedule has lowered the learning rate: watching from epoch 8, early
     # stopping still ended 2 of 5 cross-validation folds on a chance dip at epochs 13-14
     # (model/cv_f1_stop_from_8.json); from epoch 20 on it did not (model/cv_results.json).
@@ -35,7 +35,7 @@ REQUIRED_PREPROCESS = decision("required_preprocess").parameters["preprocess"]
 #: 90% of a full run). Its figures are written to a scratch folder, marked "check" in
 #: metrics.json, and never committed; the committed results come from the full schedule.
 #: The improved CNN's override is the single-source model's configuration
-#: (`braintumor/configs/single-source.toml`, `[recipe.schedules.check]`); the reference CNN, not
+#: (`model/single-source/config.toml`, `[recipe.schedules.check]`); the reference CNN, not
 #: a shipped model, keeps its own here.
 REFERENCE_CHECK_SCHEDULE = {"max_epochs": 3, "patience": 3}
 CHECK_SCHEDULE = {

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from pathlib import Path
-
 from . import configs
 
 ROLES = ("default", "alternative", "study record")
@@ -35,7 +33,7 @@ def default_entry(directory: str | os.PathLike | None = None) -> dict:
     name = entry.get("name")
     if name not in configs.NAMES:
         raise ValueError(f"{path}: name = {name!r} is not a shipped model; choose one of {', '.join(configs.NAMES)}")
-    kind = configs.load_config(name, directory).get("role", {}).get("kind")
+    kind = configs.load_config(name).get("role", {}).get("kind")
     if kind != "alternative":
         raise ValueError(f"{path}: {name!r} is a {kind!r} in its configuration, so it cannot be the default; "
                          f"name a model whose [role] kind is 'alternative'")
@@ -47,9 +45,9 @@ def default_model(directory: str | os.PathLike | None = None) -> str:
     return default_entry(directory)["name"]
 
 
-def for_scans(name: str, directory: str | os.PathLike | None = None) -> str:
+def for_scans(name: str) -> str:
     """What model `name`'s configuration says it is for (`[role] for_scans`)."""
-    return configs.load_config(name, directory)["role"]["for_scans"]
+    return configs.load_config(name)["role"]["for_scans"]
 
 
 def role(name: str, directory: str | os.PathLike | None = None, default: str | None = None) -> str:
@@ -57,9 +55,9 @@ def role(name: str, directory: str | os.PathLike | None = None, default: str | N
     model's name when the caller has read it already (else it is read from `DEFAULT_FILE`)."""
     if name == (default or default_model(directory)):
         return "default"
-    kind = configs.load_config(name, directory).get("role", {}).get("kind")
+    kind = configs.load_config(name).get("role", {}).get("kind")
     if kind not in KINDS:
-        raise ValueError(f"braintumor/configs/{name}.toml: [role] kind = {kind!r}; write one of {', '.join(KINDS)}")
+        raise ValueError(f"{configs.model_dir(name) / configs.CONFIG_FILE}: [role] kind = {kind!r}; write one of {', '.join(KINDS)}")
     return kind
 
 
@@ -78,11 +76,12 @@ def offered(directory: str | os.PathLike | None = None) -> list[str]:
 
 def table(directory: str | os.PathLike | None = None) -> list[dict]:
     """Every shipped model as a row of the "which model for which scans" table: name, role,
-    the scans it is for, its training sources (`sources.LOADERS` names) and its `.keras` file.
+    the scans it is for, its training sources (`sources.LOADERS` names) and its `.keras` file
+    (in its folder, `model/<name>/model.keras`).
     Offered models first (the default leading), study records last."""
     rows = []
     for name, kind in roles(directory).items():
-        written = configs.load_config(name, directory)
+        written = configs.load_config(name)
         rows.append({"name": name, "role": kind, "for_scans": written["role"]["for_scans"],
-                     "sources": list(written["training"]["sources"]), "file": str(Path(written["files"]["model"]))})
+                     "sources": list(written["training"]["sources"]), "file": str(configs.model_file(name))})
     return rows

@@ -49,7 +49,7 @@ def choose_improved(rows: list[dict], max_training_seconds: float = MAX_TRAINING
     `preprocess` is None, only those whose network preprocesses that way (by default the
     head crop that takes slice size and brightness away; see `REQUIRED_PREPROCESS`); ties go
     to the faster one. Returns the row; its `architecture` and `recipe` are what the
-    single-source model's configuration (`braintumor/configs/single-source.toml`) must say.
+    single-source model's configuration (`model/single-source/config.toml`) must say.
     """
     eligible = [row for row in rows if row["seconds"] <= max_training_seconds
                 and row["recipe"].get("start_from_epoch", 0) >= min_start_from_epoch

@@ -1,9 +1,10 @@
 """Named models: what each is (builder, architecture, recipe, training sources, file), shared
 by the notebooks, the scripts and `predict --model NAME`. Each is read from its configuration,
-`braintumor/configs/<name>.toml` (`models.configs`): edit that file, not this one.
+its folder's `config.toml` (`model/<name>/config.toml`, or `model/studies/<name>/` for a study
+record; `models.configs`): edit that file, not this one.
 
 * ``single-source``: the head-crop network trained on this dataset (source A) alone: the
-  improved CNN `model.ipynb` ships as `model/braintumor.keras` (the search row that
+  improved CNN `model.ipynb` ships as `model/single-source/model.keras` (the search row that
   `networks.choose_improved` picks from `model/improved_search.json`).
 * ``two-source``: the same kind of network trained on A and the extra source (B) together,
   classes balanced within each source; its architecture is the row of the source study
@@ -15,7 +16,7 @@ by the notebooks, the scripts and `predict --model NAME`. Each is read from its 
 * ``a-lgg``: the network trained on A and the four LGG sites by `python -m braintumor study site final`
   (held-out-site study, `studies.site`).
 
-Another model is one more configuration file (and its name in `configs.NAMES`).
+Another model is one more model folder with its `config.toml` (and its name in `configs.NAMES`).
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ class ModelSpec:
         return configs.training_recipe(self.name, schedule)
 
 
-def spec_from_config(name: str, directory=None) -> ModelSpec:
-    """The `ModelSpec` that configuration `name` describes."""
-    written = configs.load_config(name, directory)
+def spec_from_config(name: str, root=None) -> ModelSpec:
+    """The `ModelSpec` that model `name`'s `config.toml` describes (under models root `root`)."""
+    written = configs.load_config(name, root)
     return ModelSpec(name=name, builder=written["architecture"]["builder"],
-                     sources=tuple(written["training"]["sources"]), file=Path(written["files"]["model"]),
-                     recipe=configs.training_recipe(name, "full", directory),
-                     architecture=configs.architecture(name, directory), description=written["description"])
+                     sources=tuple(written["training"]["sources"]), file=configs.model_file(name, root),
+                     recipe=configs.training_recipe(name, "full", root),
+                     architecture=configs.architecture(name, root), description=written["description"])
 
 
 SPECS = {name: spec_from_config(name) for name in configs.NAMES}

@@ -1,6 +1,6 @@
 """One training entry point: `train(config, schedule, overrides)`.
 
-Every model this repository trains from a configuration in `braintumor/configs/` goes through
+Every model this repository trains from its folder's `config.toml` (`models.configs`) goes through
 here: its builder and architecture, its recipe on the schedule asked for, its training sources
 with their row caps, and its `[training]` settings: the weighting (classes balanced within each
 source when there are several, or head-area bins, decision `head_area_weighting`), the number
@@ -58,8 +58,21 @@ def settings(name: str, overrides: dict | None = None) -> dict:
     chosen = {"weighting": written["weighting"], "members": written.get("members", 1),
               "photometric_on": written.get("photometric_on"), **(overrides or {}).get("training", {})}
     if chosen["weighting"] not in WEIGHTINGS:
-        raise ValueError(f"configs/{name}.toml: weighting {chosen['weighting']!r} is not one of {WEIGHTINGS}")
+        raise ValueError(f"{configs.model_dir(name) / configs.CONFIG_FILE}: weighting {chosen['weighting']!r} is not one of {WEIGHTINGS}")
     return chosen
+
+
+def network_seed(name: str) -> int:
+    """The networks' seed of configuration `name`: $BRAIN_TUMOR_SEED where set (a sweep, or CI run
+    with a seed the sweep never used), else its `[training] seed`."""
+    import os
+
+    from .. import config
+
+    written = configs.load_config(name)["training"]
+    if os.environ.get(config.SEED_ENV_VAR) or "seed" not in written:
+        return config.TRAINING_SEED
+    return int(written["seed"])
 
 
 def training_weights(weighting: str, train_part: dict, val_part: dict) -> dict:
@@ -91,8 +104,9 @@ def train(name: str, schedule: str = "full", overrides: dict | None = None, sour
     """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
     configuration's training sources, loaded and, on the check schedule, sampled as
     `scheduled_source` does) are capped by the configuration's row caps. `seed` (default: the
-    split's seed for the caps, `config.TRAINING_SEED` for the networks) seeds both; a seed
-    ensemble's networks take seed, seed + 1, ...; returns `Trained`."""
+    split's seed for the caps, and for the networks the configuration's `[training] seed`, or
+    $BRAIN_TUMOR_SEED where set, as `make check-floors` sweeps it) seeds both; a seed ensemble's
+    networks take seed, seed + 1, ...; returns `Trained`."""
     from .. import config
     from ..data.sources import capped, load_sources, pooled, scheduled_source
     from . import networks
@@ -110,7 +124,7 @@ def train(name: str, schedule: str = "full", overrides: dict | None = None, sour
     gated = None if set(names) <= set(photometric_on) else [k for k, n in enumerate(names) if n in photometric_on]
     train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
     weights = training_weights(chosen["weighting"], train_part, val_part)
-    first = config.TRAINING_SEED if seed is None else seed
+    first = network_seed(name) if seed is None else seed
     members, fits = [], []
     for member_seed in range(first, first + chosen["members"]):
         networks.set_determinism(member_seed)

@@ -1,55 +1,45 @@
-"""Which model a `predict` run uses: the file `--model` names (a name of `models.specs.SPECS`,
-or a `.keras` / `.onnx` path), where a shipped model lies (the clone first, then the copy
-inside the installed package), the name its lines report, its threshold and its input-check
-rule.
+"""Which model a `predict` run uses: the folder `--model` names (a name of `models.specs.SPECS`,
+resolved to `model/<name>/`), or a `.keras` / `.onnx` path; where a shipped model lies (the
+clone first, then the copy inside the installed package); the name its lines report; its
+threshold and its input-check rule.
 
-The threshold and the rule are kept with the model: in `metrics.json` beside it, under
-"model_files" by file name (a `.onnx` file reads the entry of its `.keras` namesake). A
-`pip install .` carries the shipped models' ONNX exports and such a `metrics.json` (written
-from model/metrics.json when the wheel is built, by setup.py) in `braintumor/shipped_models/`.
+The threshold and the rule are kept with the model, in the card beside its weights
+(`model/<name>/card.json`, `reports.cards`): a model file elsewhere reads the `card.json` in
+its own folder. A `pip install .` carries the model folders (setup.py copies them into the
+wheel's `braintumor/shipped_models/`). Nothing here opens metrics.json.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config
+from ..models import configs
 from .records import PredictError
 
 DEFAULT_THRESHOLD = 0.5
 
-#: Where a built package keeps the shipped models (absent in a clone: setup.py writes it into the wheel).
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped_models"
+#: Where a built package keeps the model folders (absent in a clone: setup.py writes it into the wheel).
+SHIPPED_DIR = configs.SHIPPED_DIR
 NOT_FOUND = "model not found: run from the clone or pass --model"
 
 
-def _metrics_path(model_path: Path) -> Path:
-    """metrics.json beside the model: where its threshold and input-check rule are kept."""
-    return Path(model_path).parent / config.METRICS_PATH.name
+def _card_path(model_path: Path) -> Path:
+    """card.json beside the model: where its threshold and input-check rule are kept."""
+    return Path(model_path).parent / configs.CARD_FILE
 
 
-def _model_settings(metrics: dict, model_path: Path) -> dict:
-    """The part of metrics.json that belongs to this model file: its entry under
-    "model_files" (keyed by file name; a `.onnx` file also finds its `.keras` namesake's, and
-    the other way round) when there is one, else the top level (the single-source model's
-    keys, and any metrics.json written before there were two models)."""
-    per_model = metrics.get("model_files") if isinstance(metrics, dict) else None
-    path = Path(model_path)
-    if isinstance(per_model, dict):
-        for name in (path.name, path.with_suffix(".keras").name, path.with_suffix(".onnx").name):
-            if isinstance(per_model.get(name), dict):
-                return per_model[name]
-    return metrics
-
-
-def _known_names() -> dict[str, str]:
-    """{file name: model name} for every spec's `.keras` file and its `.onnx` export."""
-    from ..models.specs import SPECS
-
-    return {file: spec.name for spec in SPECS.values()
-            for file in (Path(spec.file).name, Path(spec.file).with_suffix(".onnx").name)}
+def _name_of(model_path: Path) -> str:
+    """The name a model file is reported by: its folder's model name (config.toml's `name`), else its path."""
+    written = Path(model_path).parent / configs.CONFIG_FILE
+    try:
+        name = tomllib.loads(written.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError):
+        name = None
+    return name if isinstance(name, str) and name else str(model_path)
 
 
 @dataclass(frozen=True)
@@ -91,13 +81,17 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
 
 def resolve_model(choice: str | None) -> tuple[Path, str]:
     """(model file, name to report) for `--model`: the name of a model `models.roles` offers (the
-    default, `roles.default_model()`, when None) or a path to a `.keras` or `.onnx` file; a file of
-    a shipped model (or a copy of it) is reported by the model's name. A study record's name is
-    refused with the path that runs it anyway: it is kept for its figures, not offered."""
+    default, `roles.default_model()`, when None), whose folder is `model/<name>/`, or a path to a
+    `.keras` or `.onnx` file; a file in a model folder (or a copy of one) is reported by that
+    model's name. A study record's name is refused with the path that runs it anyway: it is kept
+    for its figures, not offered."""
     from ..models import roles
     from ..models.specs import SPECS
 
-    name = choice or roles.default_model()
+    try:
+        name = choice or roles.default_model()
+    except KeyError as missing:  # no model folder here nor in the installed package
+        raise PredictError(f"{NOT_FOUND} ({missing.args[0]})") from None
     if name in SPECS:
         if roles.role(name) == "study record":
             raise PredictError(f"--model {name!r} is a study record, not offered by name: "
@@ -106,31 +100,40 @@ def resolve_model(choice: str | None) -> tuple[Path, str]:
     path = Path(name)
     if path.suffix not in (".keras", ".onnx") and not path.exists():
         raise PredictError(f"--model {name!r} is neither a model name ({', '.join(roles.offered())}) nor a model file.")
-    return path, _known_names().get(path.name, str(path))
+    return path, _name_of(path)
 
 
 def shipped_file(relative: Path) -> Path:
-    """A shipped model's file: in the clone (the repository the package sits in, as in an
-    editable install, else the current folder when it is a clone with `model/`), then its
-    ONNX export inside the installed package (`SHIPPED_DIR`, what `pip install .` carries);
-    `PredictError` (`NOT_FOUND`) when none has it."""
+    """A model folder's file: in the clone (the repository the package sits in, as in an
+    editable install, else the current folder when it is a clone with `model/`), then inside
+    the installed package (`SHIPPED_DIR`, what `pip install .` carries); `PredictError`
+    (`NOT_FOUND`) when none has it."""
     relative = Path(relative)
     in_repository = config.REPO_ROOT / relative
-    installed = SHIPPED_DIR / relative.with_suffix(".onnx").name
+    parts = relative.parts[1:] if relative.parts[:1] == (config.MODEL_DIR.name,) else relative.parts
+    installed = SHIPPED_DIR.joinpath(*parts)
     for candidate in (in_repository, relative, installed):
         if candidate.exists() or candidate.with_suffix(".onnx").exists():
             return candidate
     raise PredictError(f"{NOT_FOUND} (looked for '{in_repository}', '{relative}' and '{installed}')")
 
 
+def _card(model_path: Path) -> dict:
+    """The card beside `model_path`, parsed; OSError / ValueError when it cannot be read."""
+    card = json.loads(_card_path(model_path).read_text(encoding="utf-8"))
+    if not isinstance(card, dict):
+        raise ValueError("it is not a JSON object")
+    return card
+
+
 def default_threshold(model_path: Path) -> tuple[float, str | None]:
-    """The decision threshold tuned for the model: its `threshold` in metrics.json beside it.
+    """The decision threshold tuned for the model: `threshold` in the card beside it.
 
     Returns (threshold, note); the note says why 0.5 is used instead, when it is.
     """
-    metrics_path = _metrics_path(model_path)
+    card_path = _card_path(model_path)
     try:
-        threshold = _model_settings(json.loads(metrics_path.read_text(encoding="utf-8")), model_path)["threshold"]
+        threshold = _card(model_path)["threshold"]
     except FileNotFoundError:
         reason = "it does not exist"
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -139,22 +142,22 @@ def default_threshold(model_path: Path) -> tuple[float, str | None]:
         if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0.0 <= threshold <= 1.0:
             return float(threshold), None
         reason = f"its 'threshold' {threshold!r} is not a number in 0..1"
-    return DEFAULT_THRESHOLD, f"no threshold from '{metrics_path}' ({reason}); using {DEFAULT_THRESHOLD}"
+    return DEFAULT_THRESHOLD, f"no threshold from '{card_path}' ({reason}); using {DEFAULT_THRESHOLD}"
 
 
 def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
-    """The input-check rule kept with the model: `input_check` in metrics.json beside it.
+    """The input-check rule kept with the model: `input_check` in the card beside it.
 
-    Returns (rule, note): (None, None) when there is no such key (or no file), so predict
-    works without warnings; (None, note) when the file or the key is there but unusable.
+    Returns (rule, note): (None, None) when there is no such key (or no card), so predict
+    works without warnings; (None, note) when the card or the key is there but unusable.
     """
-    metrics_path = _metrics_path(model_path)
+    card_path = _card_path(model_path)
     try:
-        rule = _model_settings(json.loads(metrics_path.read_text(encoding="utf-8")), model_path).get("input_check")
+        rule = _card(model_path).get("input_check")
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError, AttributeError) as error:
-        return None, f"cannot read '{metrics_path}' ({type(error).__name__}: {error}); no input warnings this run"
+        return None, f"cannot read '{card_path}' ({type(error).__name__}: {error}); no input warnings this run"
     if rule is None:
         return None, None
     from ..data.input_check import check_rule
@@ -162,5 +165,4 @@ def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
     try:
         return check_rule(rule), None
     except ValueError as error:
-        return None, f"'input_check' in '{metrics_path}' is unusable ({error}); no input warnings this run"
-
+        return None, f"'input_check' in '{card_path}' is unusable ({error}); no input warnings this run"

@@ -55,7 +55,7 @@ MODEL_ORDER = (
     ("forest_csv_features", "Random forest on the CSV's 13 features ⚠ not from these JPEGs"),
     ("forest_image_features", "Random forest on features recomputed from the JPEGs"),
     ("reference_cnn", "Reference two-conv CNN (the original Kaggle notebook's network)"),
-    ("improved_cnn", "Improved CNN (shipped: `model/braintumor.keras`)"),
+    ("improved_cnn", "Improved CNN (shipped: `model/single-source/model.keras`)"),
 )
 
 #: Cross-validation trains fresh networks with a recipe: its rows name the recipe, not a file.
@@ -167,6 +167,7 @@ def environment(looks=None) -> Environment:
         study_sources=study_sources, study_variant=study_variant, best_batch=best_batch,
         disclosure=looks if looks is not None else disclosure.COMMITTED, SOURCE_NAMES=SOURCE_NAMES,
         STUDIES=configs.study_names(),
+        model_dirs={name: configs.model_dir(name).as_posix() for name in configs.NAMES},
         SITE_SETS=SITE_SETS, site_table=site_table, HELD_OUT_SITES=site_study.HELD_OUT_SITES,
         SITE_MODEL=site_study.MODEL_NAME, NO_VARIANT_QUALIFIED=site_study.NO_VARIANT_QUALIFIED,
         SITE_MAX_LOSS_POINTS=registry.decision("site_pick").parameters["max_main_accuracy_loss_points"],

@@ -14,7 +14,7 @@ from .base import held_out_figures, read_record, validation_figures, write_recor
 
 
 def single_source_baseline(main_source, held_out: dict) -> dict:
-    """The shipped single-source model (`model/braintumor.keras` at metrics.json's threshold) on a
+    """The shipped single-source model (`model/single-source/model.keras` at metrics.json's threshold) on a
     study's rows: `main_source`'s validation rows, and each held-out part ({name: {"images",
     "labels"}}) with its head-size-matched pairs."""
     from ..models.networks import load_model

@@ -3,7 +3,7 @@
 
     python -m braintumor study search train '[{"name": "c1", "architecture": {"resolution": 128}}]'
 
-A candidate is the single-source configuration (configs/single-source.toml, through
+A candidate is the single-source configuration (model/single-source/config.toml, through
 `models.training.train`) with its "architecture" and "recipe" keys on top, trained on A's train
 rows. Rows go to model/improved_search.json (committed, shown in model.ipynb); a finished row is
 not trained again. `models.networks.choose_improved` picks the row that ships (decision

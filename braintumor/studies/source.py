@@ -5,7 +5,7 @@ augmentation (braintumor/studies/source_rows.json); model/source_study.json keep
     python -m braintumor study source train [--rows FILE]   # each row: validation figures only
     python -m braintumor study source score                 # the pick, then every row on held-out data, once
 
-A row trains as the single-source model does (configs/single-source.toml, through
+A row trains as the single-source model does (model/single-source/config.toml, through
 `models.training.train`) with the row's architecture and recipe keys on top, on its sources'
 train rows (classes balanced within each source when both are pooled), early stopping on their
 validation rows; a row with "model_file" scores that file instead (the shipped single-source

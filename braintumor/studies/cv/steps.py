@@ -5,7 +5,7 @@ scans for the README's headline estimate (`make cv-all`):
     python -m braintumor study cv run --pool all       # all 3762 scans, test rows included -> model/cv_all_scans.json
 
 Groups are the byte-identical duplicate groups, so copies never straddle folds. The recipe is
-the single-source model's configuration (configs/single-source.toml: architecture, recipe,
+the single-source model's configuration (model/single-source/config.toml: architecture, recipe,
 weighting, members); `--candidate NAME` takes another row of model/improved_search.json,
 `--weighting` and `--members` change one setting, each with `--out`, for the records that
 `models.recipes`' rules read (mirror averaging, head-area weights, seed ensemble). The record is

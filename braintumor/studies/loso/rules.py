@@ -21,7 +21,7 @@ SOURCES = ("brain-tumor", "extra", "lgg")
 #: row the pair never saw, less the test rows kept for the final confirmation).
 HELD_OUT_SPLITS = ("train", "val")
 
-#: The study's schedule and row caps are the all-source model's configuration (configs/all-source.toml):
+#: The study's schedule and row caps are the all-source model's configuration (model/studies/all-source/config.toml):
 #: per source a class-stratified sample (seed fixed) of at most `TRAIN_CAP` train and `VAL_CAP`
 #: validation rows; the pair models train as the final model does, so that the table describes it.
 RECIPE = configs.training_recipe("all-source")
@@ -29,7 +29,7 @@ _CAPS = configs.row_caps("all-source")
 TRAIN_CAP = _CAPS["brain-tumor"]["train"]
 VAL_CAP = _CAPS["brain-tumor"]["val"]
 if any(caps != _CAPS["brain-tumor"] for caps in _CAPS.values()):
-    raise ValueError("all-source.toml: the study caps every source alike; give each the same train and val caps")
+    raise ValueError("model/studies/all-source/config.toml: the study caps every source alike; give each the same train and val caps")
 
 #: The architecture every variant shares: the all-source model's configuration (the two-source
 #: model's network, source study row AB_headcrop_intensity_geometric: head crop, gamma/gain/noise

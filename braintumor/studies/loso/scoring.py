@@ -13,8 +13,8 @@ from ...machine import machine_description
 from .. import base, held_out
 from . import rules
 
-ALL_SOURCE_MODEL = config.MODEL_DIR / "braintumor_all_source.keras"
-MODEL_NAME = "all-source"  # braintumor/configs/all-source.toml
+ALL_SOURCE_MODEL = config.MODEL_DIR / "studies" / "all-source" / "model.keras"  # models.configs.model_file("all-source")
+MODEL_NAME = "all-source"  # model/studies/all-source/config.toml
 MATCHED_SOURCES = ("brain-tumor", "lgg")  # the sources with the slice-level shortcut: matched pairs
 
 
@@ -66,8 +66,7 @@ def score(record: dict, by_name: dict, outside) -> dict:
 
     metrics = json.loads(config.METRICS_PATH.read_text())
     shipped = {"single-source": (config.MODEL_PATH, metrics["threshold"]),
-               "two-source": (config.MODEL_DIR / "braintumor_two_source.keras",
-                              metrics["model_files"]["braintumor_two_source.keras"]["threshold"]),
+               "two-source": (config.MODEL_DIR / "studies" / "two-source" / "model.keras", metrics["two_source"]["threshold"]),
                MODEL_NAME: (ALL_SOURCE_MODEL, record["all_source"]["threshold"])}
     rows = [{**row, "outside": base.figures(outside.labels, base.probability(load_model(row["model_file"]), outside.images),
                                             row["threshold"])} for row in record["rows"]]

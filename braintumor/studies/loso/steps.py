@@ -4,7 +4,7 @@
     python -m braintumor study loso final   # `loso_pick` (and `loso_fallback`), the all-source model, `loso_default`
     python -m braintumor study loso score   # once, after final: every row and shipped model on held-out data
 
-Pair models train as the all-source model does (configs/all-source.toml: its recipe and its caps per
+Pair models train as the all-source model does (model/studies/all-source/config.toml: its recipe and its caps per
 source, through `models.training`), threshold on the pair's pooled validation rows; they go to
 build/loso_study/. The trivial-cue model is cross-validated over every row of each source, test
 rows included: a look that `reports.disclosure` counts. Finished rows are skipped on a rerun."""

@@ -4,9 +4,9 @@ sites (`final`), then scored once on held-out data (`score`).
     python -m braintumor study new-scans final   # after `pick`, when the rule chose a variant
     python -m braintumor study new-scans score   # once, after `final`: a look at held-out data
 
-`final` trains what `braintumor/configs/new-scans.toml` describes; that file is written by
-hand for the pick (its `candidate` must be the pick's variant), as every shipped model's is,
-so the configuration is the model's history. `score` goes through the score-once gate
+`final` trains what `model/new-scans/config.toml` describes; that file is written for the
+pick (its `candidate` must be the pick's variant), as every model folder's is, so the
+configuration is the model's history. `score` goes through the score-once gate
 (`held_out.score_once`): A's and LGG's test rows, every row of set B (evaluation only,
 collection-confounded) and the outside scans C, each as a whole and split by whether
 `predict`'s input check warns on the scan, so that the warning's worth is a measured figure.
@@ -21,39 +21,42 @@ import numpy as np
 from .. import base, site as site_study
 from . import rule
 
-CONFIG = rule.MODEL_NAME  # braintumor/configs/new-scans.toml
+CONFIG = rule.MODEL_NAME  # model/new-scans/config.toml
 
 
-def final_config(pick: dict, directory=None) -> dict:
+def final_config(pick: dict, root=None) -> dict:
     """The configuration `final` trains, checked against the pick; SystemExit saying what to write otherwise."""
     from ...models import configs
 
     if pick.get("default_model") == rule.SINGLE_SOURCE:
         raise SystemExit(f"new_scans_default kept the single-source model ({pick['outcome']}): nothing to train")
     try:
-        written = configs.load_config(CONFIG, directory)
+        written = configs.load_config(CONFIG, root)
     except KeyError:
-        raise SystemExit(f"write braintumor/configs/{CONFIG}.toml for the pick ({pick['outcome']}): "
-                         "candidate, architecture, recipe, training, role and files, as configs/a-lgg.toml") from None
+        raise SystemExit(f"write model/{CONFIG}/config.toml for the pick ({pick['outcome']}): candidate, architecture, "
+                         "recipe, training, rules, role and provenance, as model/studies/a-lgg/config.toml") from None
     if written.get("candidate") != pick["outcome"]:
-        raise SystemExit(f"braintumor/configs/{CONFIG}.toml describes {written.get('candidate')!r}, "
+        raise SystemExit(f"model/{CONFIG}/config.toml describes {written.get('candidate')!r}, "
                          f"but new_scans_default picked {pick['outcome']!r}")
     return written
 
 
 def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None) -> dict:
-    """Train the picked variant under the study's first seed on A and every LGG site; its
-    figures on the sources' validation rows and its input-check rule (pooled train rows)."""
+    """Train the picked variant, as model/new-scans/config.toml writes it out, under the study's
+    first seed on A and every LGG site; its figures on the sources' validation rows and its
+    input-check rule (pooled train rows)."""
     from ...data.input_check import fit_input_check
     from ...data.sources import pooled
-    from .variants import fit_variant
+    from ...models import configs
+    from ...models.training import train
 
     if "pick" not in record:
         raise SystemExit("run `python -m braintumor study new-scans pick` first: the rule comes before the model")
-    written = final_config(record["pick"])
+    final_config(record["pick"])
     variant, seed, sources = record["pick"]["outcome"], rule.SEEDS[0], [a, lgg]
-    model, trained = base.train_final(lambda: fit_variant(variant, seed, sources, schedule, recipe_from=CONFIG),
-                                      Path(out or written["files"]["model"]))
+    # The model folder's own config.toml, nothing else: it holds the picked variant written out.
+    model, trained = base.train_final(lambda: train(CONFIG, schedule, sources=sources, seed=seed, verbose=2),
+                                      Path(out or configs.model_file(CONFIG)))
     threshold, balanced = base.pooled_threshold(model, sources)
     return {"variant": variant, "seed": seed, "model_file": trained.pop("model_file"), "schedule": schedule,
             "threshold": threshold, "validation_balanced_accuracy": balanced,

@@ -29,7 +29,7 @@ TIE = _PARAMETERS["tie"]
 MARGIN = _PARAMETERS["margin"]
 NO_VARIANT_QUALIFIED = "no variant qualified"
 SINGLE_SOURCE = "single-source"
-#: The shipped model the pick becomes, trained on A and all four sites (braintumor/configs/new-scans.toml).
+#: The shipped model the pick becomes, trained on A and all four sites (model/new-scans/config.toml).
 MODEL_NAME = "new-scans"
 
 

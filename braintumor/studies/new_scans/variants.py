@@ -1,5 +1,5 @@
 """The variants the new-scans study compares (decision `new_scans_variants`), each one change to
-the A + LGG model's configuration (braintumor/configs/a-lgg.toml), and how each trains: one
+the A + LGG model's configuration (model/studies/a-lgg/config.toml), and how each trains: one
 function for every row and for the final model, so that the table describes that model."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ WIDER_WIDTHS = decision("new_scans_variants").parameters["wider_widths"]
 
 
 def variant_architecture(variant: str) -> dict:
-    """configs/a-lgg.toml's architecture with the variant's one change."""
+    """model/studies/a-lgg/config.toml's architecture with the variant's one change."""
     from ...models import configs
 
     architecture = dict(configs.architecture(BASE_MODEL))

@@ -30,11 +30,11 @@ ALWAYS_TRAINS = ("EZ",)
 #: less its test rows, which stay for the confirmation of the final model.
 HELD_OUT_SPLITS = ("train", "val")
 
-#: The model the study is for (its configuration: braintumor/configs/a-lgg.toml).
+#: The model the study is for (its configuration: model/studies/a-lgg/config.toml).
 MODEL_NAME = "a-lgg"
 
 #: The study's schedule and architecture are the A + LGG model's configuration
-#: (`braintumor/configs/a-lgg.toml`): the improved recipe (cosine decay, early stopping on
+#: (`model/studies/a-lgg/config.toml`): the improved recipe (cosine decay, early stopping on
 #: validation loss) over 12 epochs, watching from epoch 8, and the shipped head-crop network with
 #: geometric and photometric augmentation. The full 30-epoch recipe costs about an hour per row on
 #: the 2-core AMD EPYC this ran on (0.85 s a training step, measured before the first row). The

@@ -22,7 +22,7 @@ from . import rules
 
 RECORD = config.MODEL_DIR / "site_study.json"
 ROW_MODELS = Path("build/site_study")
-FINAL_MODEL = config.MODEL_DIR / "braintumor_a_lgg.keras"
+FINAL_MODEL = config.MODEL_DIR / "studies" / "a-lgg" / "model.keras"  # models.configs.model_file("a-lgg")
 
 
 def _fields() -> dict:
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     parser.add_argument("step", choices=("train", "final", "score"))
     parser.add_argument("--schedule", default="full", choices=("full", "check"), help="check: a short run of the code path")
     parser.add_argument("--record", type=Path, default=RECORD)
-    parser.add_argument("--out", type=Path, help="final: write the model here instead of model/braintumor_a_lgg.keras")
+    parser.add_argument("--out", type=Path, help="final: write the model here instead of model/studies/a-lgg/model.keras")
     args = parser.parse_args(argv)
     from ...data.sources import load_sources, scheduled_source
     from ...models.networks import set_determinism
