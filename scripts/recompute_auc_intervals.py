@@ -45,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from braintumor import config  # noqa: E402
+from braintumor.models import configs  # noqa: E402
 from braintumor.evaluation.records import (CV_FILES, _clean, cross_validated_matched, read_cv_records,  # noqa: E402
                                           write_json)
 
@@ -194,7 +195,7 @@ def _rescored(model_dir: Path, metrics: dict, changes: list) -> dict:
                          changes)
     transplant_intervals(metrics["test"], {key: recorded[key] for key in metrics["test"]}, "metrics.json:test", changes)
     two = metrics["two_source"]
-    two_scores = score_everywhere(load_model(config.REPO_ROOT / two["model_file"]), two["threshold"], a, b, outside)
+    two_scores = score_everywhere(load_model(config.REPO_ROOT / configs.model_file("two-source")), two["threshold"], a, b, outside)
     transplant_intervals(two["scores"], _plain(two_scores), "metrics.json:two_source.scores", changes)
 
     print("rescored:", len(changes), "intervals so far", flush=True)
@@ -208,7 +209,7 @@ def _rescored(model_dir: Path, metrics: dict, changes: list) -> dict:
         transplant_intervals(loso["shipped_scores"][name], _plain(scored[name]), f"loso_study.json:shipped_scores.{name}",
                              changes)
     final = loso["all_source"]
-    validation = loso_scoring.validation_figures_of(load_model(config.REPO_ROOT / final["model_file"]),
+    validation = loso_scoring.validation_figures_of(load_model(config.REPO_ROOT / configs.model_file("all-source")),
                                                     [by_name[name] for name in loso_rules.SOURCES], final["threshold"])
     transplant_intervals(final["validation"], _plain(validation), "loso_study.json:all_source.validation", changes)
 
@@ -218,7 +219,7 @@ def _rescored(model_dir: Path, metrics: dict, changes: list) -> dict:
     scored = site_steps.score({**site, "rows": []}, a, lgg, sets)["scores"][site_rules.MODEL_NAME]
     transplant_intervals(site["scores"][site_rules.MODEL_NAME], _plain(scored),
                          f"site_study.json:scores.{site_rules.MODEL_NAME}", changes)
-    validation = base.validation_figures(load_model(config.REPO_ROOT / site["final"]["model_file"]), [a, lgg],
+    validation = base.validation_figures(load_model(config.REPO_ROOT / configs.model_file("a-lgg")), [a, lgg],
                                          site["final"]["threshold"])
     transplant_intervals(site["final"]["validation"], _plain(validation), "site_study.json:final.validation", changes)
 
@@ -227,7 +228,7 @@ def _rescored(model_dir: Path, metrics: dict, changes: list) -> dict:
     new_scans = records["new_scans_study.json"]
     scored = new_scans_model.score(new_scans, sets, lgg)
     transplant_intervals(new_scans["scores"], _plain(scored), "new_scans_study.json:scores", changes)
-    validation = base.validation_figures(load_model(config.REPO_ROOT / new_scans["final"]["model_file"]), [a, lgg],
+    validation = base.validation_figures(load_model(config.REPO_ROOT / configs.model_file("new-scans")), [a, lgg],
                                          new_scans["final"]["threshold"])
     transplant_intervals(new_scans["final"]["validation"], _plain(validation), "new_scans_study.json:final.validation",
                          changes)

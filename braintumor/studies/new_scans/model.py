@@ -81,8 +81,10 @@ def score(record: dict, sets: dict, lgg) -> dict:
     from ...evaluation.analysis import figures_by_warning
     from ...models.networks import load_model
 
+    from ...models import configs
+
     final_entry = record["final"]
-    model, threshold = load_model(final_entry["model_file"]), final_entry["threshold"]
+    model, threshold = load_model(configs.model_file(CONFIG)), final_entry["threshold"]  # the folder's weights
     scores = {"weights_sha256": base.weights_digest(model)}
     for name, (images, labels, matched) in sets.items():
         probability = base.probability(model, images)

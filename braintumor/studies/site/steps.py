@@ -81,7 +81,7 @@ def score(record: dict, a, lgg, sets: dict) -> dict:
     outside_images, outside_labels, _ = sets["outside"]
     rows = [{**row, "outside": base.figures(outside_labels, base.probability(load_model(row["model_file"]), outside_images),
                                             row["threshold"])} for row in record["rows"]]
-    shipped = {rules.MODEL_NAME: (record["final"]["model_file"], record["final"]["threshold"]),
+    shipped = {rules.MODEL_NAME: (FINAL_MODEL, record["final"]["threshold"]),
                "single-source": (config.MODEL_PATH, json.loads(config.METRICS_PATH.read_text())["threshold"])}
     scores, test = {}, lgg.part("test")
     for name, (path, threshold) in shipped.items():
