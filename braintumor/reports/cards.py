@@ -158,7 +158,11 @@ def write_cards(metrics: dict, out: str | Path | None = None, records: dict | No
         relative = configs.model_dir(name)
         folder = out / relative if (out / relative / configs.KERAS_FILE).is_file() else config.REPO_ROOT / relative
         path = out / relative / configs.CARD_FILE
-        earlier = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        # the card written before for these weights, here or beside the committed ones: its digest is reused
+        # when the .keras file is the same (`_weights_sha256`), so that no model is loaded only to hash it again
+        beside = folder / configs.CARD_FILE
+        earlier = json.loads((path if path.is_file() else beside).read_text(encoding="utf-8")) \
+            if path.is_file() or beside.is_file() else {}
         made = card(name, metrics, records, folder, earlier)
         if made is None:
             continue
