@@ -19,13 +19,13 @@ reads `threshold` and `input_check` and nothing else of `model/`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from .. import config
 from ..files import atomic_write
-from ..models import configs, roles
+from ..models import configs, roles, specs
+from ..models.onnx_runtime import file_sha256
 
 #: How a card names the sets a record keys its scores by (the documents' short names).
 SET_NAMES = {"brain_tumor_test": "A test", "brain-tumor_test": "A test",
@@ -37,17 +37,9 @@ FIGURES = ("n", "roc_auc", "accuracy", "sensitivity", "specificity")
 RECORDS = {"new-scans": "new_scans_study.json", "a-lgg": "site_study.json", "all-source": "loso_study.json"}
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _entry(name: str, metrics: dict) -> dict | None:
     """metrics.json's entry of model `name` (the single-source model's is the top level)."""
-    return metrics if name == "single-source" else metrics.get(name.replace("-", "_"))
+    return metrics if name == "single-source" else metrics.get(specs.resolve(name).metrics_key)
 
 
 def _figures(values: dict) -> dict:

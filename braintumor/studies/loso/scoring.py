@@ -10,11 +10,12 @@ import numpy as np
 
 from ... import config
 from ...machine import machine_description
+from ...models import configs
 from .. import base, held_out
 from . import rules
 
-ALL_SOURCE_MODEL = config.MODEL_DIR / "studies" / "all-source" / "model.keras"  # models.configs.model_file("all-source")
 MODEL_NAME = "all-source"  # model/studies/all-source/config.toml
+ALL_SOURCE_MODEL = configs.model_file(MODEL_NAME)  # model/studies/all-source/model.keras
 MATCHED_SOURCES = ("brain-tumor", "lgg")  # the sources with the slice-level shortcut: matched pairs
 
 
@@ -66,7 +67,7 @@ def score(record: dict, by_name: dict, outside) -> dict:
 
     metrics = json.loads(config.METRICS_PATH.read_text())
     shipped = {"single-source": (config.MODEL_PATH, metrics["threshold"]),
-               "two-source": (config.MODEL_DIR / "studies" / "two-source" / "model.keras", metrics["two_source"]["threshold"]),
+               "two-source": (configs.model_file("two-source"), metrics["two_source"]["threshold"]),
                MODEL_NAME: (ALL_SOURCE_MODEL, record["all_source"]["threshold"])}
     rows = [{**row, "outside": base.figures(outside.labels, base.probability(load_model(row["model_file"]), outside.images),
                                             row["threshold"])} for row in record["rows"]]

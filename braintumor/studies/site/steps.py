@@ -17,12 +17,13 @@ import numpy as np
 
 from ... import config
 from ...machine import machine_description
+from ...models import configs
 from .. import base, held_out
 from . import rules
 
 RECORD = config.MODEL_DIR / "site_study.json"
 ROW_MODELS = Path("build/site_study")
-FINAL_MODEL = config.MODEL_DIR / "studies" / "a-lgg" / "model.keras"  # models.configs.model_file("a-lgg")
+FINAL_MODEL = configs.model_file(rules.MODEL_NAME)  # model/studies/a-lgg/model.keras
 
 
 def _fields() -> dict:
