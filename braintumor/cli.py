@@ -11,18 +11,16 @@ import argparse
 import math
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from . import __version__, config
-from .models import roles
-from .models.specs import SPECS
 from .predict.options import (DEFAULT_BATCH_SIZE, EXIT_BROKEN_PIPE, EXIT_INTERNAL, EXIT_OK, EXIT_UNREADABLE,
                               EXIT_USAGE, JSON_SCHEMA, RUNTIMES)
 
-# Only what the help shows is imported here (the parsers' texts name the models and their
-# roles): the subcommands import what they run, so that `--help` imports no Pillow, ONNX
-# Runtime, pydicom, nibabel or TensorFlow (tests/test_cli.py).
+# Only what the help shows is imported here: the subcommands import what they run, so that
+# `--help` imports no Pillow, ONNX Runtime, pydicom, nibabel or TensorFlow (tests/test_cli.py).
+# The models `--model` offers are read from their configurations only when the help is shown
+# (`_ModelOption`), so that a `predict` run reads the configuration of the one model it runs.
 
 EXIT_STATUSES = (f"Exit status: {EXIT_OK} when every input was scored (skipped files included); {EXIT_UNREADABLE} when "
                  f"some input could not be read (each has its own error line; the rest are scored); {EXIT_USAGE} for a "
@@ -84,9 +82,40 @@ def _predict(args) -> int:
     from .predict import run
     from .predict.models import choose_model
 
+    global _SKIP_TEARDOWN
+    _SKIP_TEARDOWN = True  # its outputs are written, flushed and closed when it returns: `exit_process`
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     model = choose_model(args.model, args.threshold, args.runtime, gradcam=gradcam_dir is not None)
     return run(args.paths, model, args.json, gradcam_dir, args.batch_size)
+
+
+#: Set by the subcommands after which `exit_process` may skip the interpreter's teardown.
+_SKIP_TEARDOWN = False
+
+
+def exit_process(status: int):
+    """End `python -m braintumor` with `status`. After `predict` without TensorFlow (the ONNX
+    runtime: every line printed, no file left open, no thread or atexit hook of its own), the
+    interpreter's teardown is skipped (`os._exit`): unloading ONNX Runtime and freeing every module
+    adds 20-40 ms to a one-scan run, a tenth of it or more (`make bench`, issues 40 and 41). stdout
+    and stderr are flushed first; a reader gone by then gives `EXIT_BROKEN_PIPE`, as during the run
+    (where the usual exit printed "Exception ignored ... BrokenPipeError" and gave 120), and any
+    other failure to flush is left to the usual exit to report. Every other run (`prepare`,
+    `study`, `predict` with Keras) exits the usual way, its threads joined and its libraries'
+    atexit hooks run."""
+    if not _SKIP_TEARDOWN or "tensorflow" in sys.modules:
+        raise SystemExit(status)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = EXIT_BROKEN_PIPE
+    except OSError:
+        raise SystemExit(status) from None
+    try:
+        sys.stderr.flush()
+    except OSError:
+        raise SystemExit(status) from None
+    os._exit(status)
 
 
 def _study(args) -> int:
@@ -130,14 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="picture (JPEG, PNG, BMP, TIFF), DICOM or NIfTI (.nii, .nii.gz) file, or folder "
         "(searched recursively; names starting with '.' are ignored); docs/predict.md says which files are read",
     )
-    pred.add_argument(
-        "--model", metavar="NAME|FILE", default=None,
-        help=f"a model name ({_offered_models()}), its folder model/NAME/, or a .keras or .onnx file "
-        "(the README's 'which model for which scans' says what each is for; a study record runs only by its "
-        "path); a .keras file's ONNX export <stem>.onnx beside it is used when present, and the card.json "
-        "beside it gives the threshold and input check; a named model is looked for in the clone, then in "
-        "the installed package",
-    )
+    pred.add_argument("--model", metavar="NAME|FILE", default=None, action=_ModelOption)
     pred.add_argument(
         "--runtime", choices=RUNTIMES, default=None,
         help="what scores: onnx (the default: ONNX Runtime with the .onnx export beside the model, no "
@@ -183,11 +205,35 @@ def build_parser() -> argparse.ArgumentParser:
 def _offered_models() -> str:
     """The names `--model` takes, each with its file, and the default, for the help; where no model
     folder is found (neither a clone nor the installed package's copies), says so instead."""
+    from .models import configs, roles
+
     try:
         offered, default = roles.offered(), roles.default_model()
+        files = {name: configs.model_file(name) for name in offered}
     except KeyError:
         return "none found: run from the clone or pass a file"
-    return f"{', '.join(f'{name}: {SPECS[name].file}' for name in offered)}; default: {default}"
+    return f"{', '.join(f'{name}: {files[name]}' for name in offered)}; default: {default}"
+
+
+class _ModelOption(argparse.Action):
+    """`predict --model`, stored as given; its help names the offered models, read from their
+    configurations when the help is formatted, not each time the parser is built."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+
+    @property
+    def help(self) -> str:
+        return (f"a model name ({_offered_models()}), its folder model/NAME/, or a .keras or .onnx file "
+                "(the README's 'which model for which scans' says what each is for; a study record runs only by "
+                "its path); a .keras file's ONNX export <stem>.onnx beside it is used when present, and the "
+                "card.json beside it gives the threshold, the input check and the preprocessing (brain "
+                "extraction) run before the network; a named model is looked for in the clone, then in the "
+                "installed package")
+
+    @help.setter
+    def help(self, value) -> None:  # argparse.Action.__init__ sets it; the property above answers
+        pass
 
 
 def _is_expected(error: Exception) -> bool:
@@ -213,6 +259,8 @@ def main(argv=None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
         if args.debug:
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
         message = " ".join(str(error).split())  # one line, whatever the message holds
         what = f"{type(error).__name__}: {message}" if message else type(error).__name__

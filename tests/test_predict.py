@@ -623,3 +623,189 @@ def test_real_slices_as_nifti_and_dicom_get_the_labels_of_the_pictures(tmp_path,
         np.testing.assert_allclose([r["probability"] for r in records], [r["probability"] for r in pictures],
                                    atol=1e-6, err_msg=name)
     assert len({r["label"] for r in pictures}) == 2  # both classes among the slices
+
+
+# --------------------------------------------------------------------------------------
+# Preprocessing: the card's brain extraction runs on the scans before the network
+# --------------------------------------------------------------------------------------
+
+EXTRACTION_MODULE = "braintumor.data.brain_extraction"
+
+
+class _Scorer:
+    """Stands in for the network (no TensorFlow, no ONNX Runtime): P(tumour) is a scan's mean
+    grey / 255; keeps every batch it is given."""
+
+    def __init__(self):
+        self.batches = []
+
+    def predict_on_batch(self, batch):
+        self.batches.append(np.array(batch))
+        tumour = np.asarray(batch, dtype=np.float64).mean(axis=(1, 2, 3)) / 255
+        return np.stack([1 - tumour, tumour], axis=1)
+
+
+def _keep_centre(images):
+    """The stand-in extraction: blacks out everything outside a disc of radius 50 (a 'brain')."""
+    return np.where(_small_head(50) > 0, images, 0).astype(np.uint8)
+
+
+@pytest.fixture
+def extraction_spy(monkeypatch):
+    """`braintumor.data.brain_extraction` replaced by a stand-in with its API (`METHODS`,
+    `extract_brain(images, method)`) that records each call: (the images as given, the method)."""
+    import types
+
+    calls = []
+
+    def extract_brain(images, method="classical-v1"):
+        calls.append((np.array(images), method))
+        if method not in module.METHODS:
+            raise ValueError(f"unknown method {method!r}")
+        return images if method == "none" else _keep_centre(images)
+
+    module = types.ModuleType(EXTRACTION_MODULE)
+    module.METHODS, module.extract_brain = ("none", "classical-v1"), extract_brain
+    monkeypatch.setitem(sys.modules, EXTRACTION_MODULE, module)
+    return calls
+
+
+@pytest.fixture
+def card_model(tmp_path, monkeypatch):
+    """`write(card)`: a model folder whose card is `card` (None: no card), scored by a `_Scorer`
+    (`scoring.load_runtime` patched: no weights needed); returns (the model file, the scorer)."""
+    from braintumor.predict import scoring
+
+    scorer = _Scorer()
+    monkeypatch.setattr(scoring, "load_runtime", lambda path, runtime=None, gradcam=False: (scorer, "onnx", []))
+    path = tmp_path / "model" / "mine" / "model.keras"
+    path.parent.mkdir(parents=True)
+
+    def write(card):
+        if card is not None:
+            (path.parent / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+        return path, scorer
+    return write
+
+
+def _big_head_scan(folder):
+    path = folder / "big head.png"
+    Image.fromarray(_small_head(110)).save(path)
+    return path
+
+
+def test_a_card_with_classical_v1_runs_the_extraction_before_the_network(tmp_path, card_model, extraction_spy,
+                                                                          capsys):
+    from braintumor.data.input_check import fit_input_check
+
+    rule = fit_input_check(np.stack([_small_head(radius) for radius in range(40, 61)]))
+    model, scorer = card_model({"threshold": 0.5, "input_check": rule,
+                                "preprocessing": {"brain_extraction": "classical-v1"}})
+    scan = _big_head_scan(tmp_path)
+
+    status = main(["predict", str(scan), "--model", str(model), "--json"])
+    out, err = capsys.readouterr()
+    [record] = [json.loads(line) for line in out.splitlines()]
+
+    assert status == 0 and "Traceback" not in err
+    [(given, method)] = extraction_spy
+    assert method == "classical-v1" and given.dtype == np.uint8 and given.shape == (1, 240, 240)
+    np.testing.assert_array_equal(given[0], read_scan(scan))  # the uint8 scan as read
+    [batch] = scorer.batches
+    assert batch.dtype == np.float32 and batch.shape == (1, 240, 240, 1)
+    np.testing.assert_array_equal(batch[..., 0], _keep_centre(given))  # the network sees the extracted scan
+    assert record["probability"] == round(float(_keep_centre(given).mean() / 255), 6)
+    assert record["preprocessing"] == "classical-v1"
+    # the input check reads the scan as given: the big head warns though the extracted one would not
+    assert "head fills" in record["warning"]
+
+
+@pytest.mark.parametrize("card", [{"threshold": 0.5, "preprocessing": {"brain_extraction": "none"}},
+                                  {"threshold": 0.5},  # a card written before the key: none
+                                  {"threshold": 0.5, "preprocessing": {}},
+                                  None],  # no card at all
+                         ids=["none", "card-without-the-key", "empty-table", "no-card"])
+def test_none_or_a_card_without_the_key_runs_no_extraction(tmp_path, card_model, extraction_spy, capsys, card):
+    model, scorer = card_model(card)
+    scan = _big_head_scan(tmp_path)
+
+    status = main(["predict", str(scan), "--model", str(model), "--json"])
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert status == 0 and extraction_spy == []
+    np.testing.assert_array_equal(scorer.batches[0][0, ..., 0], read_scan(scan))
+    assert set(record) == {"schema", "file", "probability", "label", "model", "runtime"}  # no preprocessing key
+
+
+def test_a_none_card_imports_no_extraction_module(tmp_path, card_model, monkeypatch):
+    """The extraction module is imported only for a method other than "none"."""
+    from braintumor.predict.models import brain_extraction
+
+    monkeypatch.setitem(sys.modules, EXTRACTION_MODULE, None)  # any import of it would fail
+    model, _ = card_model({"threshold": 0.5, "preprocessing": {"brain_extraction": "none"}})
+    assert brain_extraction(model) == "none"
+    assert main(["predict", str(_big_head_scan(tmp_path)), "--model", str(model), "--json"]) == 0
+
+
+@pytest.mark.parametrize("preprocessing", [{"brain_extraction": "foo"}, {"brain_extraction": 1}, "classical-v1"],
+                         ids=["unknown-method", "not-a-string", "not-a-table"])
+def test_a_bad_preprocessing_value_is_exit_2_naming_the_card_and_the_methods(tmp_path, card_model, extraction_spy,
+                                                                            capsys, preprocessing):
+    model, scorer = card_model({"threshold": 0.5, "preprocessing": preprocessing})
+
+    status = main(["predict", str(_big_head_scan(tmp_path)), "--model", str(model), "--json"])
+    out, err = capsys.readouterr()
+
+    assert status == 2 and out == "" and scorer.batches == [] and extraction_spy == []
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert str(model.parent / "card.json") in err and "brain_extraction" in err
+    if isinstance(preprocessing, dict):
+        assert "'none', 'classical-v1'" in err
+
+
+def test_gradcam_overlays_are_drawn_on_the_extracted_scans(tmp_path, extraction_spy, monkeypatch):
+    from braintumor.predict import ChosenModel, run, scoring
+
+    drawn = []
+    monkeypatch.setattr(scoring, "_write_overlays", lambda scorer, batch, results, names: drawn.append(batch))
+    scan = _big_head_scan(tmp_path)
+    model = ChosenModel(name="mine", path=tmp_path / "model.keras", threshold=0.5, runtime="keras", scorer=_Scorer(),
+                        preprocessing="classical-v1")
+
+    assert run([scan], model, as_json=True, gradcam_dir=tmp_path / "cams") == 0
+    [batch] = drawn
+    np.testing.assert_array_equal(batch[..., 0], _keep_centre(read_scan(scan)[np.newaxis]))
+
+
+def test_the_card_carries_the_configurations_preprocessing(monkeypatch):
+    """`reports.cards` copies `[preprocessing] brain_extraction` from config.toml ("none" when absent)."""
+    from braintumor.models import configs as model_configs
+    from braintumor.reports import cards
+
+    metrics = json.loads((config.REPO_ROOT / config.METRICS_PATH).read_text())
+    folder = config.REPO_ROOT / configs.model_dir("single-source")
+    committed = json.loads((folder / "card.json").read_text())
+    assert committed["preprocessing"] == {"brain_extraction": "none"}
+    written = model_configs.load_config("single-source")
+    for table, expected in (({"brain_extraction": "classical-v1"}, "classical-v1"), (None, "none")):
+        changed = {key: value for key, value in written.items() if key != "preprocessing"}
+        if table is not None:
+            changed["preprocessing"] = table
+        monkeypatch.setattr(model_configs, "load_config", lambda name, root=None, changed=changed: changed)
+        card = cards.card("single-source", metrics, {}, folder, committed)
+        assert card["preprocessing"] == {"brain_extraction": expected}
+
+
+def test_with_the_real_extraction_module_predict_scores_what_it_returns(tmp_path, card_model, capsys):
+    """Once `data.brain_extraction` is there: its methods are what a card may name, and predict
+    scores exactly what `extract_brain` returns for the scans as read."""
+    extraction = pytest.importorskip(EXTRACTION_MODULE)
+    assert {"none", "classical-v1"} <= set(extraction.METHODS)
+    model, scorer = card_model({"threshold": 0.5, "preprocessing": {"brain_extraction": "classical-v1"}})
+    scan = _big_head_scan(tmp_path)
+
+    assert main(["predict", str(scan), "--model", str(model), "--json"]) == 0
+    [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["preprocessing"] == "classical-v1"
+    expected = extraction.extract_brain(read_scan(scan)[np.newaxis], "classical-v1")
+    np.testing.assert_array_equal(scorer.batches[0][..., 0], expected)

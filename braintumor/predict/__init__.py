@@ -8,8 +8,9 @@ per slice and a summary line. Scans run through the model in batches, and a bad 
 becomes an error line instead of stopping the run.
 
 The parts: `records` (the lines printed), `models` (`choose_model`: which model file, its
-name, threshold, input-check rule and runtime, resolved once into a `ChosenModel` that is
-passed down), `scoring` (ONNX Runtime or Keras, reading, batching, Grad-CAM). The command
+name, threshold, input-check rule, brain extraction and runtime, resolved once into a
+`ChosenModel` that is passed down), `scoring` (ONNX Runtime or Keras, reading, batching, the
+brain extraction before the network, Grad-CAM). The command
 line itself is `braintumor.cli`; `options` holds what its help shows. This module holds `run`,
 the command's one entry; it imports Pillow (through the readers) only when called.
 """
@@ -20,8 +21,8 @@ import sys
 from importlib import import_module
 from pathlib import Path
 
-from .models import (DEFAULT_THRESHOLD, NOT_FOUND, ChosenModel, choose_model, default_threshold,  # noqa: F401
-                     input_check_rule, resolve_model)
+from .models import (DEFAULT_THRESHOLD, NO_EXTRACTION, NOT_FOUND, ChosenModel, brain_extraction,  # noqa: F401
+                     choose_model, default_threshold, input_check_rule, resolve_model)
 from .options import DEFAULT_BATCH_SIZE, EXIT_OK, EXIT_UNREADABLE, JSON_SCHEMA, RUNTIMES  # noqa: F401
 from .records import PredictError, Result, Summary, print_line, progress_bar  # noqa: F401
 
@@ -74,6 +75,8 @@ def run(
     with progress_bar(len(entries)) as bar:
         for line in predict_entries(model, entries, batch_size, gradcam_dir, progress=bar):
             line.model, line.runtime = model.name, model.runtime
+            if model.preprocessing != NO_EXTRACTION:  # "none" adds no key: the lines read as they always did
+                line.preprocessing = model.preprocessing
             failed += line.error is not None
             if as_json:
                 print_line(line.as_json(), sys.stdout, bar)

@@ -1,12 +1,14 @@
-"""Which model a `predict` run uses: the folder `--model` names (a name of `models.specs.SPECS`,
+"""Which model a `predict` run uses: the folder `--model` names (a name of `models.configs.NAMES`,
 resolved to `model/<name>/`), or a `.keras` / `.onnx` path; where a shipped model lies (the
 clone first, then the copy inside the installed package); the name its lines report; its
-threshold and its input-check rule.
+threshold, its input-check rule and the brain extraction it runs before the network.
 
-The threshold and the rule are kept with the model, in the card beside its weights
-(`model/<name>/card.json`, `reports.cards`): a model file elsewhere reads the `card.json` in
-its own folder. A `pip install .` carries the model folders (setup.py copies them into the
-wheel's `braintumor/shipped_models/`). Nothing here opens metrics.json.
+The threshold, the rule and the preprocessing are kept with the model, in the card beside its
+weights (`model/<name>/card.json`, `reports.cards`), read once per run: a model file elsewhere
+reads the `card.json` in its own folder. A `pip install .` carries the model folders (setup.py
+copies them into the wheel's `braintumor/shipped_models/`). Nothing here opens metrics.json, and
+nothing imports `models.specs` (it reads every model's configuration when imported): `predict`
+reads only the configuration of the model it runs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from ..models import configs
 from .records import PredictError
 
 DEFAULT_THRESHOLD = 0.5
+#: What a card's `preprocessing.brain_extraction` means when the card (or the key) is absent: an
+#: older card, written before models could ask for a brain extraction.
+NO_EXTRACTION = "none"
+_UNREAD = object()  # a card argument left to be read from the model's folder
 
 #: Where a built package keeps the model folders (absent in a clone: setup.py writes it into the wheel).
 SHIPPED_DIR = configs.SHIPPED_DIR
@@ -47,8 +53,8 @@ class ChosenModel:
     """The model a `predict` run uses, resolved once from `--model` (`choose_model`) and passed
     down: the file, the name its lines report, its threshold, its input-check rule, the runtime
     that scores it ("onnx" or "keras") with the loaded model (`scorer`, anything with
-    `predict_on_batch`), and the notes that say where a setting fell back (printed once at the
-    start of the run)."""
+    `predict_on_batch`), the notes that say where a setting fell back (printed once at the
+    start of the run), and its card's brain extraction (`data.brain_extraction`; "none": none)."""
 
     name: str
     path: Path
@@ -57,6 +63,7 @@ class ChosenModel:
     runtime: str | None = None
     scorer: object = None
     notes: tuple[str, ...] = ()
+    preprocessing: str = NO_EXTRACTION  # the card's brain extraction, run on the scans before the network
 
 
 def choose_model(choice: str | None, threshold: float | None = None, runtime: str | None = None,
@@ -65,18 +72,20 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
     (None: the threshold kept with the model, `default_threshold`) and `--runtime` (None: ONNX
     with a fallback to Keras; Keras when `gradcam`: `scoring.load_runtime`)."""
     path, name = resolve_model(choice)
+    card = _read_card(path)  # once: the threshold, the input check and the preprocessing
+    preprocessing = brain_extraction(path, card)  # a bad value stops the run before a model is loaded
     notes = []
     if threshold is None:
-        threshold, note = default_threshold(path)
+        threshold, note = default_threshold(path, card)
         notes.append(note)
-    rule, note = input_check_rule(path)
+    rule, note = input_check_rule(path, card)
     notes.append(note)
     from .scoring import load_runtime
 
     scorer, runtime, runtime_notes = load_runtime(Path(path), runtime, gradcam)
     notes.extend(runtime_notes)
     return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule, runtime=runtime,
-                       scorer=scorer, notes=tuple(note for note in notes if note))
+                       scorer=scorer, notes=tuple(note for note in notes if note), preprocessing=preprocessing)
 
 
 def resolve_model(choice: str | None) -> tuple[Path, str]:
@@ -86,17 +95,18 @@ def resolve_model(choice: str | None) -> tuple[Path, str]:
     model's name. A study record's name is refused with the path that runs it anyway: it is kept
     for its figures, not offered."""
     from ..models import roles
-    from ..models.specs import SPECS
 
     try:
         name = choice or roles.default_model()
+        if name in configs.NAMES:
+            # the default is offered by definition: its role is read only for a name given
+            if choice is not None and roles.role(name) == "study record":
+                raise PredictError(f"--model {name!r} is a study record, not offered by name: "
+                                   f"{roles.for_scans(name)}. To run it anyway, pass its file: "
+                                   f"--model {configs.model_file(name)}")
+            return shipped_file(configs.model_file(name)), name
     except KeyError as missing:  # no model folder here nor in the installed package
         raise PredictError(f"{NOT_FOUND} ({missing.args[0]})") from None
-    if name in SPECS:
-        if roles.role(name) == "study record":
-            raise PredictError(f"--model {name!r} is a study record, not offered by name: "
-                               f"{roles.for_scans(name)}. To run it anyway, pass its file: --model {SPECS[name].file}")
-        return shipped_file(SPECS[name].file), name
     path = Path(name)
     if path.suffix not in (".keras", ".onnx") and not path.exists():
         raise PredictError(f"--model {name!r} is neither a model name ({', '.join(roles.offered())}) nor a model file.")
@@ -118,22 +128,34 @@ def shipped_file(relative: Path) -> Path:
     raise PredictError(f"{NOT_FOUND} (looked for '{in_repository}', '{relative}' and '{installed}')")
 
 
-def _card(model_path: Path) -> dict:
-    """The card beside `model_path`, parsed; OSError / ValueError when it cannot be read."""
-    card = json.loads(_card_path(model_path).read_text(encoding="utf-8"))
-    if not isinstance(card, dict):
-        raise ValueError("it is not a JSON object")
+def _card(model_path: Path, card=_UNREAD) -> dict:
+    """The card beside `model_path`, parsed; OSError / ValueError when it cannot be read.
+    `card`: what `_read_card` gave (the parsed card, or the error it met), so a run reads it once."""
+    if card is _UNREAD:
+        card = _read_card(model_path)
+    if isinstance(card, Exception):
+        raise card
     return card
 
 
-def default_threshold(model_path: Path) -> tuple[float, str | None]:
-    """The decision threshold tuned for the model: `threshold` in the card beside it.
+def _read_card(model_path: Path) -> dict | Exception:
+    """The card beside `model_path`, parsed, or the OSError / ValueError that reading it raised."""
+    try:
+        card = json.loads(_card_path(model_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return error
+    return card if isinstance(card, dict) else ValueError("it is not a JSON object")
+
+
+def default_threshold(model_path: Path, card=_UNREAD) -> tuple[float, str | None]:
+    """The decision threshold tuned for the model: `threshold` in the card beside it (`card`:
+    that card already read by `_read_card`).
 
     Returns (threshold, note); the note says why 0.5 is used instead, when it is.
     """
     card_path = _card_path(model_path)
     try:
-        threshold = _card(model_path)["threshold"]
+        threshold = _card(model_path, card)["threshold"]
     except FileNotFoundError:
         reason = "it does not exist"
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -145,15 +167,16 @@ def default_threshold(model_path: Path) -> tuple[float, str | None]:
     return DEFAULT_THRESHOLD, f"no threshold from '{card_path}' ({reason}); using {DEFAULT_THRESHOLD}"
 
 
-def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
-    """The input-check rule kept with the model: `input_check` in the card beside it.
+def input_check_rule(model_path: Path, card=_UNREAD) -> tuple[dict | None, str | None]:
+    """The input-check rule kept with the model: `input_check` in the card beside it (`card`:
+    that card already read by `_read_card`).
 
     Returns (rule, note): (None, None) when there is no such key (or no card), so predict
     works without warnings; (None, note) when the card or the key is there but unusable.
     """
     card_path = _card_path(model_path)
     try:
-        rule = _card(model_path).get("input_check")
+        rule = _card(model_path, card).get("input_check")
     except FileNotFoundError:
         return None, None
     except (OSError, ValueError, AttributeError) as error:
@@ -166,3 +189,29 @@ def input_check_rule(model_path: Path) -> tuple[dict | None, str | None]:
         return check_rule(rule), None
     except ValueError as error:
         return None, f"'input_check' in '{card_path}' is unusable ({error}); no input warnings this run"
+
+
+def brain_extraction(model_path: Path, card=_UNREAD) -> str:
+    """The brain extraction the model runs on the scans before the network: the card's
+    `preprocessing.brain_extraction` (`card`: that card already read by `_read_card`), one of
+    `data.brain_extraction.METHODS`. "none" (`NO_EXTRACTION`) when the card or the key is absent
+    (an older card) or the card cannot be read (the threshold's note says so); a value that is
+    not a method is a `PredictError` naming the card and the methods. The extraction module is
+    imported only for a value other than "none"."""
+    try:
+        preprocessing = _card(model_path, card).get("preprocessing", {})
+    except (OSError, ValueError):
+        return NO_EXTRACTION
+    card_path = _card_path(model_path)
+    if not isinstance(preprocessing, dict):
+        raise PredictError(f"'{card_path}': 'preprocessing' is {preprocessing!r}, not a table with "
+                           f"'brain_extraction'; rewrite the card (python -m braintumor.reports.cards)")
+    method = preprocessing.get("brain_extraction", NO_EXTRACTION)
+    if method == NO_EXTRACTION:
+        return NO_EXTRACTION
+    from ..data.brain_extraction import METHODS
+
+    if not isinstance(method, str) or method not in METHODS:
+        raise PredictError(f"'{card_path}': preprocessing.brain_extraction = {method!r} is not a brain-extraction "
+                           f"method; use one of {', '.join(map(repr, METHODS))}")
+    return method

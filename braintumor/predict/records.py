@@ -3,7 +3,9 @@ line after each volume's or series' slices, and a progress bar on a terminal (st
 
 Every JSON line carries the version of its keys (`schema`, `options.JSON_SCHEMA`) and names
 the model and the runtime that the run used (`model`, `runtime`), an error or skip line too,
-so that a reader of one line alone knows where it came from.
+so that a reader of one line alone knows where it came from. A model whose card asks for a brain
+extraction before the network adds `preprocessing` (its method) to every line; "none" adds nothing,
+so a line of such a model reads as it always did.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Result:
     model: str | None = None  # the name of the model that scored it (`models.specs`), or its file
     slice: int | None = None  # its index in a volume or series (0: inferior), None for a picture
     runtime: str | None = None  # "onnx" or "keras": what scored it
+    preprocessing: str | None = None  # the model's brain extraction before the network; None for "none"
 
     def as_json(self) -> str:
         record = {"schema": JSON_SCHEMA, "file": self.file}
@@ -48,7 +51,7 @@ class Result:
             if self.slice is not None:
                 record["slice"] = self.slice
             record.update(probability=round(self.probability, 6), label=self.label)
-        for key in ("model", "runtime", "warning"):
+        for key in ("model", "runtime", "preprocessing", "warning"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return json.dumps(record)
@@ -77,6 +80,7 @@ class Summary:
     warning: str | None = None  # where that sequence is outside what the default model is for
     model: str | None = None
     runtime: str | None = None
+    preprocessing: str | None = None
     error = skipped = probability = None  # read by `run` like a Result's
 
     def as_json(self) -> str:
@@ -88,7 +92,7 @@ class Summary:
             slices=len(self.probabilities), max_probability=round(float(self.probabilities[best]), 6), max_slice=best,
             slices_at_or_over_threshold=int(sum(p >= self.threshold for p in self.probabilities)),
         )
-        for key in ("sequence", "warning", "note", "model", "runtime"):
+        for key in ("sequence", "warning", "note", "model", "runtime", "preprocessing"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)
         return json.dumps(record)
@@ -111,12 +115,39 @@ def progress_bar(total: int, stream=None):
     stdout, where the results and the --json lines go). `total` starts as the number of
     entries; `scoring.predict_entries` raises it by a volume's or series' slices once it is
     read, and moves the bar on per scored batch. Lines printed while it is drawn go through
-    `print_line`, which writes them above it."""
+    `print_line`, which writes them above it. Off a terminal it is a `_NoBar`, so that tqdm (which
+    reads the installed distributions' metadata when imported: tens of milliseconds) stays out of a
+    piped or scripted run's start-up."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        return _NoBar(total)
     from tqdm import tqdm
 
-    stream = stream or sys.stderr
-    return tqdm(total=total, desc="predict", unit="scan", file=stream, leave=False, dynamic_ncols=True,
-                disable=not stream.isatty())
+    return tqdm(total=total, desc="predict", unit="scan", file=stream, leave=False, dynamic_ncols=True)
+
+
+class _NoBar:
+    """What `progress_bar` gives off a terminal: a disabled tqdm bar's interface, drawing nothing."""
+
+    disable = True
+
+    def __init__(self, total: int):
+        self.total, self.n = total, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+
+    def refresh(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 def print_line(line: str, stream, bar=None) -> None:

@@ -207,8 +207,10 @@ def predict_entries(model, entries: list[Entry], batch_size: int = DEFAULT_BATCH
     """Yield the lines of the entries of `expand_paths`, in order: one `Result` per picture,
     slice, bad file or skipped file, and a `Summary` after each volume's or series' slices.
 
-    `model` is the run's `models.ChosenModel`: its `scorer` scores, its `threshold` labels and
-    its `input_rule` (see `data.input_check`, None for none) warns. Scans are scored
+    `model` is the run's `models.ChosenModel`: its `scorer` scores, its `threshold` labels, its
+    `input_rule` (see `data.input_check`, None for none) warns on the scans as read, and its
+    `preprocessing` (a brain extraction, "none" for none) runs on them before the network (the
+    Grad-CAM overlays show the scans the network saw). Scans are scored
     `batch_size` at a time (entries are read until a batch is full, so a volume's slices and the
     pictures around it share batches). label is 1 (tumour) iff probability >= threshold. With
     `gradcam_dir`, a Grad-CAM overlay of the tumour class is written there for every scan that
@@ -246,10 +248,11 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
     """Score the units' scans in batches, fill in their results and summaries, yield their lines."""
     results = [result for unit in units for result in unit.scored]
     scans = [scan for unit in units for scan in unit.scans]
+    method = getattr(model, "preprocessing", "none")
     for start in range(0, len(scans), batch_size):
         grey = np.stack(scans[start:start + batch_size])
         chunk = results[start:start + batch_size]
-        batch = grey[..., np.newaxis].astype(np.float32)
+        batch = _preprocessed(grey, method)[..., np.newaxis].astype(np.float32)
         probabilities = np.asarray(model.scorer.predict_on_batch(batch))[:, 1]
         for result, probability in zip(chunk, probabilities):
             result.probability = float(probability)
@@ -267,6 +270,17 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
         if unit.summary is not None:
             unit.summary.probabilities = [result.probability for result in unit.scored]
         yield from unit.lines
+
+
+def _preprocessed(grey: np.ndarray, method: str) -> np.ndarray:
+    """The uint8 scans (N, 240, 240) as the network takes them: the model's brain extraction
+    (`data.brain_extraction`, imported only for a method other than "none") applied; the input
+    check reads the scans as given, before it."""
+    if method == "none":
+        return grey
+    from ..data.brain_extraction import extract_brain
+
+    return extract_brain(grey, method)
 
 
 def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _OverlayNames) -> None:
