@@ -5,6 +5,7 @@ machine path in an output, and a weight GitHub still renders."""
 import base64
 import io
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -83,3 +84,41 @@ def test_each_notebook_ends_with_its_result(name):
     assert "".join(cells[-2]["source"]).strip() == "## Result" and cells[-1]["cell_type"] == "code"
     printed = "".join("".join(output.get("text", "")) for output in cells[-1].get("outputs", []))
     assert len(printed.strip().splitlines()) == 3, f"{name}: the result cell prints {printed!r}"
+
+
+#: The longest output line a reader should have to scroll (issue 39).
+MAX_OUTPUT_LINE = 200
+#: What a Keras epoch log looks like ("Epoch 3/30", "75/75 - 4s - loss: ...").
+EPOCH_LOG = re.compile(r"^(Epoch \d+/\d+|\d+/\d+ .*(loss|accuracy)[:=])")
+
+
+def output_lines(notebook: dict):
+    """(cell number, line) of every text output: streams and text/plain results."""
+    for number, cell in enumerate(notebook["cells"]):
+        for output in cell.get("outputs", []):
+            text = output.get("text") or output.get("data", {}).get("text/plain") or ""
+            for line in ("".join(text) if isinstance(text, list) else text).splitlines():
+                yield number, line
+
+
+def test_output_checks_catch_a_long_line_and_an_epoch_log():
+    notebook = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "text": ["Epoch 1/30\n", "x" * 201 + "\n"]}]}]}
+    lines = [line for _, line in output_lines(notebook)]
+    assert any(EPOCH_LOG.match(line) for line in lines) and max(map(len, lines)) > MAX_OUTPUT_LINE
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_no_output_line_is_over_200_characters_and_no_epoch_is_logged(name):
+    lines = list(output_lines(_notebook(name)))
+    assert lines, f"{name} has no text output: run it (make reproduce)"
+    long = [(number, len(line)) for number, line in lines if len(line) > MAX_OUTPUT_LINE]
+    logged = [(number, line) for number, line in lines if EPOCH_LOG.match(line.strip())]
+    assert not long, f"{name}: output lines over {MAX_OUTPUT_LINE} characters (cell, length): {long}"
+    assert not logged, f"{name}: epoch logs in outputs: {logged[:3]}"
+
+
+def test_model_notebook_opens_with_a_short_setup_cell():
+    first = next(cell for cell in _notebook("model.ipynb")["cells"] if cell["cell_type"] == "code")
+    source = "".join(first["source"]) if isinstance(first["source"], list) else first["source"]
+    assert len(source.strip().splitlines()) <= 15

@@ -1,5 +1,5 @@
 """One configuration per model (`model/<name>/config.toml`): what the notebook and the
-studies train is what the file says, and each file is what its rule picked."""
+studies train is what the file says."""
 
 import json
 import shutil
@@ -8,8 +8,6 @@ import pytest
 
 from braintumor import config
 from braintumor.models import configs, recipes, specs
-from braintumor.studies import loso
-from braintumor.models.selection import architecture_from_json, choose_improved
 
 MODEL_DIR = config.REPO_ROOT / config.MODEL_DIR
 
@@ -55,51 +53,6 @@ def test_the_check_schedule_is_the_configurations_override():
         configs.training_recipe("single-source", "fast")
 
 
-
-
-def test_the_single_source_configuration_is_the_search_row_its_rule_ships_and_what_metrics_record():
-    rows = _json("improved_search.json")["rows"]
-    chosen = choose_improved(rows)
-    written = configs.load_config("single-source")
-    assert written["candidate"] == chosen["name"]
-    assert configs.architecture("single-source") == chosen["architecture"]
-    assert configs.training_recipe("single-source") == chosen["recipe"]
-    training = _json("metrics.json")["training"]
-    assert training["search_choice"] == written["candidate"] and training["recipe"] == configs.training_recipe("single-source")
-    assert training["weighting"] == recipes.SHIPPED_WEIGHTING == written["training"]["weighting"]
-
-
-def test_the_two_source_configuration_is_the_row_its_rule_picks():
-    study = _json("source_study.json")
-    row = specs.pick_two_source(study["rows"])
-    assert configs.load_config("two-source")["candidate"] == row["name"] == study["picked"]
-    assert configs.architecture("two-source") == architecture_from_json(row["architecture"])
-    assert configs.training_recipe("two-source") == {**recipes.RECIPES["improved"], **row["recipe"]}
-    two = _json("metrics.json")["two_source"]
-    assert two["study_row"] == row["name"] and two["recipe"] == configs.training_recipe("two-source")
-
-
-def test_the_all_source_configuration_is_what_the_study_trained():
-    record = _json("loso_study.json")
-    assert configs.load_config("all-source")["candidate"] == record["picked"] == loso.trained_variant(record["rows"])
-    assert configs.training_recipe("all-source") == record["recipe"] == loso.RECIPE
-    assert configs.architecture("all-source") == architecture_from_json(record["all_source"]["architecture"])
-    caps = configs.row_caps("all-source")
-    assert set(caps) == set(record["all_source"]["trained_rows"]) == set(loso.SOURCES)
-    assert all(record["all_source"]["trained_rows"][s] <= caps[s]["train"] for s in caps)
-
-
-def test_the_a_lgg_configuration_is_the_site_studys_recipe_and_architecture():
-    from braintumor.studies import site as site_study
-
-    # the study trained (and recorded) what the configuration says; the module reads the same file
-    record = _json("site_study.json")
-    assert record["recipe"] == configs.training_recipe("a-lgg") == site_study.RECIPE
-    assert configs.architecture("a-lgg") == architecture_from_json(record["final"]["architecture"])
-    assert all(architecture_from_json(row["architecture"]) == configs.architecture("a-lgg") for row in record["rows"])
-    assert configs.training_sources("a-lgg") == site_study.TRAINING_SOURCES
-    assert configs.load_config("a-lgg")["rules"]["threshold"] == "pooled_threshold"
-    assert all(caps == {"train": None, "val": None} for caps in configs.row_caps("a-lgg").values())
 
 
 def test_the_datasets_record_holds_the_counts_the_records_made():

@@ -183,20 +183,27 @@ def test_train_learns_a_separable_task_and_reports_the_restored_epoch():
     assert result.history["accuracy"][-1] > 0.9  # it learnt the lesion, not a constant
 
 
-def test_train_seed_ensemble_trains_each_member_from_its_own_seed():
-    from braintumor.models.networks import ensemble_members, train_seed_ensemble
+def test_fit_networks_trains_each_member_of_a_seed_ensemble_from_its_own_seed():
+    """The one fitting place (`training.fit_networks`, which `train` and the cross-validation's folds
+    use): a configuration's networks with overrides, each member from the next seed."""
+    from braintumor.models.networks import ensemble_members
+    from braintumor.models.training import fit_networks
 
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 16)
     scans = rng.integers(0, 60, size=(32, 240, 240, 1)).astype(np.uint8)
     scans[labels == 1, 100:140, 100:140] = 250
-    architecture = {"resolution": 32, "widths": (4, 8), "augment": False}
-    recipe = {"max_epochs": 2, "patience": 5, "batch_size": 16, "learning_rate": 1e-2}
-    model, fits = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=2)
+    overrides = {"architecture": {"resolution": 32, "widths": (4, 8), "augment": False, "dense_units": ()},
+                 "recipe": {"max_epochs": 2, "patience": 5, "batch_size": 16, "learning_rate": 1e-2,
+                            "start_from_epoch": 0},
+                 "training": {"members": 2}}
+    model, fits = fit_networks("single-source", "full", scans, labels, scans, labels, overrides)
     first, second = ensemble_members(model)
     assert len(fits) == 2 and [fit.config["seed"] for fit in fits] == [config.TRAINING_SEED, config.TRAINING_SEED + 1]
+    assert fits[0].config["max_epochs"] == 2  # the override, not the configuration's 30
     assert not np.allclose(first.get_weights()[0], second.get_weights()[0])  # different starts
-    alone, [fit] = train_seed_ensemble(architecture, recipe, scans, labels, scans, labels, members=1)
+    alone, [fit] = fit_networks("single-source", "full", scans, labels, scans, labels,
+                                {**overrides, "training": {"members": 1}})
     assert ensemble_members(alone) == [alone] and fit.config["seed"] == config.TRAINING_SEED
 
 

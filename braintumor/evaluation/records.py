@@ -99,7 +99,7 @@ def fit_summary(fit, **extra) -> dict:
 
 
 def ensemble_fit_summary(fits: list, **extra) -> dict:
-    """`fit_summary` of a model made of one or more trained networks (`models.train_seed_ensemble`):
+    """`fit_summary` of a model made of one or more trained networks (`models.training.fit_networks`):
     one network as `fit_summary` gives it; several as the first network's epochs, the seconds
     of all of them together, and each member's own summary with the seed it trained from under
     `members`."""

@@ -46,7 +46,7 @@ KERAS_FILE = "model.keras"
 ONNX_FILE = "model.onnx"
 
 #: The models, in the order the documents list them.
-NAMES = ("single-source", "two-source", "all-source", "a-lgg", "new-scans")
+NAMES = ("single-source", "new-scans", "reference", "two-source", "all-source", "a-lgg")
 
 DATASETS_FILE = "datasets.toml"
 STUDIES_FILE = "studies.toml"

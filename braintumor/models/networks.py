@@ -304,22 +304,6 @@ def seed_ensemble(members: list[keras.Model], name: str = "seed_ensemble") -> ke
     return keras.Model(scan, layers.Average(name="mean_probabilities")(outputs), name=name)
 
 
-def train_seed_ensemble(architecture: dict, recipe: dict, x_train, y_train, x_val, y_val, members: int = 1,
-                        **weights) -> tuple[keras.Model, list[TrainResult]]:
-    """Train `members` improved CNNs of one architecture and recipe, from the seeds
-    `recipes.member_seeds(members)` (the first is the single network's), and return
-    them as one model (`seed_ensemble`) with each member's `TrainResult`. `weights` are
-    `train`'s `sample_weight` and `val_sample_weight`, the same for every member."""
-    from .recipes import member_seeds
-
-    networks, fits = [], []
-    for seed in member_seeds(members):
-        network = build_improved_cnn(**architecture, seed=seed)
-        fits.append(train(network, x_train, y_train, x_val, y_val, **recipe, **weights, seed=seed))
-        networks.append(network)
-    return seed_ensemble(networks), fits
-
-
 def ensemble_members(model: keras.Model) -> list[keras.Model]:
     """The networks a `seed_ensemble` averages, or `[model]` for a single network."""
     members = [layer for layer in model.layers if isinstance(layer, keras.Model)]

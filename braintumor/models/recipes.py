@@ -1,7 +1,8 @@
 """The training settings the notebook, the studies and the cross-validation scripts share, and the
 rules fixed before the runs that apply them. How each shipped model is trained is its
-configuration (`model/<name>/config.toml`, read by `models.configs`): `RECIPES` holds the
-reference CNN's recipe and the default a search candidate starts from, not a shipped model's.
+configuration (`model/<name>/config.toml`, read by `models.configs`): `RECIPES` names two of them
+for the studies, the reference CNN's and the single-source model's (the default a search candidate
+starts from).
 The rules' text and parameters are read from the decision registry (`braintumor/decisions.toml`);
 the names below are kept for the code and tests that use them."""
 
@@ -9,8 +10,9 @@ from ..decisions import decision
 from . import configs
 
 RECIPES = {
-    # The original notebook's recipe: Adam, early stopping on validation loss, at most 20 epochs.
-    "reference": {"max_epochs": 20, "patience": 3, "batch_size": 32, "learning_rate": 1e-3},
+    # The reference CNN's: the original notebook's recipe (Adam, early stopping on validation loss),
+    # read from its folder (model/reference/config.toml).
+    "reference": configs.training_recipe("reference"),
     # The default for improved-CNN candidates (python -m braintumor study search train, python -m braintumor study source;
     # a candidate may override any key): the single-source model's full recipe, read from its
     # configuration (model/single-source/config.toml). Batch norm makes validation loss
@@ -34,12 +36,9 @@ REQUIRED_PREPROCESS = decision("required_preprocess").parameters["preprocess"]
 #: fewer epochs, so that it fits CI on the slower of the CPUs it may draw (training is about
 #: 90% of a full run). Its figures are written to a scratch folder, marked "check" in
 #: metrics.json, and never committed; the committed results come from the full schedule.
-#: The improved CNN's override is the single-source model's configuration
-#: (`model/single-source/config.toml`, `[recipe.schedules.check]`); the reference CNN, not
-#: a shipped model, keeps its own here.
-REFERENCE_CHECK_SCHEDULE = {"max_epochs": 3, "patience": 3}
+#: Each override is its model's configuration (`model/<name>/config.toml`, `[recipe.schedules.check]`).
 CHECK_SCHEDULE = {
-    "reference": REFERENCE_CHECK_SCHEDULE,
+    "reference": configs.schedule_override("reference", "check"),
     "improved": configs.schedule_override("single-source", "check"),
 }
 
@@ -53,8 +52,6 @@ def scheduled(recipe: dict, model: str, schedule: str = "full") -> dict:
         raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
     if schedule == "full":
         return dict(recipe)
-    if model == "reference":
-        return {**recipe, **REFERENCE_CHECK_SCHEDULE}
     return {**recipe, **configs.schedule_override("single-source" if model == "improved" else model, schedule)}
 
 

@@ -5,9 +5,11 @@ here: its builder and architecture, its recipe on the schedule asked for, its tr
 with their row caps, and its `[training]` settings: the weighting (classes balanced within each
 source when there are several, or head-area bins, decision `head_area_weighting`), the number
 of networks averaged (`members`, decision `seed_ensemble`) and the sources whose rows get the
-photometric augmentation (`photometric_on`; a gate when not all of them). A study's variant is
-the configuration with `overrides` ({"architecture": {...}, "recipe": {...}, "training": {...}}),
-so no study holds a copy of a configuration's values.
+photometric augmentation (`photometric_on`; a gate when not all of them), and what runs before
+the network (`[preprocessing] brain_extraction`). A study's variant is the configuration with
+`overrides` ({"architecture": {...}, "recipe": {...}, "training": {...}, "preprocessing": {...}}),
+so no study holds a copy of a configuration's values; the cross-validation's folds fit their
+networks through `fit_networks`, on the configuration's arrays.
 """
 
 from __future__ import annotations
@@ -43,9 +45,9 @@ class Trained:
 def configured(name: str, schedule: str = "full", overrides: dict | None = None) -> tuple[dict, dict]:
     """(architecture, recipe) of configuration `name` on `schedule`, with `overrides` on top."""
     overrides = overrides or {}
-    unknown = set(overrides) - {"architecture", "recipe", "training"}
+    unknown = set(overrides) - {"architecture", "recipe", "training", "preprocessing"}
     if unknown:
-        raise ValueError(f"overrides take 'architecture', 'recipe' and 'training', not {sorted(unknown)}")
+        raise ValueError(f"overrides take 'architecture', 'recipe', 'training' and 'preprocessing', not {sorted(unknown)}")
     architecture = {**configs.architecture(name), **overrides.get("architecture", {})}
     recipe = {**configs.training_recipe(name, schedule), **overrides.get("recipe", {})}
     return architecture, recipe
@@ -99,38 +101,74 @@ def _inputs(part: dict, gated: list[int] | None):
     return {"scan": part["images"], GATE_INPUT: np.isin(part["source"], gated).astype("float32")[:, None]}
 
 
-def train(name: str, schedule: str = "full", overrides: dict | None = None, sources=None, seed: int | None = None,
-          verbose: int = 0) -> Trained:
-    """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
-    configuration's training sources, loaded and, on the check schedule, sampled as
-    `scheduled_source` does) are capped by the configuration's row caps. `seed` (default: the
-    split's seed for the caps, and for the networks the configuration's `[training] seed`, or
-    $BRAIN_TUMOR_SEED where set, as `make check-floors` sweeps it) seeds both; a seed ensemble's
-    networks take seed, seed + 1, ...; returns `Trained`."""
-    from .. import config
-    from ..data.sources import capped, load_sources, pooled, scheduled_source
+def preprocessing(name: str, overrides: dict | None = None) -> str:
+    """What runs before the network for configuration `name` (`[preprocessing] brain_extraction`,
+    "none" where the table is absent), with `overrides["preprocessing"]` on top: applied to every
+    training source's rows here, and to every scan by `predict`, so a model and its preprocessing
+    travel together."""
+    written = configs.load_config(name).get("preprocessing", {})
+    return {**written, **(overrides or {}).get("preprocessing", {})}.get("brain_extraction", "none")
+
+
+def preprocessed(sources: list, method: str) -> list:
+    """`sources` with `method`'s brain extraction applied to their images (unchanged for "none")."""
+    if method == "none":
+        return list(sources)
+    from dataclasses import replace
+
+    from ..data.brain_extraction import extract_brain
+
+    return [replace(source, images=extract_brain(source.images, method)) for source in sources]
+
+
+def fit_networks(name: str, schedule: str, train_inputs, train_labels, val_inputs, val_labels, overrides=None,
+                 weights: dict | None = None, seed: int | None = None, gated: list[int] | None = None,
+                 verbose: int = 0):
+    """Build and train configuration `name`'s networks (its builder, architecture, recipe on
+    `schedule` and members, with `overrides`) on arrays, and return (model, fits): the one place
+    a network is fitted, for `train` and the cross-validation's folds alike. `seed` (default: the
+    configuration's, `network_seed`) seeds the first network; a seed ensemble's others take
+    seed + 1, ...; `gated`: the photometric gate's source positions (`train`)."""
     from . import networks
     from .per_source import with_gated_photometric
 
     architecture, recipe = configured(name, schedule, overrides)
+    first = network_seed(name) if seed is None else seed
+    members, fits = [], []
+    for member_seed in range(first, first + settings(name, overrides)["members"]):
+        networks.set_determinism(member_seed)
+        network = getattr(networks, configs.builder(name))(**architecture, seed=member_seed)
+        trained = network if gated is None else with_gated_photometric(network, member_seed)
+        fits.append(networks.train(trained, train_inputs, train_labels, val_inputs, val_labels, **recipe,
+                                   **(weights or {}), seed=member_seed, verbose=verbose))
+        members.append(network)
+    return networks.seed_ensemble(members), fits
+
+
+def train(name: str, schedule: str = "full", overrides: dict | None = None, sources=None, seed: int | None = None,
+          verbose: int = 0) -> Trained:
+    """Train configuration `name` on `schedule` with `overrides`. `sources` (default: the
+    configuration's training sources, loaded and, on the check schedule, sampled as
+    `scheduled_source` does) are capped by the configuration's row caps, then preprocessed as
+    its `[preprocessing]` says. `seed` (default: the split's seed for the caps, and for the
+    networks the configuration's `[training] seed`, or $BRAIN_TUMOR_SEED where set, as `make
+    check-floors` sweeps it) seeds both; a seed ensemble's networks take seed, seed + 1, ...;
+    returns `Trained`."""
+    from .. import config
+    from ..data.sources import capped, load_sources, pooled, scheduled_source
+
     chosen = settings(name, overrides)
     if sources is None:
         sources = [scheduled_source(source, schedule) for source in load_sources(configs.training_sources(name))]
     caps = configs.row_caps(name)
     cap_seed = config.SEED if seed is None else seed
     sources = [capped(source, caps[source.name], cap_seed) if source.name in caps else source for source in sources]
+    sources = preprocessed(sources, preprocessing(name, overrides))
     names = [source.name for source in sources]
     photometric_on = chosen["photometric_on"] or names
     gated = None if set(names) <= set(photometric_on) else [k for k, n in enumerate(names) if n in photometric_on]
     train_part, val_part = pooled(sources, "train"), pooled(sources, "val")
-    weights = training_weights(chosen["weighting"], train_part, val_part)
-    first = network_seed(name) if seed is None else seed
-    members, fits = [], []
-    for member_seed in range(first, first + chosen["members"]):
-        networks.set_determinism(member_seed)
-        network = getattr(networks, configs.builder(name))(**architecture, seed=member_seed)
-        trained = network if gated is None else with_gated_photometric(network, member_seed)
-        fits.append(networks.train(trained, _inputs(train_part, gated), train_part["labels"], _inputs(val_part, gated),
-                                   val_part["labels"], **recipe, **weights, seed=member_seed, verbose=verbose))
-        members.append(network)
-    return Trained(networks.seed_ensemble(members), fits, {s.name: int((s.split == "train").sum()) for s in sources})
+    model, fits = fit_networks(name, schedule, _inputs(train_part, gated), train_part["labels"], _inputs(val_part, gated),
+                               val_part["labels"], overrides, training_weights(chosen["weighting"], train_part, val_part),
+                               seed, gated, verbose)
+    return Trained(model, fits, {s.name: int((s.split == "train").sum()) for s in sources})

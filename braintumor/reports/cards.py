@@ -5,6 +5,8 @@ reader needs to trust it.
 * `threshold` and `threshold_rule`: the operating threshold and the decision that set it on the
   validation rows;
 * `input_check`: the input-check rule (`data.input_check.fit_input_check`'s bounds);
+* `preprocessing`: `{"brain_extraction": method}`, what runs on the scans before the network
+  (`data.brain_extraction`), copied from the folder's `config.toml` (absent there: "none");
 * `weights_sha256` (the weights' digest, `studies.base.weights_digest`) and `files` (each
   file's SHA-256), so that a card and its weights are never mistaken for another training's;
 * `trained_on`: the CPU, the seconds, the epochs and, where recorded, the rows per second;
@@ -14,7 +16,7 @@ reader needs to trust it.
 
 `write_cards` writes every card after `metrics.json` and the study records: model.ipynb, once
 it has written metrics.json, and `make docs` (`python -m braintumor.reports.cards`). `predict`
-reads `threshold` and `input_check` and nothing else of `model/`.
+reads `threshold`, `input_check` and `preprocessing` and nothing else of `model/`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ RECORDS = {"new-scans": "new_scans_study.json", "a-lgg": "site_study.json", "all
 
 
 def _entry(name: str, metrics: dict) -> dict | None:
-    """metrics.json's entry of model `name` (the single-source model's is the top level)."""
+    """metrics.json's entry of model `name` (the single-source model's is the top level; the
+    reference CNN's is its test entry, with the input check fitted on the same train rows)."""
+    if name == "reference":
+        entry = metrics.get("models", {}).get("reference_cnn")
+        return entry and {**entry, "input_check": metrics.get("input_check")}
     return metrics if name == "single-source" else metrics.get(specs.resolve(name).metrics_key)
 
 
@@ -48,9 +54,9 @@ def _figures(values: dict) -> dict:
 
 def _scores(name: str, metrics: dict, records: dict) -> list[dict]:
     """Model `name`'s held-out figures as the records keep them, one item per set."""
-    if name == "single-source":
-        improved = metrics.get("models", {}).get("improved_cnn", {})
-        found = {"A test": (metrics.get("test"), "model/metrics.json"),
+    if name in ("single-source", "reference"):
+        improved = metrics.get("models", {}).get("improved_cnn" if name == "single-source" else "reference_cnn", {})
+        found = {"A test": (metrics.get("test") if name == "single-source" else improved, "model/metrics.json"),
                  "A test, head-size-matched pairs": (improved.get("head_matched"), "model/metrics.json"),
                  "C": (improved.get("outside"), "model/metrics.json")}
         return [{"set": where, **_figures(values), "record": source, "date": None}
@@ -71,8 +77,8 @@ def _scores(name: str, metrics: dict, records: dict) -> list[dict]:
 
 def _trained_on(name: str, metrics: dict, records: dict) -> dict:
     """Where and how the weights were trained, as the record of their training keeps it."""
-    if name == "single-source":
-        source = metrics.get("training", {})
+    if name in ("single-source", "reference"):
+        source = metrics.get("training" if name == "single-source" else "reference_training", {})
     elif name == "new-scans":
         source = records.get("new_scans_study.json", {}).get("final", {})
     elif name == "a-lgg":
@@ -84,7 +90,7 @@ def _trained_on(name: str, metrics: dict, records: dict) -> dict:
     machine = source.get("machine")
     return {"cpu": machine.get("cpu") if isinstance(machine, dict) else machine, "seconds": source.get("seconds"),
             "epochs_run": source.get("epochs_run"), "rows_per_second": source.get("rows_per_second"),
-            "schedule": metrics.get("schedule") if name == "single-source" else source.get("schedule", "full")}
+            "schedule": metrics.get("schedule") if name in ("single-source", "reference") else source.get("schedule", "full")}
 
 
 def _weights_sha256(folder: Path, keras_sha256: str, earlier: dict, recorded: str | None) -> str | None:
@@ -118,6 +124,7 @@ def card(name: str, metrics: dict, records: dict, folder: Path, earlier: dict | 
         "name": name, "role": roles.role(name), "for_scans": written["role"]["for_scans"],
         "threshold": float(entry["threshold"]), "threshold_rule": written["rules"]["threshold"],
         "input_check": entry.get("input_check"),
+        "preprocessing": {"brain_extraction": written.get("preprocessing", {}).get("brain_extraction", "none")},
         "weights_sha256": _weights_sha256(folder, files[configs.KERAS_FILE], earlier or {}, recorded),
         "files": files,
         "trained_on": _trained_on(name, metrics, records),

@@ -55,6 +55,22 @@ def learning_curves(history: dict, title: str, path=None, best_epoch: int | None
     return _finish(fig, path)
 
 
+def _draw_confusion(ax, confusion: dict, fontsize: int = 13) -> None:
+    """One 2 x 2 confusion matrix on `ax`: counts and the percentage of each true class (row)."""
+    counts = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
+    row_totals = counts.sum(axis=1, keepdims=True)
+    row_share = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
+    ax.imshow(row_share, cmap="Blues", vmin=0, vmax=1)
+    for (row, col), count in np.ndenumerate(counts):
+        colour = "white" if row_share[row, col] > 0.5 else "black"
+        ax.text(col, row, f"{count}\n({100 * row_share[row, col]:.1f}% of row)", ha="center", va="center", color=colour,
+                fontsize=fontsize)
+    ax.set_xticks([0, 1], labels=config.CLASS_NAMES)
+    ax.set_yticks([0, 1], labels=config.CLASS_NAMES)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+
+
 def confusion_matrix_plot(confusion: dict, title: str, path=None) -> Figure:
     """2 x 2 confusion matrix: counts and the percentage of each true class (row).
 
@@ -62,19 +78,53 @@ def confusion_matrix_plot(confusion: dict, title: str, path=None) -> Figure:
     matter for screening; the colour follows them, so a weak class stands out even when it
     is the smaller one.
     """
-    counts = np.array([[confusion["tn"], confusion["fp"]], [confusion["fn"], confusion["tp"]]])
-    row_totals = counts.sum(axis=1, keepdims=True)
-    row_share = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
     fig, ax = plt.subplots(figsize=(6.4, 5.6))  # at 110 dpi about 700 px wide: readable at GitHub's width
-    ax.imshow(row_share, cmap="Blues", vmin=0, vmax=1)
-    for (row, col), count in np.ndenumerate(counts):
-        colour = "white" if row_share[row, col] > 0.5 else "black"
-        ax.text(col, row, f"{count}\n({100 * row_share[row, col]:.1f}% of row)", ha="center", va="center", color=colour,
-                fontsize=13)
-    ax.set_xticks([0, 1], labels=config.CLASS_NAMES)
-    ax.set_yticks([0, 1], labels=config.CLASS_NAMES)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    _draw_confusion(ax, confusion)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def confusion_matrices(confusions: dict, title: str, path=None) -> Figure:
+    """One model's confusion matrix on each of several sets ({set name: confusion}), side by
+    side, each panel as `confusion_matrix_plot` draws it (colour by row share)."""
+    if not confusions:
+        raise ValueError("no confusion matrix to draw")
+    fig, axes = plt.subplots(1, len(confusions), figsize=(4.6 * len(confusions), 4.6), squeeze=False)
+    for ax, (name, confusion) in zip(axes[0], confusions.items()):
+        _draw_confusion(ax, confusion, fontsize=11)
+        ax.set_title(f"{name} ({sum(confusion.values())} scans)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def roc_curves(curves: dict, title: str, path=None, threshold: float | None = None) -> Figure:
+    """ROC curves of one model on several sets ({set name: (labels, probabilities)}) in one
+    panel, each with its AUC and, with `threshold`, its operating point."""
+    if not curves:
+        raise ValueError("no ROC curve to draw")
+    fig, ax = plt.subplots(figsize=(6.8, 5.6))
+    for name, (y_true, probability) in curves.items():
+        y_true = np.asarray(y_true).astype(int)
+        probability = np.asarray(probability, dtype=float)
+        if y_true.min() == y_true.max():
+            raise ValueError(f"{name}: a ROC curve needs both classes")
+        fpr, tpr, _ = roc_curve(y_true, probability)
+        line, = ax.plot(fpr, tpr, label=f"{name} (AUC = {roc_auc_score(y_true, probability):.3f}, {len(y_true)} scans)")
+        if threshold is not None:
+            counts = metrics.confusion(y_true, probability >= threshold)
+            ax.plot(counts["fp"] / (counts["fp"] + counts["tn"]), counts["tp"] / (counts["tp"] + counts["fn"]), "o",
+                    color=line.get_color(), markeredgecolor="black")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="chance")
+    if threshold is not None:
+        ax.plot([], [], "o", color="white", markeredgecolor="black", label=f"threshold {threshold:.3g}")
+    ax.set_xlabel("false positive rate (1 - specificity)")
+    ax.set_ylabel("true positive rate (sensitivity)")
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
     ax.set_title(title)
     fig.tight_layout()
     return _finish(fig, path)

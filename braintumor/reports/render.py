@@ -38,6 +38,7 @@ DOCUMENTS = {
     "MODEL_CARD.md": "MODEL_CARD.md.j2",
     "docs/decisions.md": "decisions.md.j2",
     "docs/predict.md": "predict.md.j2",
+    "docs/studies.md": "studies.md.j2",
 }
 
 #: Where erroranalysis.ipynb leaves the figures it computes beyond metrics.json (misclassified
@@ -196,7 +197,8 @@ def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
     """Everything a template may read. `analysis` (default: the recorded one) holds
-    `misclassified`, `heat`, `map_width`, `near`, `input_check` and `outside_scored`."""
+    `misclassified`, `heat`, `map_width`, `near`, `input_check` and `outside_scored`; `files`
+    every record of model/ by file name (docs/studies.md reads the studies' own records there)."""
     analysis = analysis if analysis is not None else records.get("analysis")
     if analysis is None:
         raise ValueError(f"no error-analysis figures: run erroranalysis.ipynb (it writes model/{ANALYSIS_FILE})")
@@ -215,7 +217,7 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "roles": roles.table(), "default_entry": roles.default_entry(),
             "site": records.get("site"), "peer": records.get("peer"), "disclosure": looks,
             "new_scans": views.new_scans_table(records["new_scans"]) if records.get("new_scans") else None,
-            "onnx_stages": records.get("onnx_stages")}
+            "onnx_stages": records.get("onnx_stages"), "files": files}
 
 
 def render(template: str, **values) -> str:

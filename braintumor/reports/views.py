@@ -85,5 +85,112 @@ def warning_rows(scores: dict, names: dict) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------- the studies' tables (docs/studies.md)
+
+def resolution_table(record: dict) -> dict:
+    """The resolution study (model/resolution_study.json) as docs/studies.md shows it: the
+    reference CNN's `rows` by input side, each marked `chosen` where decision `resolution`
+    (`selection.choose_resolution`) picks it; the rule's `max_megabytes`, the `recipe` and the
+    `spread` of validation accuracy over the sides (best minus worst)."""
+    from ..models.selection import MAX_MEGABYTES, choose_resolution
+
+    study = record["reference"]
+    chosen = choose_resolution(study["rows"])
+    rows = [{**row, "chosen": row["resolution"] == chosen["resolution"]}
+            for row in sorted(study["rows"], key=lambda row: row["resolution"])]
+    accuracies = [row["val_accuracy"] for row in rows]
+    return {"rows": rows, "chosen": chosen, "max_megabytes": MAX_MEGABYTES, "recipe": study["recipe"],
+            "spread": max(accuracies) - min(accuracies)}
+
+
+def screen_table(record: dict) -> dict:
+    """The GPU screen (model/gpu_screen.json): `rows` best first, each history read as early
+    stopping watching from `start_from_epoch` would read it (`selection.screen_summary`, with
+    its default), and where it ran (`device`, `backend`, `keras`)."""
+    import inspect
+
+    from ..models.selection import screen_summary
+
+    start = inspect.signature(screen_summary).parameters["start_from_epoch"].default
+    return {"rows": screen_summary(record["rows"], start_from_epoch=start), "start_from_epoch": start,
+            "device": record["device"], "backend": record["backend"], "keras": record["keras"]}
+
+
+def search_table(record: dict) -> dict:
+    """The CPU search (model/improved_search.json) in the order it ran: per candidate what the
+    rule reads (seconds, the epoch early stopping watches from, the preprocessing, validation
+    accuracy) and `excluded`, why decision `improved_cnn` passes it over ("slow": over the time
+    limit, "stops early": early stopping watches too soon, "preprocess": not the required one; empty: eligible);
+    `chosen` the row `selection.choose_improved` ships, and the rule's `limits`."""
+    from ..models.recipes import RECIPES, REQUIRED_PREPROCESS
+    from ..models.selection import MAX_TRAINING_SECONDS, choose_improved
+
+    min_start = RECIPES["improved"]["start_from_epoch"]
+    chosen = choose_improved(record["rows"])["name"]
+    rows = []
+    for row in record["rows"]:
+        start, preprocess = row["recipe"].get("start_from_epoch", 0), row["architecture"].get("preprocess", "resize")
+        excluded = [reason for reason, applies in (("slow", row["seconds"] > MAX_TRAINING_SECONDS),
+                                                   ("stops early", start < min_start),
+                                                   ("preprocess", preprocess != REQUIRED_PREPROCESS)) if applies]
+        rows.append({"name": row["name"], "parameters": row["parameters"], "start_from_epoch": start, "preprocess": preprocess,
+                     "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"],
+                     "val_matched_roc_auc": row.get("val_matched_roc_auc"), "best_epoch": row["best_epoch"],
+                     "epochs_run": row["epochs_run"], "seconds": row["seconds"], "excluded": excluded,
+                     "chosen": row["name"] == chosen})
+    return {"rows": rows, "chosen": chosen,
+            "limits": {"minutes": MAX_TRAINING_SECONDS / 60, "start_from_epoch": min_start, "preprocess": REQUIRED_PREPROCESS}}
+
+
+def cv_rerun_command(cv: dict) -> str:
+    """The command that writes a cross-validation record again (`python -m braintumor study cv run`,
+    its options read from the record's setup): `make cv` and `make cv-all` for the shipped recipe's."""
+    from ..models import configs
+    from ..models.recipes import SHIPPED_MEMBERS, SHIPPED_WEIGHTING, WEIGHTING_SETUP_NAMES
+
+    setup, file = cv["setup"], cv["file"]
+    pool_all = setup.get("pool") == "all"
+    weighting = {name: key for key, name in WEIGHTING_SETUP_NAMES.items()}[setup.get("weighting")]
+    options = ([f"--candidate {setup['candidate']}"] if setup["candidate"] != configs.load_config("single-source")["candidate"] else []) \
+        + ([f"--weighting {weighting}"] if weighting != SHIPPED_WEIGHTING else []) \
+        + ([f"--members {setup.get('members', 1)}"] if setup.get("members", 1) != SHIPPED_MEMBERS else [])
+    default = "model/cv_all_scans.json" if pool_all else "model/cv_results.json"
+    if not options and file == default:
+        return "make cv-all" if pool_all else "make cv"
+    return " ".join(["python -m braintumor study cv run", *(["--pool all"] if pool_all else []), *options, f"--out {file}"])
+
+
+def cv_runs(files: dict) -> list[dict]:
+    """Every cross-validation record among `files` (model/*.json by name): the `cv*.json` files, by name."""
+    return [record for name, record in sorted(files.items()) if name.startswith("cv") and name.endswith(".json")]
+
+
+def early_stopping_rows(files: dict) -> list[dict]:
+    """Per cross-validation record (`cv_runs`) its row of `records.cv_recipe_rows` (where early
+    stopping watches from, the folds' accuracy and epochs, the earliest restored epoch) and the
+    `command` that writes it again."""
+    from ..evaluation.records import cv_recipe_rows
+
+    runs = cv_runs(files)
+    return [{**row, "command": cv_rerun_command(cv)} for row, cv in zip(cv_recipe_rows(runs), runs)]
+
+
+def matched_cv_rows(matched_cv: dict) -> list[dict]:
+    """The cross-validated head-size-matched figures (`records.cross_validated_matched`, kept in
+    metrics.json's `head_matching.cross_validation`) as flat rows: per record and way of scoring
+    ("plain", "flip_average", "seed_ensemble") its pairs, ROC AUC entry and the folds' means."""
+    rows = []
+    for pool, entry in matched_cv.items():
+        if pool == "decisions":
+            continue
+        for scoring in ("plain", "flip_average", "seed_ensemble"):
+            if scoring in entry:
+                rows.append({"file": entry["file"], "scans": entry["n_scans"], "weighting": entry["weighting"],
+                             "scoring": scoring, "figures": entry[scoring]})
+    return rows
+
+
 #: What the templates may call.
-VIEWS = {"outside_verdict": outside_verdict, "scores_on": scores_on, "new_scans_table": new_scans_table}
+VIEWS = {"outside_verdict": outside_verdict, "scores_on": scores_on, "new_scans_table": new_scans_table,
+         "resolution_table": resolution_table, "screen_table": screen_table, "search_table": search_table,
+         "early_stopping_rows": early_stopping_rows, "matched_cv_rows": matched_cv_rows, "cv_rerun_command": cv_rerun_command}

@@ -28,19 +28,24 @@ def inner_split(labels, groups, train_part, fold: int) -> tuple[np.ndarray, np.n
     return train_part[inner == "train"], train_part[inner == "val"]
 
 
-def cnn_scores(x, y, head_area, fit_index, stop_index, held_out, architecture, recipe, weighting, members):
-    """Train `members` networks (seeds SEED, SEED + 1, ...) on the fit rows and return
-    ({variant: (early-stopping rows' probability, held-out probability)}, the fits). Variants:
-    "plain" (the first network alone: exactly the single-network recipe), "flip_average" (it,
-    averaged with the mirror image) and, with members > 1, "seed_ensemble" (their mean)."""
-    from ...models.networks import (ensemble_members, flip_averaged_probability, predict_tumour_probability,
-                                    train_seed_ensemble)
+def cnn_scores(x, y, head_area, fit_index, stop_index, held_out, architecture, recipe, weighting, members,
+               model: str = "single-source"):
+    """Train `members` networks of configuration `model` (seeds: its own, then + 1, ...) on the fit
+    rows through `models.training.fit_networks`, the one place a network is fitted, with
+    `architecture`, `recipe`, `weighting` and `members` as overrides of that configuration, and
+    return ({variant: (early-stopping rows' probability, held-out probability)}, the fits).
+    Variants: "plain" (the first network alone: exactly the single-network recipe),
+    "flip_average" (it, averaged with the mirror image) and, with members > 1, "seed_ensemble"
+    (their mean)."""
+    from ...models.networks import ensemble_members, flip_averaged_probability, predict_tumour_probability
+    from ...models.training import fit_networks
 
     weights = {}
     if weighting == "head_area":
         weights = head_area_training_weights(head_area[fit_index], y[fit_index], head_area[stop_index], y[stop_index])
-    ensemble, fits = train_seed_ensemble(architecture, recipe, x[fit_index], y[fit_index], x[stop_index],
-                                         y[stop_index], members=members, **weights)
+    overrides = {"architecture": dict(architecture), "recipe": dict(recipe), "training": {"members": members}}
+    ensemble, fits = fit_networks(model, "full", x[fit_index], y[fit_index], x[stop_index], y[stop_index],
+                                  overrides, weights)
     networks = ensemble_members(ensemble)
     stop_each = [predict_tumour_probability(network, x[stop_index]) for network in networks]
     held_each = [predict_tumour_probability(network, x[held_out]) for network in networks]

@@ -42,9 +42,14 @@ def final_config(pick: dict, root=None) -> dict:
 
 
 def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None) -> dict:
+    """`trained_final`'s entry alone."""
+    return trained_final(record, a, lgg, schedule, out)[0]
+
+
+def trained_final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None) -> tuple[dict, object, object]:
     """Train the picked variant, as model/new-scans/config.toml writes it out, under the study's
-    first seed on A and every LGG site; its figures on the sources' validation rows and its
-    input-check rule (pooled train rows)."""
+    first seed on A and every LGG site: (entry: its figures on the sources' validation rows and its
+    input-check rule, the model, its first network's fit, whose curves model.ipynb shows)."""
     from ...data.input_check import fit_input_check
     from ...data.sources import pooled
     from ...models import configs
@@ -54,14 +59,15 @@ def final(record: dict, a, lgg, schedule: str = "full", out: Path | None = None)
         raise SystemExit("run `python -m braintumor study new-scans pick` first: the rule comes before the model")
     final_config(record["pick"])
     variant, seed, sources = record["pick"]["outcome"], rule.SEEDS[0], [a, lgg]
-    # The model folder's own config.toml, nothing else: it holds the picked variant written out.
-    model, trained = base.train_final(lambda: train(CONFIG, schedule, sources=sources, seed=seed, verbose=2),
-                                      Path(out or configs.model_file(CONFIG)))
+    fitted = {}
+    fit = lambda: fitted.setdefault("trained", train(CONFIG, schedule, sources=sources, seed=seed))  # noqa: E731
+    model, trained = base.train_final(fit, Path(out or configs.model_file(CONFIG)))  # the folder's config.toml alone
     threshold, balanced = base.pooled_threshold(model, sources)
-    return {"variant": variant, "seed": seed, "model_file": trained.pop("model_file"), "schedule": schedule,
-            "threshold": threshold, "validation_balanced_accuracy": balanced,
-            "validation": base.validation_figures(model, sources, threshold),
-            "input_check": fit_input_check(pooled(sources, "train")["images"]), **trained}
+    entry = {"variant": variant, "seed": seed, "model_file": trained.pop("model_file"), "schedule": schedule,
+             "threshold": threshold, "validation_balanced_accuracy": balanced,
+             "validation": base.validation_figures(model, sources, threshold),
+             "input_check": fit_input_check(pooled(sources, "train")["images"]), **trained}
+    return entry, model, fitted["trained"].fit
 
 
 def record_final(path: Path, record: dict, entry: dict, **fields) -> dict:
@@ -79,9 +85,8 @@ def score(record: dict, sets: dict, lgg) -> dict:
     """The final model's figures on each of `sets`, whole and split by the input check, and per LGG site."""
     from ...data.input_check import input_warnings
     from ...evaluation.analysis import figures_by_warning
-    from ...models.networks import load_model
-
     from ...models import configs
+    from ...models.networks import load_model
 
     final_entry = record["final"]
     model, threshold = load_model(configs.model_file(CONFIG)), final_entry["threshold"]  # the folder's weights
