@@ -109,6 +109,38 @@ def test_widths_edited_in_the_config_are_the_network_that_trains(tmp_path, monke
     assert configs.architecture("new-scans")["widths"] == (24, 48, 96, 192, 192)  # the committed folder untouched
 
 
+def test_a_config_that_asks_for_brain_extraction_trains_on_extracted_rows(tmp_path, monkeypatch):
+    """`[preprocessing] brain_extraction` in the folder's config.toml reaches training: every
+    training source's rows go through the extraction it names, before the network sees them."""
+    pytest.importorskip("keras")
+    from braintumor.data import brain_extraction
+    from braintumor.data.sources import Source
+    from braintumor.models import networks, training
+
+    scratch = _scratch_models(tmp_path)
+    path = scratch / "new-scans" / "config.toml"
+    text = path.read_text()
+    assert 'brain_extraction = "none"' in text
+    path.write_text(text.replace('brain_extraction = "none"', 'brain_extraction = "classical-v1"'))
+    monkeypatch.setenv(configs.MODELS_ENV_VAR, str(scratch))
+    assert training.preprocessing("new-scans") == "classical-v1"
+    assert training.preprocessing("new-scans", {"preprocessing": {"brain_extraction": "none"}}) == "none"
+
+    calls, seen = [], []
+    monkeypatch.setattr(brain_extraction, "extract_brain",
+                        lambda images, method: calls.append(method) or np.zeros_like(images))
+    monkeypatch.setattr(networks, "train", lambda model, x, *args, **kwargs: seen.append(x) or None)
+    rng = np.random.default_rng(0)
+    n = 12
+    sources = [Source(name, rng.integers(1, 255, (n, 240, 240, 1), dtype=np.uint8), np.arange(n) % 2,
+                      np.array([f"{name}{k}" for k in range(n)]), np.arange(n), np.array(["train"] * 8 + ["val"] * 4))
+               for name in ("brain-tumor", "lgg")]
+    training.train("new-scans", "check", sources=sources, seed=1)
+    assert calls == ["classical-v1", "classical-v1"]  # one call per source
+    assert seen and not np.asarray(seen[0]).any()  # the network was given the extracted (here: zeroed) rows
+    assert training.preprocessed(sources, "none") == sources
+
+
 def test_a_config_that_names_another_model_or_none_is_refused(tmp_path):
     scratch = _scratch_models(tmp_path)
     (scratch / "single-source" / "config.toml").write_text('name = "two-source"\n')

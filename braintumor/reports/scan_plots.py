@@ -171,3 +171,42 @@ def overlay_grid(
     fig.suptitle(f"{title}{_shown_note(total, len(overlays), 'first')}")
     fig.supxlabel(f"Heat blended over the scan, jet colours; {GRADCAM_SCALING_NOTE}.", fontsize=9)
     return _finish(fig, path)
+
+
+def brain_extraction_figure(rows, path=None, title: str = "Brain extraction (classical-v1)") -> Figure:
+    """Each `(label, slice)` of `rows` in a column: the slice as it is, the brain mask drawn on
+    it (outline in red, what is taken away tinted cyan), and the slice after extraction.
+
+    A slice is 2D uint8 grey (or (H, W, 1)). Each column says how much of its head (pixels
+    brighter than the background, as the input check counts them) is kept.
+    """
+    from ..data.brain_extraction import brain_mask
+    from ..data.dataset import HEAD_GREY_LEVEL
+
+    rows = list(rows)
+    if not rows:
+        return _finish(_nothing_to_show("none", title, "no slices given"), path)
+    fig, axes = plt.subplots(3, len(rows), figsize=(2.3 * len(rows), 7.4), squeeze=False, layout="constrained")
+    for column, (label, picture) in enumerate(rows):
+        grey = np.asarray(picture, dtype=np.uint8)
+        grey = grey[..., 0] if grey.ndim == 3 else grey
+        mask = brain_mask(grey)
+        head = grey > HEAD_GREY_LEVEL
+        removed = head & ~mask
+        tint = np.zeros((*grey.shape, 4))
+        tint[removed] = (0.0, 0.8, 0.9, 0.45)
+        before, drawn, after = axes[:, column]
+        for ax, shown in ((before, grey), (drawn, grey), (after, np.where(mask, grey, 0))):
+            ax.imshow(shown, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        drawn.imshow(tint)
+        if mask.any() and not mask.all():
+            drawn.contour(mask, levels=[0.5], colors=WRONG_COLOUR, linewidths=0.8)
+        before.set_title(str(label), fontsize=9)
+        kept = (head & mask).sum() / max(head.sum(), 1)
+        after.set_xlabel("head kept whole" if not removed.any() else f"{kept:.0%} of head kept", fontsize=8)
+    for ax, name in zip(axes[:, 0], ("before", "brain mask\n(red; cyan: taken away)", "after")):
+        ax.set_ylabel(name, fontsize=9)
+    fig.suptitle(f"{title}: each slice before, its brain mask, and after")
+    return _finish(fig, path)
