@@ -647,7 +647,8 @@ class _Scorer:
 
 def _keep_centre(images):
     """The stand-in extraction: blacks out everything outside a disc of radius 50 (a 'brain')."""
-    return np.where(_small_head(50) > 0, images, 0).astype(np.uint8)
+    disc = _small_head(50) > 0
+    return np.where(disc[..., np.newaxis] if images.ndim == 4 else disc, images, 0).astype(np.uint8)
 
 
 @pytest.fixture
@@ -709,11 +710,11 @@ def test_a_card_with_classical_v1_runs_the_extraction_before_the_network(tmp_pat
 
     assert status == 0 and "Traceback" not in err
     [(given, method)] = extraction_spy
-    assert method == "classical-v1" and given.dtype == np.uint8 and given.shape == (1, 240, 240)
-    np.testing.assert_array_equal(given[0], read_scan(scan))  # the uint8 scan as read
+    assert method == "classical-v1" and given.dtype == np.uint8 and given.shape == (1, 240, 240, 1)
+    np.testing.assert_array_equal(given[0, ..., 0], read_scan(scan))  # the uint8 scan as read, as a stack of one
     [batch] = scorer.batches
     assert batch.dtype == np.float32 and batch.shape == (1, 240, 240, 1)
-    np.testing.assert_array_equal(batch[..., 0], _keep_centre(given))  # the network sees the extracted scan
+    np.testing.assert_array_equal(batch[..., 0], _keep_centre(given)[..., 0])  # the network sees the extracted scan
     assert record["probability"] == round(float(_keep_centre(given).mean() / 255), 6)
     assert record["preprocessing"] == "classical-v1"
     # the input check reads the scan as given: the big head warns though the extracted one would not
@@ -807,5 +808,5 @@ def test_with_the_real_extraction_module_predict_scores_what_it_returns(tmp_path
     assert main(["predict", str(scan), "--model", str(model), "--json"]) == 0
     [record] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert record["preprocessing"] == "classical-v1"
-    expected = extraction.extract_brain(read_scan(scan)[np.newaxis], "classical-v1")
-    np.testing.assert_array_equal(scorer.batches[0][..., 0], expected)
+    expected = extraction.extract_brain(read_scan(scan)[np.newaxis, ..., np.newaxis], "classical-v1")
+    np.testing.assert_array_equal(scorer.batches[0], expected)

@@ -280,7 +280,7 @@ def _preprocessed(grey: np.ndarray, method: str) -> np.ndarray:
         return grey
     from ..data.brain_extraction import extract_brain
 
-    return extract_brain(grey, method)
+    return extract_brain(grey[..., np.newaxis], method)[..., 0]  # (N, H, W, 1): a stack, not one colour slice
 
 
 def _write_overlays(model, batch: np.ndarray, results: list[Result], names: _OverlayNames) -> None:
