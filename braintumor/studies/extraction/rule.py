@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...decisions import decision
+from ..new_scans.rule import best_variant
 from ..site import HELD_OUT_SITES
 
 _DECISION = decision("brain_extraction_default")
@@ -63,11 +64,7 @@ def extraction_pick(rows: list[dict]) -> dict:
               "current_worst_held_out_auc": current["worst_held_out_auc"], "summaries": summaries}
     if not qualified or current["worst_held_out_auc"] is None:
         return {**result, "reason": "no variant qualified, or the current default's rows are not all in: fallback"}
-    best = qualified[0]
-    for variant in qualified[1:]:
-        gap = summaries[variant]["worst_held_out_auc"] - summaries[best]["worst_held_out_auc"]
-        if gap > TIE or (abs(gap) <= TIE and summaries[variant]["mean_held_out_auc"] > summaries[best]["mean_held_out_auc"]):
-            best = variant
+    best = best_variant(summaries, qualified, TIE)
     worst = summaries[best]["worst_held_out_auc"]
     won = worst >= current["worst_held_out_auc"] + MARGIN
     return {**result, "outcome": best if won else CURRENT, "best_variant": best, "worst_held_out_auc": worst,

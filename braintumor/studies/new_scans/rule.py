@@ -54,6 +54,18 @@ def variant_summary(rows: list[dict], variant: str, partial: bool = False) -> di
             "qualifies": bool(main_auc >= MIN_MAIN_ROC_AUC and main_matched >= MIN_MAIN_MATCHED_ROC_AUC)}
 
 
+def best_variant(summaries: dict, qualified: list[str], tie: float) -> str:
+    """Among `qualified` (in the rule's order), the highest worst held-out-site ROC AUC; ties
+    within `tie` go to the higher mean held-out-site ROC AUC, then to the earlier variant. The
+    ordering new_scans_default and brain_extraction_default share."""
+    best = qualified[0]
+    for variant in qualified[1:]:
+        gap = summaries[variant]["worst_held_out_auc"] - summaries[best]["worst_held_out_auc"]
+        if gap > tie or (abs(gap) <= tie and summaries[variant]["mean_held_out_auc"] > summaries[best]["mean_held_out_auc"]):
+            best = variant
+    return best
+
+
 def new_scans_pick(rows: list[dict], single_source_held_out_aucs: dict[str, float]) -> dict:
     """`RULE` as written, fallback included. Returns {"outcome": the picked variant or
     `NO_VARIANT_QUALIFIED`, "default_model": `MODEL_NAME` (the pick trained on A and all four
@@ -66,11 +78,7 @@ def new_scans_pick(rows: list[dict], single_source_held_out_aucs: dict[str, floa
     if not qualified:
         return {"outcome": NO_VARIANT_QUALIFIED, "default_model": SINGLE_SOURCE, "worst_held_out_auc": None,
                 "single_source_worst_held_out_auc": single_worst, "summaries": summaries}
-    best = qualified[0]
-    for variant in qualified[1:]:
-        gap = summaries[variant]["worst_held_out_auc"] - summaries[best]["worst_held_out_auc"]
-        if gap > TIE or (abs(gap) <= TIE and summaries[variant]["mean_held_out_auc"] > summaries[best]["mean_held_out_auc"]):
-            best = variant
+    best = best_variant(summaries, qualified, TIE)
     worst = summaries[best]["worst_held_out_auc"]
     return {"outcome": best, "default_model": MODEL_NAME if worst >= single_worst + MARGIN else SINGLE_SOURCE,
             "worst_held_out_auc": worst, "single_source_worst_held_out_auc": single_worst, "summaries": summaries}
