@@ -94,6 +94,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     record = base.read_record(args.record)
     if args.step == "pick":
+        missing = [name for name, _ in rows_to_run() if name not in {row["name"] for row in record["rows"]}]
+        if missing:  # the rule is applied once, to every row; a stopped run resumes with `train`
+            raise SystemExit(f"{args.record}: cannot apply brain_extraction_default yet: {len(missing)} of "
+                             f"{len(rows_to_run())} rows have not run ({', '.join(missing[:3])}...); "
+                             f"run `python -m braintumor study extraction train` first")
         chosen = rule.extraction_pick(record["rows"])
         base.write_record(args.record, record, pick=chosen, status="brain_extraction_default applied as written", **FIELDS)
         print(f"brain-extraction pick: {chosen['outcome']} ({chosen['reason']})")
