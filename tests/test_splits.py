@@ -64,3 +64,15 @@ def test_split_file_round_trip_and_missing_rows(tmp_path, population):
         split_masks(np.append(names, "Extra1"), path)
     assert str(path) in str(error.value) and "1 missing" in str(error.value)
     assert "python -m braintumor prepare" in str(error.value)
+
+
+def test_a_check_pass_takes_evenly_spaced_rows_and_a_full_pass_every_row():
+    from braintumor.data.splits import CHECK_PASS_ROWS, evenly_spaced, pass_rows
+
+    assert pass_rows(753, "full").tolist() == list(range(753))
+    check = pass_rows(753, "check")
+    assert len(check) == CHECK_PASS_ROWS and check[0] == 0 and check[-1] == 752 and (np.diff(check) > 0).all()
+    assert pass_rows(150, "check").tolist() == list(range(150))  # a set smaller than the sample: whole
+    assert evenly_spaced(10, 3).tolist() == [0, 4, 9] and evenly_spaced(0, 3).tolist() == []
+    with pytest.raises(ValueError, match="unknown schedule"):
+        pass_rows(10, "quick")

@@ -151,3 +151,25 @@ def scheduled_rows(part: dict, schedule: str, seed: int = config.SEED, rows: int
     index = np.arange(len(part["labels"]))
     keep = np.sort(stratified_sample(index, part["labels"], rows, np.random.default_rng(seed)))
     return {key: value[keep] for key, value in part.items()}
+
+
+#: On the check schedule, what is computed scan by scan over a whole set for a report (the ONNX
+#: export against Keras, the Grad-CAM shares of every test row, the brain extraction's effect)
+#: takes at most this many of its rows, evenly spaced: the check tries the code path and the
+#: files; make reproduce takes every row.
+CHECK_PASS_ROWS = 200
+
+
+def evenly_spaced(n: int, at_most: int | None) -> np.ndarray:
+    """Indices of at most `at_most` of `n` rows, evenly spaced, the first included (all for None)."""
+    if at_most is None or n <= at_most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, at_most).round().astype(int))
+
+
+def pass_rows(n: int, schedule: str) -> np.ndarray:
+    """The rows of a set of `n` that a scan-by-scan pass over the whole set takes on `schedule`:
+    every row on "full", `CHECK_PASS_ROWS` of them (`evenly_spaced`) on "check"."""
+    if schedule not in ("full", "check"):
+        raise ValueError(f"unknown schedule {schedule!r}: use 'full' or 'check'")
+    return evenly_spaced(n, CHECK_PASS_ROWS if schedule == "check" else None)

@@ -207,6 +207,32 @@ def sampled_heat(model, scored: ScoredSet, per_group: int = HEAT_SAMPLE_PER_GROU
     return {**heat, "sample_per_group": int(per_group), "seed": int(seed)}
 
 
+def onnx_agreements(sets: dict, out: str | Path, schedule: str = "full") -> dict:
+    """How closely each shipped model's ONNX export scores `sets` ({where: raw scans}) like its
+    Keras model (`models.export.agreement`, at the model's threshold), with the bound it must
+    meet: {model: {where: figures + "tolerance"}}. A model this run trained (its `.keras` under
+    `out`) is compared there, any other as committed; a model without a `.keras` file is left
+    out. Each set is cut to its `splits.pass_rows` (a sample on the check schedule)."""
+    from ..data.splits import pass_rows
+    from ..models import specs
+    from ..models.export import agreement, agreement_tolerance
+    from ..models.networks import load_model
+    from ..models.onnx_runtime import onnx_path_for
+
+    sets = {where: np.asarray(images)[pass_rows(len(images), schedule)] for where, images in sets.items()}
+    figures = {}
+    for spec in specs.SPECS.values():
+        retrained = (Path(out) / spec.file).is_file()
+        root = Path(out) if retrained else config.REPO_ROOT
+        if not (root / spec.file).is_file():
+            continue
+        keras_model, (threshold, _) = load_model(root / spec.file), threshold_of(spec.name, root)
+        figures[spec.name] = {where: {**agreement(keras_model, onnx_path_for(root / spec.file), images, threshold),
+                                      "tolerance": agreement_tolerance(retrained)}
+                              for where, images in sets.items()}
+    return figures
+
+
 def set_summary(scored: ScoredSet, heat: dict | None = None, figures: dict | None = None) -> dict:
     """What error_analysis.json keeps of one set: counts, figures at the threshold, the errors
     of each kind, the Grad-CAM shares (`sampled_heat`) and the figures' files."""
