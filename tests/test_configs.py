@@ -60,3 +60,18 @@ def test_the_datasets_record_holds_the_counts_the_records_made():
     assert datasets["outside"]["used"] == metrics["outside"]["n"] <= datasets["outside"]["files"]
     assert datasets["extra"]["used"] == metrics["two_source"]["extra_counts"]["images"] <= datasets["extra"]["files"]
     assert all(d["kaggle"].count("/") == 1 for d in datasets.values())
+
+
+def test_a_study_sets_one_written_value_and_keeps_every_other_line(tmp_path):
+    shutil.copytree(MODEL_DIR / "new-scans", tmp_path / "new-scans", ignore=shutil.ignore_patterns("*.keras", "*.onnx"))
+    before = (tmp_path / "new-scans" / "config.toml").read_text()
+    configs.write_setting("new-scans", "preprocessing", "brain_extraction", "classical-v1",
+                          "picked by brain_extraction_default (2026-12-05)", root=tmp_path)
+    after = (tmp_path / "new-scans" / "config.toml").read_text()
+    assert configs.load_config("new-scans", root=tmp_path)["preprocessing"]["brain_extraction"] == "classical-v1"
+    changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines()) if old != new]
+    assert len(changed) == 1 and "brain_extraction_default" in changed[0][1]
+    assert len(before.splitlines()) == len(after.splitlines())
+    with pytest.raises(KeyError, match="written 0 times"):
+        configs.write_setting("new-scans", "preprocessing", "no_such_key", "x", "note", root=tmp_path)
+    assert (tmp_path / "new-scans" / "config.toml").read_text() == after  # a refused setting writes nothing

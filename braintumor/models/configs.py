@@ -159,3 +159,36 @@ def study_names(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     """The studies' table (`studies.toml`): per study (the NAME of `python -m braintumor study
     NAME`) the title every document uses, the question it asks, its record and Makefile target."""
     return _table(STUDIES_FILE, directory)
+
+
+def write_setting(name: str, table: str, key: str, value: str, note: str, root: str | os.PathLike | None = None) -> Path:
+    """Set `key = "value"` in `[table]` of model `name`'s `config.toml`, with `note` as its
+    comment: how a study writes the configuration of the variant it picks, so that the folder
+    says how its model is made. Every other line (and comment) stays as written; the key must
+    already be in the table (a study changes a setting, it does not invent one). The file is
+    rewritten whole or not at all, and must parse to the same configuration but that value."""
+    import json
+    import re
+
+    from ..files import atomic_write
+
+    path = _absolute(model_dir(name, root)) / CONFIG_FILE
+    text = path.read_text(encoding="utf-8")
+    before = tomllib.loads(text)
+    lines, current, hits = text.splitlines(keepends=True), None, []
+    for number, line in enumerate(lines):
+        header = re.match(r"\s*\[([^\[\]]+)\]\s*(#.*)?$", line)
+        if header:
+            current = header.group(1).strip()
+        elif current == table and re.match(rf"\s*{re.escape(key)}\s*=", line):
+            hits.append(number)
+    if len(hits) != 1:
+        raise KeyError(f"{path}: [{table}] {key} is written {len(hits)} times; a study sets a key written once")
+    lines[hits[0]] = f"{key} = {json.dumps(value)}  # {note}\n"
+    rewritten = "".join(lines)
+    after = tomllib.loads(rewritten)
+    expected = {**before, table: {**before.get(table, {}), key: value}}
+    if after != expected:
+        raise ValueError(f"{path}: setting [{table}] {key} changed more than that value; left as it was")
+    atomic_write(path, lambda tmp: tmp.write_text(rewritten, encoding="utf-8"))
+    return path
