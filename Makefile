@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv lock docs data check-floors study source-study loso-study site-study new-scans-study extraction-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv lock docs data check-floors study source-study loso-study site-study new-scans-study extraction-study scope-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 # `make venv` installs the hashed lock (every transitive version), then the package itself; GPU=1
 # takes the lock with TensorFlow's CUDA build (Linux x86-64 with an NVIDIA driver). `make lock`
@@ -82,6 +82,10 @@ new-scans-study: venv data     ## new-scans study, the model for scans from else
 extraction-study: venv data    ## brain-extraction study (rule brain_extraction_default): its rows (resumable; each trained row about 15 min alone on a 2-core CPU), then the pick (JSON committed)
 	$(PY) -m braintumor study extraction train
 	$(PY) -m braintumor study extraction pick
+
+scope-study: venv data          ## scope study (rule scope_check): leave-one-site-out rows and the pick, which writes model/new-scans/scope.json (minutes; needs $$BRAIN_TUMOR_LGG_T1); then, once, `study scope confirm`
+	$(PY) -m braintumor study scope train
+	$(PY) -m braintumor study scope pick
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) -m braintumor study search train '[{"name": "e1", "architecture": {"resolution": 128, "augment": false}}]'

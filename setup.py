@@ -21,6 +21,8 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 SHIPPED = "shipped_models"  # `braintumor.models.configs.SHIPPED_DIR`
 CARRIED = ("config.toml", "card.json", "model.onnx")
+#: Carried where a folder has it: the scope detector `predict` warns with (data/scope.py).
+OPTIONAL = ("scope.json",)
 
 
 def model_folders(root: Path = ROOT) -> list[Path]:
@@ -30,7 +32,7 @@ def model_folders(root: Path = ROOT) -> list[Path]:
 
 
 def copy_folders(target: Path, root: Path = ROOT) -> list[Path]:
-    """Copy each model folder's `CARRIED` files under `target`; returns the files written."""
+    """Copy each model folder's `CARRIED` files, and its `OPTIONAL` ones where it has them, under `target`; returns the files written."""
     written = []
     for folder in model_folders(root):
         for name in CARRIED:
@@ -41,6 +43,10 @@ def copy_folders(target: Path, root: Path = ROOT) -> list[Path]:
             (target / folder).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target / folder / name)
             written.append(target / folder / name)
+        for name in OPTIONAL:
+            if (root / "model" / folder / name).is_file():
+                shutil.copyfile(root / "model" / folder / name, target / folder / name)
+                written.append(target / folder / name)
     return written
 
 

@@ -4,7 +4,8 @@ clone first, then the copy inside the installed package); the name its lines rep
 threshold, its input-check rule and the brain extraction it runs before the network.
 
 The threshold, the rule and the preprocessing are kept with the model, in the card beside its
-weights (`model/<name>/card.json`, `reports.cards`), read once per run: a model file elsewhere
+weights (`model/<name>/card.json`, `reports.cards`), and so is the scope detector where the
+folder has one (`scope.json`, `data.scope`), each read once per run: a model file elsewhere
 reads the `card.json` in its own folder. A `pip install .` carries the model folders (setup.py
 copies them into the wheel's `braintumor/shipped_models/`). Nothing here opens metrics.json, and
 nothing imports `models.specs` (it reads every model's configuration when imported): `predict`
@@ -64,6 +65,7 @@ class ChosenModel:
     scorer: object = None
     notes: tuple[str, ...] = ()
     preprocessing: str = NO_EXTRACTION  # the card's brain extraction, run on the scans before the network
+    scope: dict | None = None  # the scope detector kept beside the model (`scope_detector`); None: none
 
 
 def choose_model(choice: str | None, threshold: float | None = None, runtime: str | None = None,
@@ -74,6 +76,7 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
     path, name = resolve_model(choice)
     card = _read_card(path)  # once: the threshold, the input check and the preprocessing
     preprocessing = brain_extraction(path, card)  # a bad value stops the run before a model is loaded
+    scope = scope_detector(path)  # so does an unusable scope.json
     notes = []
     if threshold is None:
         threshold, note = default_threshold(path, card)
@@ -85,7 +88,8 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
     scorer, runtime, runtime_notes = load_runtime(Path(path), runtime, gradcam)
     notes.extend(runtime_notes)
     return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule, runtime=runtime,
-                       scorer=scorer, notes=tuple(note for note in notes if note), preprocessing=preprocessing)
+                       scorer=scorer, notes=tuple(note for note in notes if note), preprocessing=preprocessing,
+                       scope=scope)
 
 
 def resolve_model(choice: str | None) -> tuple[Path, str]:
@@ -126,6 +130,25 @@ def shipped_file(relative: Path) -> Path:
         if candidate.exists() or candidate.with_suffix(".onnx").exists():
             return candidate
     raise PredictError(f"{NOT_FOUND} (looked for '{in_repository}', '{relative}' and '{installed}')")
+
+
+#: The scope detector's file in a model folder (`studies.scope` writes it for predict's default).
+SCOPE_FILE = "scope.json"
+
+
+def scope_detector(model_path: Path) -> dict | None:
+    """The scope detector beside the model (`scope.json`, `data.scope`), checked whole; None
+    when the folder has none. An unreadable or unusable file stops the run, naming it and the fix."""
+    path = Path(model_path).parent / SCOPE_FILE
+    if not path.is_file():
+        return None
+    from ..data.scope import check_detector
+
+    try:
+        return check_detector(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise PredictError(f"the scope detector '{path}' is unusable ({error}); restore it from the repository "
+                           f"(git checkout -- {path.name} in its folder) or delete it to run without it") from None
 
 
 def _card(model_path: Path, card=_UNREAD) -> dict:

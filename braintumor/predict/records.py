@@ -40,6 +40,7 @@ class Result:
     slice: int | None = None  # its index in a volume or series (0: inferior), None for a picture
     runtime: str | None = None  # "onnx" or "keras": what scored it
     preprocessing: str | None = None  # the model's brain extraction before the network; None for "none"
+    scope_score: float | None = None  # the scope detector's out-of-scope score (`data.scope`); None without one
 
     def as_json(self) -> str:
         record = {"schema": JSON_SCHEMA, "file": self.file}
@@ -51,6 +52,8 @@ class Result:
             if self.slice is not None:
                 record["slice"] = self.slice
             record.update(probability=round(self.probability, 6), label=self.label)
+            if self.scope_score is not None:
+                record["scope_score"] = round(self.scope_score, 4)
         for key in ("model", "runtime", "preprocessing", "warning"):
             if getattr(self, key) is not None:
                 record[key] = getattr(self, key)

@@ -262,6 +262,8 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
 
             for result, warning in zip(chunk, input_warnings(grey, model.input_rule)):
                 result.warning = warning
+        if getattr(model, "scope", None) is not None:
+            _add_scope(chunk, grey, model.scope)
         if overlay_names is not None:
             _write_overlays(model.scorer, batch, chunk, overlay_names)
         if progress is not None:
@@ -270,6 +272,18 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
         if unit.summary is not None:
             unit.summary.probabilities = [result.probability for result in unit.scored]
         yield from unit.lines
+
+
+def _add_scope(results: list[Result], grey: np.ndarray, detector: dict) -> None:
+    """Each result's out-of-scope score (`data.scope`, on the scans as read), and the scope
+    warning beside any cue warning where the score reaches the detector's threshold."""
+    from ..data.scope import scope_scores, scope_warnings
+
+    scores = scope_scores(grey, detector)
+    for result, score, warning in zip(results, scores, scope_warnings(scores, detector["threshold"])):
+        result.scope_score = float(score)
+        if warning is not None:
+            result.warning = warning if result.warning is None else f"{result.warning}; {warning}"
 
 
 def _preprocessed(grey: np.ndarray, method: str) -> np.ndarray:

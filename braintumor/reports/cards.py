@@ -10,13 +10,17 @@ reader needs to trust it.
 * `weights_sha256` (the weights' digest, `studies.base.weights_digest`) and `files` (each
   file's SHA-256), so that a card and its weights are never mistaken for another training's;
 * `trained_on`: the CPU, the seconds, the epochs and, where recorded, the rows per second;
+* `scope_check` (only where the folder holds `scope.json`, the scope detector `predict` warns
+  with: `studies.scope`): its variant, threshold, file hash and rule, and what its study measured
+  (the validation rows warned, set B's unwarned share and ROC AUC at the pick);
 * `scores`: the model's figures on each held-out set (A test, LGG test, B, C), each with the
   record it comes from and the date of its look where the record keeps one; `looks`: how often
   the test rows and the outside scans have been looked at in all (`reports.disclosure`).
 
 `write_cards` writes every card after `metrics.json` and the study records: model.ipynb, once
 it has written metrics.json, and `make docs` (`python -m braintumor.reports.cards`). `predict`
-reads `threshold`, `input_check` and `preprocessing` and nothing else of `model/`.
+reads `threshold`, `input_check` and `preprocessing` of the card, and the folder's `scope.json`
+where it has one, and nothing else of `model/`.
 """
 
 from __future__ import annotations
@@ -106,6 +110,26 @@ def _weights_sha256(folder: Path, keras_sha256: str, earlier: dict, recorded: st
     return weights_digest(load_model(folder / configs.KERAS_FILE))
 
 
+def _scope_check(name: str, folder: Path, records: dict) -> dict | None:
+    """Model `name`'s card's `scope_check`: None unless its folder (`folder`, or the committed
+    one) holds the scope detector."""
+    from ..studies.scope.rows import DETECTOR_FILE
+
+    path = next((candidate for candidate in (folder / DETECTOR_FILE, config.REPO_ROOT / configs.model_dir(name) / DETECTOR_FILE)
+                 if candidate.is_file()), None)
+    if path is None:
+        return None
+    detector = json.loads(path.read_text(encoding="utf-8"))
+    study = records.get("scope_study.json") or {}
+    pick = study.get("pick") or {}
+    fitted = next((entry for entry in study.get("fitted", []) if entry.get("variant") == detector.get("variant")), {})
+    return {"file": DETECTOR_FILE, "sha256": file_sha256(path), "variant": detector.get("variant"),
+            "threshold": detector.get("threshold"), "rule": detector.get("decision"),
+            "validation_warned": fitted.get("validation_warned"),
+            "b_unwarned_share": pick.get("b_unwarned_share"), "b_unwarned_roc_auc": pick.get("b_unwarned_roc_auc"),
+            "record": "model/scope_study.json"}
+
+
 def card(name: str, metrics: dict, records: dict, folder: Path, earlier: dict | None = None) -> dict | None:
     """Model `name`'s card from `metrics` and `records`, for the weights in `folder`; None when
     the weights or their entry are not there (a model this run did not make)."""
@@ -128,6 +152,7 @@ def card(name: str, metrics: dict, records: dict, folder: Path, earlier: dict | 
         "weights_sha256": _weights_sha256(folder, files[configs.KERAS_FILE], earlier or {}, recorded),
         "files": files,
         "trained_on": _trained_on(name, metrics, records),
+        **({"scope_check": scope} if (scope := _scope_check(name, folder, records)) else {}),
         "scores": _scores(name, metrics, records),
         "looks": {"test rows": len(looks.TEST_ROW_LOOKS), "outside scans": len(looks.OUTSIDE_LOOKS)},
         "rendered_from": "model/metrics.json and the study records in model/ (braintumor.reports.cards)",
@@ -138,7 +163,7 @@ def read_records(out: Path) -> dict:
     """The records a card reads (file name -> parsed JSON): the study records and the peer
     comparison under `out`/model/ where this run wrote them, else the committed ones."""
     found = {}
-    for name in (*RECORDS.values(), "peer_comparison.json"):
+    for name in (*RECORDS.values(), "peer_comparison.json", "scope_study.json"):
         for folder in (out / config.MODEL_DIR, config.REPO_ROOT / config.MODEL_DIR):
             if (folder / name).is_file():
                 found[name] = json.loads((folder / name).read_text(encoding="utf-8"))

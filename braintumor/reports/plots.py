@@ -285,5 +285,30 @@ def resolution_study_plot(rows, title: str, path=None, n_val: int | None = None)
     return _finish(fig, path)
 
 
+def risk_coverage_curves(curves: dict, title: str, path=None, marks: dict | None = None) -> Figure:
+    """Risk-coverage curves ({set name: (coverage, risk)}, `evaluation.coverage.risk_coverage`)
+    in one panel; `marks` ({set name: coverage}) marks where each set's warnings cut it."""
+    if not curves:
+        raise ValueError("no risk-coverage curve to draw")
+    fig, ax = plt.subplots(figsize=(6.8, 5.0))
+    for name, (coverage, risk) in curves.items():
+        line, = ax.plot(coverage, risk, label=f"{name} ({len(coverage)} scans)")
+        if marks and name in marks and len(coverage):
+            k = int(np.clip(np.searchsorted(coverage, marks[name]), 0, len(coverage) - 1))
+            ax.plot(coverage[k], risk[k], "o", color=line.get_color(), markeredgecolor="black")
+    if marks:
+        ax.plot([], [], "o", color="white", markeredgecolor="black", label="where the warnings cut")
+    ax.set_xlabel("share of scans answered (most in-scope first)")
+    ax.set_ylabel("error rate on the scans answered")
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
 # The figures of scans live in `scan_plots`; re-exported so that `plots.<name>` works as before.
 from .scan_plots import misclassified_gallery, overlay_grid, prediction_grid, sample_scans  # noqa: E402,F401
+
