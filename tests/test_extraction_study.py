@@ -177,3 +177,33 @@ def test_the_committed_record_holds_the_rule_written_before_its_rows():
     record = json.loads((config.MODEL_DIR / "brain_extraction_study.json").read_text())
     assert record["rule"] == rule.RULE and record["variants"] == list(rule.VARIANTS)
     assert {row["name"] for row in record["rows"]} <= {name for name, _ in study.rows_to_run()}
+
+
+@pytest.mark.parametrize(("outcome", "folder", "on_training_rows"), [
+    ("extracted_training", "new-scans", True), ("inference_only", "new-scans", False),
+    ("single_source_extracted", "single-source", False)])
+def test_the_pick_writes_the_configuration_it_changes_and_nothing_else(tmp_path, outcome, folder, on_training_rows):
+    import shutil
+
+    from braintumor.models import configs
+
+    for name in ("new-scans", "single-source"):
+        shutil.copytree(config.MODEL_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("*.keras", "*.onnx"))
+    shutil.copy(configs.folder() / "default_model.toml", tmp_path / "default_model.toml")
+    written = study.apply_pick(outcome, root=tmp_path, registry=tmp_path)
+    settings = configs.load_config(folder, root=tmp_path)["preprocessing"]
+    assert settings == {"brain_extraction": rule.METHOD, "extract_training_rows": on_training_rows}
+    other = "single-source" if folder == "new-scans" else "new-scans"
+    assert configs.load_config(other, root=tmp_path)["preprocessing"]["brain_extraction"] == "none"
+    default = (tmp_path / "default_model.toml").read_text()
+    assert ('name = "single-source"' in default) == (outcome == "single_source_extracted") == (len(written) == 3)
+    assert study.apply_pick(rule.CURRENT, root=tmp_path, registry=tmp_path) == []
+
+
+def test_training_extracts_its_rows_only_where_the_configuration_says_so():
+    from braintumor.models.training import preprocessing
+
+    assert preprocessing("new-scans") == "none"
+    assert preprocessing("new-scans", {"preprocessing": {"brain_extraction": rule.METHOD}}) == rule.METHOD
+    assert preprocessing("new-scans", {"preprocessing": {"brain_extraction": rule.METHOD,
+                                                         "extract_training_rows": False}}) == "none"

@@ -161,8 +161,9 @@ def study_names(directory: str | os.PathLike | None = None) -> dict[str, dict]:
     return _table(STUDIES_FILE, directory)
 
 
-def write_setting(name: str, table: str, key: str, value: str, note: str, root: str | os.PathLike | None = None) -> Path:
-    """Set `key = "value"` in `[table]` of model `name`'s `config.toml`, with `note` as its
+def write_setting(name: str, table: str, key: str, value: str | bool | int | float, note: str,
+                  root: str | os.PathLike | None = None) -> Path:
+    """Set `key = value` in `[table]` of model `name`'s `config.toml`, with `note` as its
     comment: how a study writes the configuration of the variant it picks, so that the folder
     says how its model is made. Every other line (and comment) stays as written; the key must
     already be in the table (a study changes a setting, it does not invent one). The file is

@@ -102,12 +102,13 @@ def _inputs(part: dict, gated: list[int] | None):
 
 
 def preprocessing(name: str, overrides: dict | None = None) -> str:
-    """What runs before the network for configuration `name` (`[preprocessing] brain_extraction`,
-    "none" where the table is absent), with `overrides["preprocessing"]` on top: applied to every
-    training source's rows here, and to every scan by `predict`, so a model and its preprocessing
-    travel together."""
-    written = configs.load_config(name).get("preprocessing", {})
-    return {**written, **(overrides or {}).get("preprocessing", {})}.get("brain_extraction", "none")
+    """What runs before the network on configuration `name`'s training and validation rows
+    (`[preprocessing] brain_extraction`, "none" where the table is absent, or where
+    `extract_training_rows = false`: a model that reads extracted scans but was trained on them
+    as given), with `overrides["preprocessing"]` on top. `predict` runs `brain_extraction` on
+    every scan (the card carries it), so a model and its preprocessing travel together."""
+    written = {**configs.load_config(name).get("preprocessing", {}), **(overrides or {}).get("preprocessing", {})}
+    return written.get("brain_extraction", "none") if written.get("extract_training_rows", True) else "none"
 
 
 def preprocessed(sources: list, method: str) -> list:

@@ -74,6 +74,33 @@ def train_row(spec: dict, a, lgg, schedule: str = "full") -> dict:
     return row
 
 
+def apply_pick(outcome: str, root=None, registry=None) -> list[Path]:
+    """Write the pick into the configuration it changes (`models.configs.write_setting`), as the
+    rule says, and return the files written: nothing for the current default; for
+    extracted_training, the new-scans folder's `brain_extraction`; for inference_only, that and
+    `extract_training_rows = false`; for single_source_extracted, the same two in the
+    single-source folder, which becomes the default (braintumor/configs/default_model.toml)."""
+    from ...files import atomic_write
+    from ...models import configs
+
+    if outcome == rule.CURRENT:
+        return []
+    note = "picked by brain_extraction_default (model/brain_extraction_study.json)"
+    name = "single-source" if outcome == "single_source_extracted" else MODEL
+    written = [configs.write_setting(name, "preprocessing", "brain_extraction", rule.METHOD, note, root)]
+    if outcome != "extracted_training":  # the network as trained; the extraction on the scans it scores
+        written.append(configs.write_setting(name, "preprocessing", "extract_training_rows", False, note, root))
+    if outcome == "single_source_extracted":
+        path = Path(registry or configs.folder()) / "default_model.toml"
+        text = path.read_text(encoding="utf-8")
+        lines = [f'name = "{name}"' if line.startswith("name = ") else
+                 'decided_by = "brain_extraction_default"' if line.startswith("decided_by = ") else line
+                 for line in text.splitlines()]
+        atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+        written.append(path)
+    return written
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m braintumor study extraction", description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("train", "pick"))
@@ -100,8 +127,11 @@ def main(argv=None) -> int:
                              f"{len(rows_to_run())} rows have not run ({', '.join(missing[:3])}...); "
                              f"run `python -m braintumor study extraction train` first")
         chosen = rule.extraction_pick(record["rows"])
-        base.write_record(args.record, record, pick=chosen, status="brain_extraction_default applied as written", **FIELDS)
-        print(f"brain-extraction pick: {chosen['outcome']} ({chosen['reason']})")
+        written = apply_pick(chosen["outcome"]) if args.record == RECORD else []  # a scratch record writes no configuration
+        base.write_record(args.record, record, pick={**chosen, "written": [str(path) for path in written]},
+                          status="brain_extraction_default applied as written", **FIELDS)
+        print(f"brain-extraction pick: {chosen['outcome']} ({chosen['reason']})"
+              + "".join(f"\n  wrote {path}" for path in written))
         return 0
     from ...data.sources import load_sources, scheduled_source
 
