@@ -4,11 +4,7 @@
     python -m braintumor study scope pick      # fit, threshold on validation rows, read B, pick, write scope.json
     python -m braintumor study scope confirm   # once, after the pick: C and the test rows (a counted look)
 
-Every scan is described once by `data.scope.scope_features` ("intensity+thumbnail" holds both
-feature sets; a variant takes its columns). In scope (label 0): A's rows and LGG's FLAIR slices;
-out of scope (label 1): the same LGG slices in pre- and post-contrast T1 (`data.lgg_t1`). The
-cheap cues are the default's card's rule (`data.input_check`); predict's default is scored by
-its ONNX export, after its preprocessing, as `predict` scores.
+What each step reads is in `sets`, the fitting in `fitting`, the rule in `rule`.
 """
 
 from __future__ import annotations
@@ -20,155 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import config
-from ...files import atomic_write
-from ...models import configs
 from .. import base
 from ..held_out import score_once
 from ..site import HELD_OUT_SITES
 from . import rule
-
-RECORD = config.MODEL_DIR / "scope_study.json"
-MODEL = "new-scans"  # predict's default: the detector ships in its folder
-DETECTOR_FILE = "scope.json"
-ALL = "intensity+thumbnail"  # the variant whose features hold every other's
-
-
-def model_folder() -> Path:
-    """predict's default's folder, absolute."""
-    return config.REPO_ROOT / configs.model_dir(MODEL)
-
-
-def columns(variant: str) -> slice:
-    """The columns of `ALL`'s features that `variant` reads."""
-    from ...data.scope import INTENSITY_FEATURES
-
-    width = len(INTENSITY_FEATURES)
-    return {"intensity": slice(0, width), "thumbnail": slice(width, None), ALL: slice(None)}[variant]
-
-
-def load_data(schedule: str = "full") -> dict:
-    """Every set the study reads, described once: {name: {"features", "labels" (in/out of scope),
-    "split", "site", "images"?}} for A, LGG FLAIR and LGG T1, and the in-scope cue warnings.
-    "check": every 8th scan, to try the code path."""
-    from ...data.lgg_t1 import find_lgg_t1_dir, load_lgg_t1
-    from ...data.scope import scope_features
-    from ...data.sources import brain_tumor_source, lgg_source
-
-    step = 8 if schedule == "check" else 1
-    a, lgg = brain_tumor_source(), lgg_source()
-    folder = find_lgg_t1_dir()
-    if folder is None:
-        raise SystemExit("set BRAIN_TUMOR_LGG_T1 (../shared/data/extra/lgg-t1): the study learns from the T1 slices")
-    t1 = load_lgg_t1(folder)
-    sets = {"brain-tumor": (a.images, a.split, np.array(["A"] * len(a.split)), 0),
-            "lgg": (lgg.images, lgg.split, np.array([str(n).split("_")[1] for n in lgg.names]), 0),
-            "lgg-t1": (t1.images, t1.split, t1.site, 1)}
-    data = {}
-    for name, (images, split, site, label) in sets.items():
-        keep = np.arange(0, len(split), step)
-        data[name] = {"images": images[keep], "features": scope_features(images[keep], ALL),
-                      "labels": np.full(len(keep), label), "split": np.asarray(split)[keep], "site": np.asarray(site)[keep]}
-    data["lgg-t1"]["sequence"] = t1.sequence[np.arange(0, len(t1.split), step)]
-    return data
-
-
-def _rows(data: dict, where) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of every set's rows that `where(part)` selects (a boolean mask)."""
-    picked = [(part["features"][where(part)], part["labels"][where(part)]) for part in data.values()]
-    return np.concatenate([f for f, _ in picked]), np.concatenate([y for _, y in picked])
-
-
-def fit(features, labels, c: float):
-    """The detector's logistic regression: standardised features, classes balanced."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(C=c, class_weight="balanced", max_iter=5000)).fit(features, labels)
-
-
-def loso_row(data: dict, variant: str, c: float, site: str) -> dict:
-    """One leave-one-site-out row: fitted on A's train rows and the other sites' FLAIR and T1
-    train rows; its balanced accuracy, FLAIR against T1, on `site`'s train and validation rows."""
-    from sklearn.metrics import balanced_accuracy_score
-
-    cut = columns(variant)
-    x, y = _rows(data, lambda part: (part["split"] == "train") & (part["site"] != site))
-    model = fit(x[:, cut], y, c)
-    held = {name: part for name, part in data.items() if name != "brain-tumor"}
-    xh, yh = _rows(held, lambda part: (part["split"] != "test") & (part["site"] == site))
-    predicted = model.predict(xh[:, cut])
-    return {"variant": variant, "c": c, "held_out_site": site, "n": int(len(yh)),
-            "balanced_accuracy": float(balanced_accuracy_score(yh, predicted))}
-
-
-def detector_of(model, variant: str, threshold: float) -> dict:
-    """The fitted pipeline as the plain dict `data.scope` applies (JSON, no pickle)."""
-    from ...data.scope import FEATURE_SETS, INNER_DEPTH, THUMBNAIL_SIDE
-
-    scaler, regression = model.steps[0][1], model.steps[1][1]
-    return {"variant": variant, "features": list(FEATURE_SETS[variant]), "mean": scaler.mean_.tolist(),
-            "scale": scaler.scale_.tolist(), "coef": regression.coef_[0].tolist(),
-            "intercept": float(regression.intercept_[0]), "threshold": float(threshold),
-            "inner_depth": INNER_DEPTH, "thumbnail_side": THUMBNAIL_SIDE}
-
-
-def cue_rule() -> dict:
-    """The five cheap cues' rule of predict's default (its card)."""
-    return json.loads((model_folder() / configs.CARD_FILE).read_text(encoding="utf-8"))["input_check"]
-
-
-def cue_warned(images, cues: dict) -> np.ndarray:
-    from ...data.input_check import input_warnings
-
-    return np.array([warning is not None for warning in input_warnings(images, cues)])
-
-
-def default_probability(images) -> np.ndarray:
-    """predict's default on raw scans, as `predict` scores them: its preprocessing, its ONNX export."""
-    from ...evaluation.shipped import prepared, preprocessing_of
-    from ...models.onnx_runtime import load_onnx_model
-
-    runtime = load_onnx_model(model_folder() / configs.ONNX_FILE)
-    scans = prepared(np.asarray(images), preprocessing_of(MODEL)).astype(np.float32)
-    return np.concatenate([runtime.predict_on_batch(scans[k:k + 128])[:, 1] for k in range(0, len(scans), 128)])
-
-
-def fitted_variant(data: dict, variant: str, chosen: dict, cues: dict, b: dict | None) -> tuple[dict, dict | None]:
-    """(`variant` fitted at its chosen C on every train row, thresholded on the validation rows,
-    and read on B; its detector dict or None when it does not qualify)."""
-    from ...data.scope import scores_of_features
-
-    cut = columns(variant)
-    x, y = _rows(data, lambda part: part["split"] == "train")
-    model = fit(x[:, cut], y, chosen["c"])
-    val = {name: (model.predict_proba(data[name]["features"][data[name]["split"] == "val"][:, cut])[:, 1],
-                  cue_warned(data[name]["images"][data[name]["split"] == "val"], cues))
-           for name in ("brain-tumor", "lgg")}
-    threshold = rule.validation_threshold(val)
-    entry = {"variant": variant, "c": chosen["c"], "loso": chosen, "threshold": threshold,
-             "qualifies": bool(chosen["qualifies"] and threshold is not None),
-             "validation_warned": {name: float((cw | (s >= threshold)).mean()) if threshold is not None else None
-                                   for name, (s, cw) in val.items()}}
-    if not entry["qualifies"]:
-        return entry, None
-    detector = detector_of(model, variant, threshold)
-    warned = b["cue_warned"] | (scores_of_features(b["features"][:, cut], detector) >= threshold)
-    entry["b"] = rule.b_figures(b["labels"], b["probability"], warned)
-    return entry, detector
-
-
-def write_detector(detector: dict | None, folder: Path | None = None) -> Path:
-    """The picked detector into the default's folder (`scope.json`), or the file removed for the
-    fallback (no detector)."""
-    path = Path(folder or model_folder()) / DETECTOR_FILE
-    if detector is None:
-        path.unlink(missing_ok=True)
-        return path
-    text = json.dumps({**detector, "decision": "scope_check", "record": str(RECORD)}, indent=2) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return path
+from .fitting import confirm_figures, detector_of, fit, fitted_variant, loso_row, write_detector  # noqa: F401
+from .sets import ALL, DETECTOR_FILE, RECORD, cue_rule, cue_warned, default_probability, load_data, model_folder  # noqa: F401
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,15 +78,6 @@ def main(argv=None) -> int:
                       looks=[*record.get("looks", []), look], schedule=args.schedule, **FIELDS)
     print(f"scope pick: {pick['outcome']} ({pick['reason']})")
     return 0
-
-
-def confirm_figures(probability, labels, warned) -> dict:
-    """One confirming set: the warned share, and the default's ROC AUC on the unwarned and the warned scans."""
-    warned = np.asarray(warned, dtype=bool)
-    unwarned = rule.b_figures(labels, probability, warned)
-    on_warned = rule.b_figures(labels, probability, ~warned)
-    return {"n": int(len(warned)), "warned_share": float(warned.mean()), "unwarned_roc_auc": unwarned["roc_auc"],
-            "warned_roc_auc": on_warned["roc_auc"], "unwarned": unwarned["unwarned"]}
 
 
 def _confirm(args) -> int:
