@@ -266,3 +266,18 @@ def test_the_card_describes_the_detector_its_folder_holds(tmp_path):
     assert section["b_unwarned_roc_auc"] == 0.86 and section["validation_warned"] == {"brain-tumor": 0.03}
     assert len(section["sha256"]) == 64
     assert cards._scope_check("reference", tmp_path / "elsewhere", records) is None  # no scope.json: no section
+
+
+def test_the_readme_says_what_the_detector_does_and_how_often_it_fired_from_the_record():
+    from braintumor.reports.render import environment
+
+    macro = environment().get_template("_models.md.j2").module.scope_paragraph
+    record = {"variants": list(rule.VARIANTS), "b_cues_alone": {"unwarned_share": 0.39, "roc_auc": 0.46},
+              "pick": {"outcome": rule.VARIANTS[0], "threshold": 0.613, "b_unwarned_share": 0.12, "b_unwarned_roc_auc": 0.871},
+              "scores": {"outside": {"warned_share": 0.6, "unwarned_roc_auc": 0.9}, "lgg_test": {"warned_share": 0.03,
+                                                                                             "unwarned_roc_auc": None}}}
+    text = str(macro(record))
+    assert "0.61" in text and "39.0%" in text and "12.0%" in text and "0.871" in text and "C 60.0% warned" in text
+    assert "LGG test 3.0% warned" in text
+    fallback = str(macro({**record, "pick": {"outcome": rule.NO_DETECTOR, "reason": "no variant qualified: fallback"}}))
+    assert fallback.startswith("No scope detector ships") and "cheap cues alone" in fallback

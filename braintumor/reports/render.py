@@ -172,7 +172,9 @@ def environment(looks=None) -> Environment:
         SITE_SETS=SITE_SETS, site_table=site_table, HELD_OUT_SITES=site_study.HELD_OUT_SITES,
         SITE_MODEL=site_study.MODEL_NAME, NO_VARIANT_QUALIFIED=site_study.NO_VARIANT_QUALIFIED,
         SITE_MAX_LOSS_POINTS=registry.decision("site_pick").parameters["max_main_accuracy_loss_points"],
-        POOLED_THRESHOLD_RULE=registry.decision("pooled_threshold").rule)
+        POOLED_THRESHOLD_RULE=registry.decision("pooled_threshold").rule,
+        SCOPE_SET_NAMES={"brain-tumor_test": "A test", "lgg_test": "LGG test", "outside": "C",
+                         "lgg-t1pre_test": "LGG pre-contrast T1 test", "lgg-t1post_test": "LGG post-contrast T1 test"})
     return env
 
 
@@ -192,7 +194,7 @@ def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
             "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files,
             "loso": files.get("loso_study.json"), "site": files.get(site_study.RECORD_FILE),
             "peer": files.get(disclosure.PEER_RECORD), "onnx_stages": files.get(ONNX_STAGES_FILE),
-            "new_scans": files.get(disclosure.NEW_SCANS_RECORD)}
+            "new_scans": files.get(disclosure.NEW_SCANS_RECORD), "scope": files.get("scope_study.json")}
 
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
@@ -217,7 +219,7 @@ def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:
             "roles": roles.table(), "default_entry": roles.default_entry(),
             "site": records.get("site"), "peer": records.get("peer"), "disclosure": looks,
             "new_scans": views.new_scans_table(records["new_scans"]) if records.get("new_scans") else None,
-            "onnx_stages": records.get("onnx_stages"), "files": files}
+            "onnx_stages": records.get("onnx_stages"), "files": files, "scope": records.get("scope")}
 
 
 def render(template: str, **values) -> str:
