@@ -190,6 +190,9 @@ def test_the_pick_writes_the_configuration_it_changes_and_nothing_else(tmp_path,
     for name in ("new-scans", "single-source"):
         shutil.copytree(config.MODEL_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("*.keras", "*.onnx"))
     shutil.copy(configs.folder() / "default_model.toml", tmp_path / "default_model.toml")
+    for name in ("new-scans", "single-source"):  # the folders as they were before the pick
+        configs.write_setting(name, "preprocessing", "brain_extraction", "none", "before", root=tmp_path)
+        configs.write_setting(name, "preprocessing", "extract_training_rows", True, "before", root=tmp_path)
     written = study.apply_pick(outcome, root=tmp_path, registry=tmp_path)
     settings = configs.load_config(folder, root=tmp_path)["preprocessing"]
     assert settings == {"brain_extraction": rule.METHOD, "extract_training_rows": on_training_rows}
@@ -203,7 +206,7 @@ def test_the_pick_writes_the_configuration_it_changes_and_nothing_else(tmp_path,
 def test_training_extracts_its_rows_only_where_the_configuration_says_so():
     from braintumor.models.training import preprocessing
 
-    assert preprocessing("new-scans") == "none"
-    assert preprocessing("new-scans", {"preprocessing": {"brain_extraction": rule.METHOD}}) == rule.METHOD
-    assert preprocessing("new-scans", {"preprocessing": {"brain_extraction": rule.METHOD,
-                                                         "extract_training_rows": False}}) == "none"
+    assert preprocessing("new-scans") == "none"  # inference_only, as picked: trained on the rows as given
+    assert preprocessing("new-scans", {"preprocessing": {"extract_training_rows": True}}) == rule.METHOD
+    assert preprocessing("new-scans", {"preprocessing": {"brain_extraction": "none",
+                                                         "extract_training_rows": True}}) == "none"

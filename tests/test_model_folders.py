@@ -122,10 +122,8 @@ def test_a_config_that_asks_for_brain_extraction_trains_on_extracted_rows(tmp_pa
     from braintumor.models import networks, training
 
     scratch = _scratch_models(tmp_path)
-    path = scratch / "new-scans" / "config.toml"
-    text = path.read_text()
-    assert 'brain_extraction = "none"' in text
-    path.write_text(text.replace('brain_extraction = "none"', 'brain_extraction = "classical-v1"'))
+    configs.write_setting("new-scans", "preprocessing", "brain_extraction", "classical-v1", "a test", root=scratch)
+    configs.write_setting("new-scans", "preprocessing", "extract_training_rows", True, "a test", root=scratch)
     monkeypatch.setenv(configs.MODELS_ENV_VAR, str(scratch))
     assert training.preprocessing("new-scans") == "classical-v1"
     assert training.preprocessing("new-scans", {"preprocessing": {"brain_extraction": "none"}}) == "none"
@@ -143,6 +141,10 @@ def test_a_config_that_asks_for_brain_extraction_trains_on_extracted_rows(tmp_pa
     assert calls == ["classical-v1", "classical-v1"]  # one call per source
     assert seen and not np.asarray(seen[0]).any()  # the network was given the extracted (here: zeroed) rows
     assert training.preprocessed(sources, "none") == sources
+    configs.write_setting("new-scans", "preprocessing", "extract_training_rows", False, "a test", root=scratch)
+    calls.clear()
+    training.train("new-scans", "check", sources=sources, seed=1)  # inference_only: the rows as given
+    assert calls == [] and training.preprocessing("new-scans") == "none"
 
 
 def test_a_config_that_names_another_model_or_none_is_refused(tmp_path):

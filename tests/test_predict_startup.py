@@ -78,18 +78,29 @@ def test_one_scan_imports_nothing_it_does_not_score_with(scan, how):
     [record], probe, err = _run(*arguments)
 
     assert record["runtime"] == "onnx" and record["model"] == roles.default_model(), err
-    assert probe == "LOADED [] 0 os._exit", err  # nothing heavy imported, and no teardown
+    # nothing heavy imported, and no teardown; the brain extraction (SciPy) only where the card asks for it
+    extraction = ["braintumor.data.brain_extraction", "scipy"] if _extracts(roles.default_model()) else []
+    assert probe == f"LOADED {extraction} 0 os._exit", err
 
 
-def test_the_shipped_cards_ask_for_no_extraction_so_no_line_names_one(scan):
-    """Every shipped card says "none": the lines keep the keys they always had."""
+def _extracts(name: str) -> bool:
+    card = json.loads((config.REPO_ROOT / configs.model_dir(name) / configs.CARD_FILE).read_text())
+    return card["preprocessing"]["brain_extraction"] != "none"
+
+
+def test_a_line_names_the_extraction_exactly_where_the_card_asks_for_one(scan):
+    """Each shipped card carries its folder's `[preprocessing] brain_extraction`; the default's
+    lines add `preprocessing` where it is not "none" (brain_extraction_default picked inference_only)."""
     _default_model_file()
     [record], _, err = _run(scan)
-    assert set(record) <= {"schema", "file", "probability", "label", "model", "runtime", "warning"}, err
+    assert ("preprocessing" in record) == _extracts(roles.default_model()), err
+    assert set(record) - {"preprocessing", "scope_score"} <= {"schema", "file", "probability", "label", "model",
+                                                              "runtime", "warning"}, err
     for name in configs.NAMES:
         card = config.REPO_ROOT / configs.model_dir(name) / configs.CARD_FILE
         if card.is_file():
-            assert json.loads(card.read_text())["preprocessing"] == {"brain_extraction": "none"}, name
+            written = configs.load_config(name).get("preprocessing", {}).get("brain_extraction", "none")
+            assert json.loads(card.read_text())["preprocessing"] == {"brain_extraction": written}, name
 
 
 def _module(*arguments):

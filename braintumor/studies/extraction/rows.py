@@ -128,10 +128,12 @@ def main(argv=None) -> int:
                              f"run `python -m braintumor study extraction train` first")
         chosen = rule.extraction_pick(record["rows"])
         written = apply_pick(chosen["outcome"]) if args.record == RECORD else []  # a scratch record writes no configuration
-        base.write_record(args.record, record, pick={**chosen, "written": [str(path) for path in written]},
+        shown = [str(path.relative_to(config.REPO_ROOT)) if path.is_relative_to(config.REPO_ROOT) else str(path)
+                 for path in dict.fromkeys(written)]
+        base.write_record(args.record, record, pick={**chosen, "written": shown},
                           status="brain_extraction_default applied as written", **FIELDS)
         print(f"brain-extraction pick: {chosen['outcome']} ({chosen['reason']})"
-              + "".join(f"\n  wrote {path}" for path in written))
+              + "".join(f"\n  wrote {path}" for path in shown))
         return 0
     from ...data.sources import load_sources, scheduled_source
 
