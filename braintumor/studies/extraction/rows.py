@@ -93,9 +93,8 @@ def apply_pick(outcome: str, root=None, registry=None) -> list[Path]:
     if outcome == "single_source_extracted":
         path = Path(registry or configs.folder()) / "default_model.toml"
         text = path.read_text(encoding="utf-8")
-        lines = [f'name = "{name}"' if line.startswith("name = ") else
-                 'decided_by = "brain_extraction_default"' if line.startswith("decided_by = ") else line
-                 for line in text.splitlines()]
+        lines = [f'name = "{name}"' if line.startswith("name = ") else 'decided_by = "brain_extraction_default"'
+                 if line.startswith("decided_by = ") else line for line in text.splitlines()]
         atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n", encoding="utf-8"))
         written.append(path)
     return written
@@ -128,8 +127,7 @@ def main(argv=None) -> int:
                              f"run `python -m braintumor study extraction train` first")
         chosen = rule.extraction_pick(record["rows"])
         written = apply_pick(chosen["outcome"]) if args.record == RECORD else []  # a scratch record writes no configuration
-        shown = [str(path.relative_to(config.REPO_ROOT)) if path.is_relative_to(config.REPO_ROOT) else str(path)
-                 for path in dict.fromkeys(written)]
+        shown = [str(p.relative_to(config.REPO_ROOT) if p.is_relative_to(config.REPO_ROOT) else p) for p in dict.fromkeys(written)]
         base.write_record(args.record, record, pick={**chosen, "written": shown},
                           status="brain_extraction_default applied as written", **FIELDS)
         print(f"brain-extraction pick: {chosen['outcome']} ({chosen['reason']})"

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import config
 from .. import base
 from ..held_out import score_once
 from ..site import HELD_OUT_SITES
@@ -62,20 +63,24 @@ def main(argv=None) -> int:
     from ...data.sources import extra_source
 
     cues = cue_rule()
-    b_source = extra_source()
-    b = {"labels": b_source.labels, "features": scope_features(b_source.images, ALL),
-         "cue_warned": cue_warned(b_source.images, cues), "probability": default_probability(b_source.images)}
+    b, look = None, []
+    if any(entry["qualifies"] for entry in chosen.values()):  # B is read only where a variant can still be picked
+        from datetime import date
+
+        b_source = extra_source()
+        b = {"labels": b_source.labels, "features": scope_features(b_source.images, ALL),
+             "cue_warned": cue_warned(b_source.images, cues), "probability": default_probability(b_source.images)}
+        look = [{"what": "set B, every scan, for the pick (scope_check)", "sets": ["extra_all"], "when": date.today().isoformat()}]
     fitted = [fitted_variant(data, variant, chosen[variant], cues, b) for variant in rule.VARIANTS]
     pick = rule.scope_pick([entry for entry, _ in fitted])
     detectors = {entry["variant"]: detector for entry, detector in fitted}
     written = write_detector(detectors.get(pick["outcome"]), args.model_dir)
-    from datetime import date
-
-    look = {"what": "set B, every scan, for the pick (scope_check)", "sets": ["extra_all"], "when": date.today().isoformat()}
+    shown = written.relative_to(config.REPO_ROOT) if written.is_relative_to(config.REPO_ROOT) else written
     base.write_record(args.record, record, fitted=[entry for entry, _ in fitted], pick=pick,
-                      b_cues_alone=rule.b_figures(b["labels"], b["probability"], b["cue_warned"]),
-                      detector_file=str(written), status="scope_check applied as written",
-                      looks=[*record.get("looks", []), look], schedule=args.schedule, **FIELDS)
+                      b_cues_alone=None if b is None else rule.b_figures(b["labels"], b["probability"], b["cue_warned"]),
+                      detector_file=str(shown) if detectors.get(pick["outcome"]) else None,
+                      status="scope_check applied as written", looks=[*record.get("looks", []), *look],
+                      schedule=args.schedule, **FIELDS)
     print(f"scope pick: {pick['outcome']} ({pick['reason']})")
     return 0
 
