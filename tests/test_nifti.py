@@ -8,7 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from braintumor.models import roles  # noqa: E402
+from braintumor import config  # noqa: E402
+from braintumor.models import configs, roles  # noqa: E402
 
 nibabel = pytest.importorskip("nibabel")
 
@@ -129,10 +130,13 @@ def test_predict_gives_slice_lines_then_a_summary(tmp_path, capsys):
     slices, summary = records[1:-1], records[-1]
     assert [record["slice"] for record in slices] == list(range(SLICES))
     assert all(set(record) >= {"file", "slice", "probability", "label", "model", "runtime"} for record in slices)
+    from braintumor.predict import brain_extraction  # the default's card's extraction; "none" adds no key
+
+    method = brain_extraction(config.REPO_ROOT / configs.model_file(roles.default_model()))
     assert summary == {
         "schema": 1, "file": str(path), "slices": SLICES, "max_slice": summary["max_slice"],
         "max_probability": max(record["probability"] for record in slices), "slices_at_or_over_threshold": SLICES,
-        "model": roles.default_model(), "runtime": "onnx",
+        "model": roles.default_model(), "runtime": "onnx", **({} if method == "none" else {"preprocessing": method}),
     }
     assert slices[summary["max_slice"]]["probability"] == summary["max_probability"]
 
