@@ -8,7 +8,8 @@ clinical slice look more like a training one; a skull-stripped slice must come o
 went in, so the method first asks whether there is a shell at all and, when in doubt, keeps
 the whole head.
 
-How ("classical-v1", SciPy's `ndimage` only, nothing learned):
+How ("classical-v1", nothing learned; NumPy's `data.morphology` for every step but the
+watershed of step 4, which is SciPy's `ndimage.watershed_ift`):
 
 1. Head: pixels brighter than the background (`dataset.HEAD_GREY_LEVEL`), holes filled.
 2. Tissue: head pixels above a fraction (half, then three quarters) of the median grey of
@@ -48,15 +49,20 @@ Where it fails (the slice is then kept whole, or cut wrongly):
 It works slice by slice, so it cannot use the 3D shape of the head that volume tools use.
 Pixels outside the head (the background, grey <= `HEAD_GREY_LEVEL`) are set to 0 as well.
 
-SciPy is imported inside the functions, so importing this module does not load it; the first
-call pays SciPy's import (about 0.2 s warm, 0.8 s from a cold disk cache).
+SciPy is imported only by step 4, on the slices that have an inside piece (most slices with
+a skull, 3 of 100 of A's): that first call pays SciPy's import (about 0.2 s warm, 0.8 s from
+a cold disk cache), and a skull-stripped scan usually none. Until 2026-12-05 every step was
+SciPy's; the NumPy steps give the same masks on every packed row of A, LGG and the extra
+sets (tests/test_morphology.py compares the steps; the masks were compared once, off-line).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from . import morphology
 from .dataset import HEAD_GREY_LEVEL
+from .morphology import fill_holes
 
 #: Extraction methods `extract_brain` knows: "none" leaves a scan as it is.
 METHODS = ("none", "classical-v1")
@@ -89,23 +95,6 @@ SMOOTHING = 1.0
 MIN_HEAD_PIXELS = 400
 
 
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """`mask` with its holes filled, equal to `scipy.ndimage.binary_fill_holes(mask)` (the
-    tests compare them) in half its time: the background is the False regions (4-connected)
-    that touch the picture's edge; every other False region is a hole."""
-    from scipy import ndimage
-
-    mask = np.asarray(mask, dtype=bool)
-    if mask.size == 0:
-        return mask.copy()
-    regions, _ = ndimage.label(~mask)
-    outside = np.zeros(regions.max() + 1, dtype=bool)
-    for edge in (regions[0], regions[-1], regions[:, 0], regions[:, -1]):
-        outside[edge] = True
-    outside[0] = False
-    return ~outside[regions]
-
-
 def _head(grey: np.ndarray) -> np.ndarray:
     """Pixels brighter than the background, holes filled (input_check's head, filled)."""
     return fill_holes(grey > HEAD_GREY_LEVEL)
@@ -118,26 +107,24 @@ def _crop_box(mask: np.ndarray, pad: int) -> tuple[slice, slice]:
             slice(max(cols[0] - pad, 0), cols[-1] + pad + 1))
 
 
-def _interior_level(grey: np.ndarray, head: np.ndarray, edge_distance: np.ndarray) -> float:
+def _interior_level(grey: np.ndarray, head: np.ndarray, edge_distance: morphology.EdgeDistance) -> float:
     """Median grey of the head's interior (deeper than `INTERIOR_DEPTH` of its largest
     depth): the brain's level, whatever the scalp's, which the tissue thresholds scale."""
-    deep = head & (edge_distance > INTERIOR_DEPTH * edge_distance.max())
+    deep = head & edge_distance.over(INTERIOR_DEPTH * edge_distance.max())
     return float(np.median(grey[deep if deep.any() else head]))
 
 
-def _split_pieces(core: np.ndarray, edge_distance: np.ndarray, erosion: int, head_area: int):
+def _split_pieces(core: np.ndarray, edge_distance: morphology.EdgeDistance, erosion: int, head_area: int):
     """Label the eroded tissue `core`: (labels, seed pieces, edge pieces), or None when no
     piece big enough stays clear of the head's edge. Edge pieces come within `erosion` +
     `EDGE_MARGIN` px of the edge; seeds are the inside pieces of at least `SEED_RELATIVE`
     of the largest one's size."""
-    from scipy import ndimage
-
-    labels, count = ndimage.label(core)
+    labels, count = morphology.label(core)
     if count < 2:
         return None
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     at_edge = np.zeros(count + 1, dtype=bool)
-    at_edge[np.unique(labels[edge_distance <= erosion + EDGE_MARGIN])] = True
+    at_edge[np.unique(labels[~edge_distance.over(erosion + EDGE_MARGIN)])] = True
     at_edge[0] = False
     inside = ~at_edge
     inside[0] = False
@@ -154,7 +141,7 @@ def _brain_from_seeds(cost, head, tissue, labels, seeds, edges):
     background. The brain is the tissue of the seed side joined to a seed, closed by
     `CLOSING` px, holes filled. Returns (brain, the seed side of the watershed); the brain is
     None when the seed side is under `MIN_BRAIN_SHARE` of the head."""
-    from scipy import ndimage
+    from scipy import ndimage  # here only: the slices that reach this step pay SciPy's import
 
     markers = np.zeros(head.shape, dtype=np.int16)
     markers[~head] = 2
@@ -164,10 +151,10 @@ def _brain_from_seeds(cost, head, tissue, labels, seeds, edges):
     basin = (ndimage.watershed_ift(cost, markers) == 1) & head
     if basin.sum() < MIN_BRAIN_SHARE * head.sum():  # the brain lies in the basin: too small already
         return None, basin
-    parts, _ = ndimage.label(basin & tissue)
+    parts, _ = morphology.label(basin & tissue)
     keep = np.unique(parts[seeded])
     brain = np.isin(parts, keep[keep > 0])
-    closed = ndimage.binary_closing(brain, iterations=CLOSING) & basin
+    closed = morphology.closing(brain, iterations=CLOSING) & basin
     return fill_holes(brain | closed), basin
 
 
@@ -179,28 +166,25 @@ def _looks_like_shell(grey, smooth, head, edge_distance, brain, basin) -> bool:
         return False
     brain_grey = max(float(np.median(grey[brain])), 1.0)
     ring_grey = max(float(np.median(smooth[ring])), 1.0)
-    scalp_grey = float(np.quantile(grey[head & (edge_distance <= OUTER_BAND)], SCALP_QUANTILE))
+    scalp_grey = float(np.quantile(grey[edge_distance.at_most(OUTER_BAND)], SCALP_QUANTILE))
     return ring_grey <= MAX_GAP_RATIO * brain_grey and scalp_grey >= MIN_SCALP_OVER_GAP * ring_grey
 
 
 def _find_brain(grey: np.ndarray, head: np.ndarray) -> np.ndarray | None:
     """The brain inside a scalp and skull shell of the (cropped) slice, or None if none is found:
     each tissue threshold, each erosion, until a candidate passes step 5."""
-    from scipy import ndimage
-
-    edge_distance = ndimage.distance_transform_cdt(np.pad(head, 1), metric="chessboard")[1:-1, 1:-1]
+    edge_distance = morphology.EdgeDistance(head)
     head_area = int(head.sum())
     level = _interior_level(grey, head, edge_distance)
     smooth = cost = None
     for fraction in TISSUE_FRACTIONS:
         tissue = head & (grey > max(fraction * level, HEAD_GREY_LEVEL))
-        depth = ndimage.distance_transform_cdt(tissue, metric="taxicab")
         for erosion in range(1, MAX_ERODE + 1):
-            pieces = _split_pieces(depth > erosion, edge_distance, erosion, head_area)
+            pieces = _split_pieces(morphology.cross_depth_over(tissue, erosion), edge_distance, erosion, head_area)
             if pieces is None:
                 continue
             if smooth is None:  # only slices with an inside piece pay for the smoothing
-                smooth = ndimage.gaussian_filter(grey.astype(np.float32), SMOOTHING)
+                smooth = morphology.gaussian_smooth(grey, SMOOTHING)
                 cost = np.where(head, 255.0 - np.clip(smooth, 0, 255), 0).astype(np.uint8)
             brain, basin = _brain_from_seeds(cost, head, tissue, *pieces)
             if brain is not None and _looks_like_shell(grey, smooth, head, edge_distance, brain, basin):

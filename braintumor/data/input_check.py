@@ -10,9 +10,9 @@ range can still be unlike the training data in ways these cues do not see.
 
 The rule is a plain dict (JSON-able) so that it can live in metrics.json beside the model,
 where `predict` reads it. `predict` runs the check on every scan, so this module needs only
-NumPy: the two morphology steps (`fill_holes`, `erode`) are written here, equal to SciPy's
-`ndimage.binary_fill_holes` and `binary_erosion` with their default (cross) structure (the
-unit tests compare them), and keep SciPy's ~0.4 s import out of `predict`'s start-up.
+NumPy: its two morphology steps (`fill_holes`, `erode`) come from `data.morphology`, equal
+to SciPy's `ndimage.binary_fill_holes` and `binary_erosion` with their default (cross)
+structure, without SciPy's import in `predict`'s start-up.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import HEAD_GREY_LEVEL, border_mask, grey_stack, head_mask
+from .morphology import erode, fill_holes
 
 #: Width in pixels of the picture's outer band that `dark_frame` looks at.
 FRAME_WIDTH = 8
@@ -37,48 +38,6 @@ CUES = {
     "head_box": "head's bounding box covers {value} of the picture",
 }
 _GREY_LEVEL_CUES = {"head_grey"}
-
-
-def _reach_along_runs(reached: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """`reached` spread along each row of `free`: every pixel of a run of free pixels (a
-    horizontal stretch of True) is reached if any pixel of that run is."""
-    starts = np.ones(free.shape, dtype=bool)
-    starts[:, 1:] = free[:, 1:] != free[:, :-1]
-    run_ids = np.cumsum(starts.ravel()) - 1
-    hit = np.bincount(run_ids, weights=(reached & free).ravel(), minlength=run_ids[-1] + 1) > 0
-    return hit[run_ids].reshape(free.shape) & free
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """`mask` with its holes filled: every False pixel not 4-connected to the picture's edge
-    becomes True (as `scipy.ndimage.binary_fill_holes(mask)`, whose default structure is the
-    cross). The outside is flooded from the edge's background pixels by alternately
-    spreading along rows and columns until nothing changes (a few passes for a head)."""
-    mask = np.asarray(mask, dtype=bool)
-    if mask.size == 0:
-        return mask.copy()
-    free = ~mask
-    outside = np.zeros_like(free)
-    outside[[0, -1], :] = free[[0, -1], :]
-    outside[:, [0, -1]] = free[:, [0, -1]]
-    while True:
-        spread = _reach_along_runs(outside, free)
-        spread = _reach_along_runs(spread.T, free.T).T
-        if np.array_equal(spread, outside):
-            return ~outside
-        outside = spread
-
-
-def erode(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
-    """`mask` eroded `iterations` times by the cross (a pixel stays iff it and its four
-    neighbours are True; pixels outside the picture count as False), as
-    `scipy.ndimage.binary_erosion(mask, iterations=n, border_value=0)`."""
-    eroded = np.asarray(mask, dtype=bool).copy()
-    for _ in range(iterations):
-        padded = np.pad(eroded, 1, constant_values=False)
-        eroded = (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1]
-                  & padded[1:-1, :-2] & padded[1:-1, 2:])
-    return eroded
 
 
 def _bright_rim_share(grey: np.ndarray, mask: np.ndarray) -> float:

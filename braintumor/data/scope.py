@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dataset import grey_stack, head_mask
-from .input_check import erode, fill_holes
+from .morphology import erode, fill_holes
 
 #: Pixels eroded from the head's filled outline: about a centimetre at 240 px, the depth of
 #: scalp and skull on a clinical slice.
