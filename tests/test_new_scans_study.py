@@ -195,3 +195,42 @@ def test_the_metrics_entry_waits_for_the_final_model_and_carries_what_predict_re
     entry = model_entry({"rows": [], "final": final})
     assert entry["threshold"] == 0.42 and entry["input_check"] == {"bounds": {}} and entry["scores"] is None
     assert entry["spec"] == "new-scans" and entry["model_file"].endswith(".keras")
+
+
+def test_score_reads_each_scan_after_the_folders_brain_extraction_as_predict_does(monkeypatch):
+    """`score` (the one look at held-out rows) gives the network the scans its folder's
+    `[preprocessing] brain_extraction` makes, as `predict` does; the input check reads them as
+    given. A scalp ring around a dark gap must reach the network blacked out."""
+    import braintumor.evaluation.shipped as shipped
+    import braintumor.models.networks as networks
+    from braintumor.studies.new_scans import model as last
+
+    rows, cols = np.mgrid[:240, :240]
+    distance = np.hypot(rows - 120, cols - 120)
+    grey = np.select([distance <= 70, distance <= 80, distance <= 90], [110, 30, 200], 0).astype(np.uint8)
+    grey = np.clip(grey + np.random.default_rng(0).normal(0, 4, grey.shape), 0, 255).astype(np.uint8) * (distance <= 90)
+    images = np.stack([grey, grey, grey, grey])[..., None].astype(np.uint8)
+    labels = np.array([0, 1, 0, 1])
+    seen = []
+
+    def probability(model, given):
+        seen.append(np.array(given))
+        return np.array([0.2, 0.8, 0.3, 0.7])
+
+    monkeypatch.setattr(networks, "load_model", lambda path: "network")
+    monkeypatch.setattr(last.base, "weights_digest", lambda model: "digest")
+    monkeypatch.setattr(last.base, "probability", probability)
+    monkeypatch.setattr(shipped, "preprocessing_of", lambda name: "classical-v1")
+
+    class LGG:
+        def part(self, name):
+            return {"images": images, "labels": labels, "names": np.array([f"TCGA_CS_4941_19960909/{k}" for k in range(4)])}
+
+    record = {"final": {"threshold": 0.5, "input_check": {"bounds": {"head_grey": [0.0, 255.0]}}}}
+    scores = last.score(record, {"lgg_test": (images, labels, False)}, LGG())
+
+    ring = (distance > 80) & (distance <= 90)
+    assert scores["brain_extraction"] == "classical-v1" and len(seen) == 2
+    assert all((given[:, ring] == 0).all() for given in seen), "the scalp reached the network"
+    assert (images[:, ring] > 0).mean() > 0.99  # the input itself is not changed
+    assert scores["lgg_test"]["roc_auc"] == 1.0 and set(scores["lgg_test_by_site"]) == {"CS"}

@@ -82,22 +82,26 @@ def record_final(path: Path, record: dict, entry: dict, **fields) -> dict:
 
 
 def score(record: dict, sets: dict, lgg) -> dict:
-    """The final model's figures on each of `sets`, whole and split by the input check, and per LGG site."""
+    """The final model's figures on each of `sets`, whole and split by the input check, and per
+    LGG site. Each scan is scored as `predict` scores it: after the brain extraction its folder
+    names (`[preprocessing] brain_extraction`; the input check reads the scan as given)."""
     from ...data.input_check import input_warnings
     from ...evaluation.analysis import figures_by_warning
+    from ...evaluation.shipped import prepared, preprocessing_of
     from ...models import configs
     from ...models.networks import load_model
 
     final_entry = record["final"]
     model, threshold = load_model(configs.model_file(CONFIG)), final_entry["threshold"]  # the folder's weights
-    scores = {"weights_sha256": base.weights_digest(model)}
+    method = preprocessing_of(CONFIG)
+    scores = {"weights_sha256": base.weights_digest(model), "brain_extraction": method}
     for name, (images, labels, matched) in sets.items():
-        probability = base.probability(model, images)
+        probability = base.probability(model, prepared(images, method))
         warned = np.array([w is not None for w in input_warnings(images, final_entry["input_check"])])
         scores[name] = {**base.figures(labels, probability, threshold, matched=matched, images=images),
                         "by_warning": figures_by_warning(labels, probability, threshold, warned, base.figures)}
     test = lgg.part("test")
-    sites, probability = site_study.site_of(test["names"]), base.probability(model, test["images"])
+    sites, probability = site_study.site_of(test["names"]), base.probability(model, prepared(test["images"], method))
     scores["lgg_test_by_site"] = {site: base.figures(test["labels"][sites == site], probability[sites == site], threshold)
                                   for site in sorted(set(sites)) if len(set(test["labels"][sites == site])) == 2}
     return scores
