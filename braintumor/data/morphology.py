@@ -13,44 +13,14 @@ grey picture by the order of its queue, and a vectorised flood by levels gave a 
 brain mask on a third of LGG's slices (measured 2026-12-05), so the brain extraction keeps
 SciPy's for that one step.
 
-The building block is `reduce_over_components`: a value spread over the components of a
-4-connected graph by alternately reducing along the rows' and the columns' runs of joined
-pixels (each a single `ufunc.reduceat`), until nothing changes. A head takes a few passes.
+The building block is `label`: each row's runs of True pixels are the nodes of a small graph,
+joined where runs of neighbouring rows touch, and its components are found by hooking roots
+and halving paths in whole arrays (`_join`), not pixel by pixel.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-
-def _reduce_runs(values: np.ndarray, joined: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """`values` (H, W) reduced by `ufunc` over each run of a row whose neighbours are joined
-    (`joined` (H, W-1): pixel (i, j) joined to (i, j+1)); every pixel gets its run's result."""
-    starts = np.ones(values.shape, dtype=bool)
-    starts[:, 1:] = ~joined
-    flat_starts = starts.ravel()
-    reduced = ufunc.reduceat(values.ravel(), np.flatnonzero(flat_starts))
-    return reduced[np.cumsum(flat_starts) - 1].reshape(values.shape)
-
-
-def reduce_over_components(values: np.ndarray, right: np.ndarray, down: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
-    """Every pixel gets `ufunc` reduced over its component: the pixels linked to it through
-    `right` ((H, W-1), pixel (i, j) to (i, j+1)) and `down` ((H-1, W), (i, j) to (i+1, j)).
-    `ufunc` is np.minimum, np.maximum or np.bitwise_or (idempotent, so passes can repeat)."""
-    values = np.asarray(values)
-    if values.size == 0:
-        return values.copy()
-    while True:
-        spread = _reduce_runs(values, right, ufunc)
-        spread = np.ascontiguousarray(_reduce_runs(np.ascontiguousarray(spread.T), down.T, ufunc).T)
-        if np.array_equal(spread, values):
-            return spread
-        values = spread
-
-
-def _links(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The 4-neighbour links between True pixels of `mask`: (right, down)."""
-    return mask[:, :-1] & mask[:, 1:], mask[:-1] & mask[1:]
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -106,16 +76,17 @@ def label(mask: np.ndarray) -> tuple[np.ndarray, int]:
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """`mask` with its holes filled: every False pixel not 4-connected to the picture's edge
-    becomes True, as `scipy.ndimage.binary_fill_holes(mask)` (default structure, the cross)."""
+    becomes True, as `scipy.ndimage.binary_fill_holes(mask)` (default structure, the cross).
+    The False regions are labelled (`label`); those that touch the edge are the outside."""
     mask = np.asarray(mask, dtype=bool)
     if mask.size == 0:
         return mask.copy()
-    free = ~mask
-    at_edge = np.zeros(mask.shape, dtype=np.uint8)
-    at_edge[[0, -1], :] = free[[0, -1], :]
-    at_edge[:, [0, -1]] = free[:, [0, -1]]
-    outside = reduce_over_components(at_edge, *_links(free), np.maximum).astype(bool) & free
-    return ~outside
+    regions, count = label(~mask)
+    outside = np.zeros(count + 1, dtype=bool)
+    for edge in (regions[0], regions[-1], regions[:, 0], regions[:, -1]):
+        outside[edge] = True
+    outside[0] = False
+    return ~outside[regions]
 
 
 def _shift_and(mask: np.ndarray, border: bool, square: bool) -> np.ndarray:
@@ -170,30 +141,39 @@ class EdgeDistance:
     np.pad(mask, 1), metric="chessboard")[1:-1, 1:-1]`, asked as thresholds.
 
     A pixel is further than k from the outside iff the (2k+1)-square around it lies in the
-    mask, so each question is one window sum over a summed-area table of the outside:
-    about a millisecond for a head, where iterated erosion would take one pass per pixel
-    of depth."""
+    mask, so each question is one window sum over a summed-area table of the outside (the
+    picture ringed by one outside pixel; a window that leaves the picture is cut at that ring,
+    which it then holds): about a millisecond for a head, where iterated erosion would take
+    one pass per pixel of depth. Answers are kept, as the extraction asks some several times."""
 
     def __init__(self, mask: np.ndarray):
         self.mask = np.asarray(mask, dtype=bool)
-        self.pad = (min(self.mask.shape) + 1) // 2 + 1
-        outside = np.pad(~self.mask, self.pad, constant_values=True).astype(np.int32)
-        self._table = np.pad(outside.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
+        outside = np.pad(~self.mask, 1, constant_values=True).astype(np.int32)
+        self._table = np.zeros((outside.shape[0] + 1, outside.shape[1] + 1), dtype=np.int32)
+        self._table[1:, 1:] = outside.cumsum(axis=0).cumsum(axis=1)
+        self._over: dict[int, np.ndarray] = {}
         self._max = None
+
+    def _window_ends(self, length: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per position 0..length-1 of the picture, the table's first and past-the-last index
+        of the window of `radius` around it, cut at the outside ring."""
+        centre = np.arange(length) + 1  # in the ringed picture
+        return np.clip(centre - radius, 0, length + 1), np.clip(centre + radius, 0, length + 1) + 1
 
     def over(self, threshold: float) -> np.ndarray:
         """Pixels whose distance is over `threshold` (distance > threshold)."""
         radius = int(np.floor(threshold))  # distance > t  <=>  distance >= floor(t) + 1
         if radius < 0:
             return np.ones(self.mask.shape, dtype=bool)
-        if radius >= self.pad - 1:
-            return np.zeros(self.mask.shape, dtype=bool)
-        height, width = self.mask.shape
-        low, high = self.pad - radius, self.pad + radius + 1
-        table = self._table
-        window = (table[high:high + height, high:high + width] - table[low:low + height, high:high + width]
-                  - table[high:high + height, low:low + width] + table[low:low + height, low:low + width])
-        return window == 0
+        if radius not in self._over:
+            height, width = self.mask.shape
+            top, bottom = self._window_ends(height, radius)
+            left, right = self._window_ends(width, radius)
+            table = self._table
+            window = (table[np.ix_(bottom, right)] - table[np.ix_(top, right)]
+                      - table[np.ix_(bottom, left)] + table[np.ix_(top, left)])
+            self._over[radius] = window == 0
+        return self._over[radius]
 
     def at_most(self, threshold: float) -> np.ndarray:
         """Pixels of the mask whose distance is at most `threshold`."""
@@ -202,18 +182,17 @@ class EdgeDistance:
     def max(self) -> int:
         """The largest distance (0 for an empty mask), by bisection on `over`."""
         if self._max is None:
-            low, high = 0, self.pad  # over(low - 1) holds somewhere; over(high - 1) nowhere
             if not self.mask.any():
                 self._max = 0
-                return 0
-            low = 1
-            while high - low > 1:
-                middle = (low + high) // 2
-                if self.over(middle - 1).any():
-                    low = middle
-                else:
-                    high = middle
-            self._max = low
+            else:
+                low, high = 1, (min(self.mask.shape) + 1) // 2 + 1  # over(low - 1) somewhere, over(high - 1) nowhere
+                while high - low > 1:
+                    middle = (low + high) // 2
+                    if self.over(middle - 1).any():
+                        low = middle
+                    else:
+                        high = middle
+                self._max = low
         return self._max
 
 

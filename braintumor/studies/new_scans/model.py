@@ -4,12 +4,10 @@ sites (`final`), then scored once on held-out data (`score`).
     python -m braintumor study new-scans final   # after `pick`, when the rule chose a variant
     python -m braintumor study new-scans score   # once, after `final`: a look at held-out data
 
-`final` trains what `model/new-scans/config.toml` describes; that file is written for the
-pick (its `candidate` must be the pick's variant), as every model folder's is, so the
-configuration is the model's history. `score` goes through the score-once gate
-(`held_out.score_once`): A's and LGG's test rows, every row of set B (evaluation only,
-collection-confounded) and the outside scans C, each as a whole and split by whether
-`predict`'s input check warns on the scan, so that the warning's worth is a measured figure.
+`final` trains what `model/new-scans/config.toml` describes (its `candidate` must be the
+pick's variant). `score` goes through the score-once gate (`held_out.score_once`): A's and
+LGG's test rows, every row of set B (evaluation only, collection-confounded) and the outside
+scans C, each whole and split by whether `predict`'s input check warns on the scan.
 """
 
 from __future__ import annotations
@@ -82,9 +80,8 @@ def record_final(path: Path, record: dict, entry: dict, **fields) -> dict:
 
 
 def score(record: dict, sets: dict, lgg) -> dict:
-    """The final model's figures on each of `sets`, whole and split by the input check, and per
-    LGG site. Each scan is scored as `predict` scores it: after the brain extraction its folder
-    names (`[preprocessing] brain_extraction`; the input check reads the scan as given)."""
+    """The final model's figures on each of `sets`, whole and split by the input check, and per LGG
+    site; each scan after its folder's brain extraction, as `predict` scores it."""
     from ...data.input_check import input_warnings
     from ...evaluation.analysis import figures_by_warning
     from ...evaluation.shipped import prepared, preprocessing_of
@@ -92,8 +89,7 @@ def score(record: dict, sets: dict, lgg) -> dict:
     from ...models.networks import load_model
 
     final_entry = record["final"]
-    model, threshold = load_model(configs.model_file(CONFIG)), final_entry["threshold"]  # the folder's weights
-    method = preprocessing_of(CONFIG)
+    model, threshold, method = load_model(configs.model_file(CONFIG)), final_entry["threshold"], preprocessing_of(CONFIG)
     scores = {"weights_sha256": base.weights_digest(model), "brain_extraction": method}
     for name, (images, labels, matched) in sets.items():
         probability = base.probability(model, prepared(images, method))
