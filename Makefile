@@ -29,9 +29,7 @@ $(STAMP): $(LOCK) pyproject.toml
 	# An environment of the other lock (CPU <-> GPU) is replaced whole: two TensorFlow builds cannot share one.
 	if ls $(VENV)/.installed* 2>/dev/null | grep -qvx '$(STAMP)'; then rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	# --no-compile: Python compiles a module when it is first imported, so the ~15,000 files
-	# of the lock that nothing here imports are not compiled at install (CI builds .venv anew).
-	$(PY) -m pip install --quiet --no-compile --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m pip check
 	# TensorFlow's C++ start-up lines go to the terminal, not into the notebooks' outputs.
