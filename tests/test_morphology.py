@@ -74,8 +74,8 @@ def test_depths_equal_scipys_distance_transforms():
         if mask.size == 0:
             continue
         taxicab = ndimage.distance_transform_cdt(mask, metric="taxicab")
-        for depth in (1, 2, 3):
-            np.testing.assert_array_equal(morphology.cross_depth_over(mask, depth), taxicab > depth, err_msg=f"{index}")
+        for depth, over in enumerate(morphology.cross_depths_over(mask, 3), start=1):
+            np.testing.assert_array_equal(over, taxicab > depth, err_msg=f"{index}")
         chessboard = ndimage.distance_transform_cdt(np.pad(mask, 1), metric="chessboard")[1:-1, 1:-1]
         edge = morphology.EdgeDistance(mask)
         assert edge.max() == chessboard.max(), f"mask {index}"

@@ -179,8 +179,8 @@ def _find_brain(grey: np.ndarray, head: np.ndarray) -> np.ndarray | None:
     smooth = cost = None
     for fraction in TISSUE_FRACTIONS:
         tissue = head & (grey > max(fraction * level, HEAD_GREY_LEVEL))
-        for erosion in range(1, MAX_ERODE + 1):
-            pieces = _split_pieces(morphology.cross_depth_over(tissue, erosion), edge_distance, erosion, head_area)
+        for erosion, core in enumerate(morphology.cross_depths_over(tissue, MAX_ERODE), start=1):
+            pieces = _split_pieces(core, edge_distance, erosion, head_area)
             if pieces is None:
                 continue
             if smooth is None:  # only slices with an inside piece pay for the smoothing
