@@ -107,12 +107,12 @@ unit: venv                      ## unit tests only (no real data needed)
 	$(PY) -m pytest tests
 
 # Two runs, so the unit tests' TensorFlow is gone before the notebooks' kernel starts (lower
-# peak memory). pytest runs its arguments in the order given: the notebooks feed each other.
+# peak memory). The unit tests run on two workers (pytest-xdist), one per core of a 2-core CI machine. pytest runs its arguments in the order given: the notebooks feed each other.
 # The notebooks run as a regression check: the same code on the shorter "check" schedule,
 # writing into build/check/ so that the committed model, figures and reports stay as they are.
 CHECK_OUTPUT := build/check
 test: venv                      ## unit tests, then nbval re-executes the notebooks in order
-	$(PY) -m pytest tests --durations=5
+	$(PY) -m pytest tests -n 2 --durations=5
 	rm -rf $(CHECK_OUTPUT) && mkdir -p $(CHECK_OUTPUT)
 	BRAIN_TUMOR_OUTPUT=$(CHECK_OUTPUT) BRAIN_TUMOR_SCHEDULE=check \
 		$(PY) -m pytest --nbval $(NOTEBOOKS) --nbval-cell-timeout 3600 --durations=8

@@ -103,7 +103,11 @@ def test_test_only_packages_are_in_the_test_extra_and_not_imported_by_the_packag
     dev = {pin.name.lower() for pin in _pins(ROOT / "requirements-dev.txt")}
     assert dev == test_extra and not dev & runtime
     assert not dev & _distributions_imported(PACKAGE)
-    assert dev - {"nbval"} <= _distributions_imported(ROOT / "tests")  # nbval is a pytest plugin, run by `make test`
+    # nbval and pytest-xdist are pytest plugins: `make test` names them by their options, no test imports them.
+    plugins = {"nbval": "--nbval", "pytest-xdist": "-n 2"}
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert all(option in makefile for option in plugins.values())
+    assert dev - set(plugins) <= _distributions_imported(ROOT / "tests")
 
 
 @pytest.mark.parametrize("lock_file", ["requirements.lock", "requirements-gpu.lock"])

@@ -153,6 +153,25 @@ def test_the_evaluation_sets_skip_what_is_missing_with_a_line():
                        "outside scans C skipped: BRAIN_TUMOR_EXTERNAL is not set"]
 
 
+def test_the_check_schedule_cuts_the_scan_by_scan_sets_and_keeps_a_whole():
+    from braintumor.data.splits import CHECK_PASS_ROWS
+
+    n = CHECK_PASS_ROWS + 50
+
+    class _LargeSource:
+        def part(self, split):
+            return {"images": np.zeros((n, 4, 4, 1)), "labels": np.arange(n) % 2, "names": np.array([f"p_{k}" for k in range(n)])}
+
+    a_test = {"images": np.zeros((n, 4, 4, 1)), "labels": np.arange(n) % 2, "names": np.arange(n)}
+    full, full_lines = shipped.evaluation_sets(a_test, None, lgg_loader=_LargeSource, schedule="full")
+    check, check_lines = shipped.evaluation_sets(a_test, None, lgg_loader=_LargeSource, schedule="check")
+    assert len(full["lgg_test"]["labels"]) == n and not any("lgg_test" in line for line in full_lines)
+    assert len(check["brain-tumor_test"]["labels"]) == n
+    assert len(check["lgg_test"]["labels"]) == len(check["lgg_test"]["names"]) == CHECK_PASS_ROWS
+    assert set(check["lgg_test"]["names"]) < set(full["lgg_test"]["names"])
+    assert f"lgg_test: {CHECK_PASS_ROWS} of {n} rows (check schedule)" in check_lines
+
+
 def test_error_gradcam_shows_both_kinds_with_their_captions():
     from braintumor.models.networks import build_reference_cnn
 

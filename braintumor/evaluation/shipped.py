@@ -136,12 +136,17 @@ def score_set(model, key: str, images, labels, names, threshold: float, predict=
                      binary_metrics(labels, probability, threshold, with_ci=with_ci))
 
 
-def evaluation_sets(a_test: dict, outside=None, lgg_loader=None) -> tuple[dict[str, dict], list[str]]:
+def evaluation_sets(a_test: dict, outside=None, lgg_loader=None, schedule: str = "full") -> tuple[dict[str, dict], list[str]]:
     """The sets `predict`'s default is analysed on, each {'images', 'labels', 'names'}: A's test
     rows (`a_test`, already loaded), LGG's test rows (`lgg_loader()`, default
     `sources.lgg_source`) and the outside scans (`outside`, an `external.ExternalSet` or None),
-    with a line for each set left out and why."""
+    with a line for each set left out or cut and why.
+
+    On the "check" schedule (make test) LGG's test rows and the outside scans are cut to
+    `splits.pass_rows`, because the brain extraction runs scan by scan; A's test rows stay whole,
+    as the other models are scored on all of them."""
     from ..data.dataset import DataError
+    from ..data.splits import pass_rows
 
     if lgg_loader is None:
         from ..data.sources import lgg_source as lgg_loader
@@ -155,6 +160,10 @@ def evaluation_sets(a_test: dict, outside=None, lgg_loader=None) -> tuple[dict[s
         skipped.append("outside scans C skipped: BRAIN_TUMOR_EXTERNAL is not set")
     else:
         sets["outside"] = {"images": outside.images, "labels": outside.labels, "names": outside.names}
+    for key in ("lgg_test", "outside"):
+        if key in sets and len(rows := pass_rows(len(sets[key]["labels"]), schedule)) < len(sets[key]["labels"]):
+            skipped.append(f"{key}: {len(rows)} of {len(sets[key]['labels'])} rows ({schedule} schedule)")
+            sets[key] = {name: np.asarray(values)[rows] for name, values in sets[key].items()}
     return sets, skipped
 
 
