@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # progress and an estimate of the time left to the terminal (nothing of it goes into the notebooks).
 EXECUTE := $(PY) -m braintumor.notebook_runner --timeout 3600
 
-.PHONY: venv lock docs data check-floors study source-study loso-study site-study new-scans-study extraction-study scope-study peer train evaluate reproduce test unit cv cv-all bench clean
+.PHONY: venv lock docs data check-floors study source-study loso-study site-study new-scans-study extraction-study scope-study scope-cnn-study peer train evaluate reproduce test unit cv cv-all bench clean
 
 # `make venv` installs the hashed lock (every transitive version), then the package itself; GPU=1
 # takes the lock with TensorFlow's CUDA build (Linux x86-64 with an NVIDIA driver). `make lock`
@@ -86,6 +86,10 @@ extraction-study: venv data    ## brain-extraction study (rule brain_extraction_
 scope-study: venv data          ## scope study (rule scope_check): leave-one-site-out rows and the pick, which writes model/new-scans/scope.json (minutes; needs $$BRAIN_TUMOR_LGG_T1); then, once, `study scope confirm`
 	$(PY) -m braintumor study scope train
 	$(PY) -m braintumor study scope pick
+
+scope-cnn-study: venv data      ## second scope study (rule scope_sequence_cnn): leave-one-site-out rows of the sequence network, then the pick, which writes model/new-scans/scope.json and scope.onnx (about half an hour alone on a 2-core CPU; needs $$BRAIN_TUMOR_LGG_T1); then, once, `study scope-cnn confirm`
+	$(PY) -m braintumor study scope-cnn train
+	$(PY) -m braintumor study scope-cnn pick
 
 # The improved-CNN search takes its candidates as JSON, e.g.
 #   $(PY) -m braintumor study search train '[{"name": "e1", "architecture": {"resolution": 128, "augment": false}}]'

@@ -112,6 +112,29 @@ def fit_input_check(train_images, low_q: float = 0.005, high_q: float = 0.995) -
     }
 
 
+def fit_input_check_by_source(train_images: dict, q: float) -> dict:
+    """The rule set per source: per cue, [low, high] = the union of each source's own range
+    between its `q` and 1 - `q` quantiles over its train rows (`train_images`: {source: scans}).
+
+    A pooled quantile is set mostly by the larger source, and cuts the smaller one's spread
+    (rule `scope_sequence_cnn`: LGG's heads fill more of the picture than A's); here each source
+    keeps its own range. `q` = 0 takes each source's whole train range."""
+    if not 0.0 <= q < 0.5:
+        raise ValueError(f"need 0 <= q < 0.5, got q={q}")
+    if not train_images:
+        raise ValueError("no training sources to set the input check from")
+    rules = {name: fit_input_check(images, q, 1.0 - q) for name, images in train_images.items()}
+    bounds = {cue: [min(rule["bounds"][cue][0] for rule in rules.values()),
+                    max(rule["bounds"][cue][1] for rule in rules.values())] for cue in CUES}
+    counts = ", ".join(f"{name} {rule['n_train']}" for name, rule in rules.items())
+    return {**next(iter(rules.values())), "bounds": bounds, "quantiles": [q, 1.0 - q],
+            "n_train": int(sum(rule["n_train"] for rule in rules.values())),
+            "by_source": {name: rule["n_train"] for name, rule in rules.items()},
+            "description": (f"Each cue's range (head fraction, dark border, bright rim, head grey, head bounding box) "
+                            f"is the union of each training source's own {q:.2%}-{1 - q:.2%} quantiles over its "
+                            f"train scans ({counts}); a scan with any cue outside its range gets a warning.")}
+
+
 def _show(name: str, value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}" if name in _GREY_LEVEL_CUES else f"{value:.{decimals}%}"
 

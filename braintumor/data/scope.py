@@ -18,6 +18,11 @@ a scan with a fitted logistic regression: the probability that it is *not* FLAIR
   intercept and threshold that `studies.scope` fitted; `scope_scores` applies it and
   `scope_warnings` words the scans at or above its threshold.
 
+A second kind of detector (rule `scope_sequence_cnn`, `studies.scope_cnn`) is a small network
+that tells FLAIR-like slices from T1: `sequence_inputs` makes its input (the brain, or the head,
+boxed, squared and resized), the network itself ships as ONNX beside `scope.json` (kind "cnn"),
+and the caller passes it to `scope_scores` (anything with `predict_on_batch`).
+
 NumPy and Pillow only (what `predict` already imports): the detector runs on every scan.
 """
 
@@ -122,6 +127,9 @@ def check_detector(detector) -> dict:
     detector read from a file is checked whole before any scan is scored)."""
     if not isinstance(detector, dict):
         raise ValueError("expected a dict, as studies.scope writes scope.json")
+    if detector.get("kind") == "cnn":
+        _check_threshold(_check_cnn_detector(detector))
+        return detector
     missing = [key for key in DETECTOR_KEYS if key not in detector]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}; rewrite it with python -m braintumor study scope pick")
@@ -139,12 +147,71 @@ def check_detector(detector) -> dict:
             raise ValueError(f"'{key}' is not {width} finite numbers")
     if not (np.asarray(detector["scale"]) > 0).all():
         raise ValueError("'scale' holds a number that is not positive")
-    for key in ("intercept", "threshold"):
-        value = detector[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-            raise ValueError(f"'{key}' is {value!r}, not a number")
+    _check_number(detector, "intercept")
+    _check_threshold(detector)
+    return detector
+
+
+def _check_number(detector: dict, key: str) -> None:
+    value = detector[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"'{key}' is {value!r}, not a number")
+
+
+def _check_threshold(detector: dict) -> None:
+    _check_number(detector, "threshold")
     if not 0.0 < detector["threshold"] <= 1.0:
         raise ValueError(f"'threshold' {detector['threshold']!r} is not in (0, 1]")
+
+
+#: The sequence network's variants (rule `scope_sequence_cnn`): (side in pixels, the brain
+#: extraction run before it; "none": the head as read).
+SEQUENCE_INPUTS = {"brain64": (64, "classical-v1"), "brain96": (96, "classical-v1"), "head64": (64, "none")}
+CNN_KEYS = ("kind", "variant", "side", "extraction", "threshold", "network")
+
+
+def sequence_inputs(images, side: int, extraction: str) -> np.ndarray:
+    """(N, side, side, 1) float32 inputs of the sequence network for raw grey scans (N, H, W[, 1]),
+    0..255: the scan after `extraction` (`data.brain_extraction`; "none": as read), cut to the box
+    of its pixels above the background, padded with black to a square (centred), resized
+    bilinearly to `side`, and divided by the 99th percentile of those pixels (scanner gain and
+    window fall out). A scan with no such pixel gives zeros."""
+    from PIL import Image
+
+    from .brain_extraction import extract_brain
+
+    greys = grey_stack(np.asarray(images))
+    if greys.ndim != 3:
+        raise ValueError(f"expected scans shaped (N, H, W[, 1]), got {np.shape(images)}")
+    if extraction != "none":
+        greys = extract_brain(greys.astype(np.uint8)[..., np.newaxis], extraction)[..., 0]
+    out = np.zeros((len(greys), side, side, 1), np.float32)
+    for index, (grey, mask) in enumerate(zip(greys, head_mask(greys))):
+        box = _box(mask)
+        if box is None:
+            continue
+        crop = grey[box].astype(np.float32)
+        height, width = crop.shape
+        edge = max(height, width)
+        square = np.zeros((edge, edge), np.float32)
+        square[(edge - height) // 2:(edge - height) // 2 + height, (edge - width) // 2:(edge - width) // 2 + width] = crop
+        small = np.asarray(Image.fromarray(square, mode="F").resize((side, side), Image.Resampling.BILINEAR))
+        scale = float(np.percentile(grey[mask], 99))
+        out[index, ..., 0] = np.clip(small / scale, 0.0, 2.0) if scale > 0 else 0.0
+    return out
+
+
+def _check_cnn_detector(detector: dict) -> dict:
+    missing = [key for key in CNN_KEYS if key not in detector]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}; rewrite it with python -m braintumor study scope-cnn pick")
+    variant = detector["variant"]
+    if variant not in SEQUENCE_INPUTS or (detector["side"], detector["extraction"]) != SEQUENCE_INPUTS[variant]:
+        raise ValueError(f"variant {variant!r} with side {detector['side']!r} and extraction {detector['extraction']!r} "
+                         f"is not this version's ({SEQUENCE_INPUTS}); refit the detector")
+    network = detector["network"]
+    if not isinstance(network, str) or not network.endswith(".onnx") or "/" in network or "\\" in network:
+        raise ValueError(f"'network' is {network!r}, not the name of an .onnx file beside scope.json")
     return detector
 
 
@@ -155,9 +222,19 @@ def scores_of_features(features: np.ndarray, detector: dict) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logit, -500, 500)))
 
 
-def scope_scores(images, detector: dict) -> np.ndarray:
-    """Per raw grey scan, the probability (0..1) that it lies outside the models' scope."""
-    return scores_of_features(scope_features(images, detector["variant"]), detector)
+def scope_scores(images, detector: dict, network=None, batch_size: int = 128) -> np.ndarray:
+    """Per raw grey scan, the probability (0..1) that it lies outside the models' scope. A "cnn"
+    detector needs its `network` (the ONNX export beside scope.json, or the Keras model: anything
+    whose `predict_on_batch` maps `sequence_inputs` to (N, 1) probabilities)."""
+    if detector.get("kind") != "cnn":
+        return scores_of_features(scope_features(images, detector["variant"]), detector)
+    if network is None:
+        raise ValueError(f"the {detector['variant']} detector needs its network ({detector['network']})")
+    inputs = sequence_inputs(images, detector["side"], detector["extraction"])
+    if len(inputs) == 0:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(network.predict_on_batch(inputs[k:k + batch_size]), dtype=float).reshape(-1)
+                           for k in range(0, len(inputs), batch_size)])
 
 
 def scope_warnings(scores, threshold: float) -> list[str | None]:

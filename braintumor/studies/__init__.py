@@ -9,7 +9,8 @@ the figures kept per row, and the resumable row loop.
 #: The studies that run as `python -m braintumor study NAME STEP` (name -> module of this package,
 #: whose `main` takes the step and options).
 STUDIES = {"new-scans": "new_scans", "site": "site.steps", "loso": "loso.steps", "source": "source", "cv": "cv.steps",
-           "resolution": "resolution", "extraction": "extraction", "scope": "scope"}
+           "resolution": "resolution", "extraction": "extraction", "scope": "scope",
+           "scope-cnn": "scope_cnn"}
 
 
 def run(name: str, argv: list[str]) -> int:

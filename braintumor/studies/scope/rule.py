@@ -77,31 +77,32 @@ def b_figures(labels, probability, warned) -> dict:
     return {"unwarned": int(kept.sum()), "unwarned_share": float(kept.mean()), "roc_auc": auc}
 
 
-def _beats(mine: dict, best: dict) -> bool:
+def _beats(mine: dict, best: dict, floor: float = B_UNWARNED_FLOOR, tie: float = TIE) -> bool:
     """Whether fitted variant `mine` ranks above `best` (`best` the earlier)."""
-    floor_mine, floor_best = (entry["b"]["unwarned_share"] <= B_UNWARNED_FLOOR for entry in (mine, best))
+    floor_mine, floor_best = (entry["b"]["unwarned_share"] <= floor for entry in (mine, best))
     if floor_mine != floor_best:
         return floor_mine
     if not floor_mine:
         auc_mine, auc_best = mine["b"]["roc_auc"] or 0.0, best["b"]["roc_auc"] or 0.0
-        if abs(auc_mine - auc_best) > TIE:
+        if abs(auc_mine - auc_best) > tie:
             return auc_mine > auc_best
     return mine["b"]["unwarned"] < best["b"]["unwarned"]
 
 
-def scope_pick(fitted: list[dict]) -> dict:
+def scope_pick(fitted: list[dict], floor: float = B_UNWARNED_FLOOR, tie: float = TIE) -> dict:
     """`RULE` as written, fallback included, over the fitted variants (in the rule's order):
-    {"outcome": a variant or `NO_DETECTOR`, "reason", and the pick's B figures}."""
+    {"outcome": a variant or `NO_DETECTOR`, "reason", and the pick's B figures}. The rule
+    `scope_sequence_cnn` picks the same way, with its own `floor` and `tie`."""
     qualified = [entry for entry in fitted if entry["qualifies"]]
     if not qualified:
         return {"outcome": NO_DETECTOR, "reason": "no variant qualified: fallback",
                 "b_unwarned_roc_auc": None, "b_unwarned_share": None}
     best = qualified[0]
     for entry in qualified[1:]:
-        if _beats(entry, best):
+        if _beats(entry, best, floor, tie):
             best = entry
     b = best["b"]
     auc = "no ROC AUC (one class or none)" if b["roc_auc"] is None else f"ROC AUC {b['roc_auc']:.4f}"
-    return {"outcome": best["variant"], "c": best["c"], "threshold": best["threshold"],
+    return {"outcome": best["variant"], "c": best.get("c"), "threshold": best["threshold"],
             "b_unwarned_roc_auc": b["roc_auc"], "b_unwarned_share": b["unwarned_share"],
             "reason": f"{best['variant']}: {b['unwarned_share']:.1%} of B unwarned, {auc} there"}
