@@ -21,8 +21,8 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 SHIPPED = "shipped_models"  # `braintumor.models.configs.SHIPPED_DIR`
 CARRIED = ("config.toml", "card.json", "model.onnx")
-#: Carried where a folder has it: the scope detector `predict` warns with (data/scope.py).
-OPTIONAL = ("scope.json",)
+#: Carried where a folder has them: the scope detector `predict` warns with (data/scope.py) and its network.
+OPTIONAL = ("scope.json", "scope.onnx")
 
 
 def model_folders(root: Path = ROOT) -> list[Path]:

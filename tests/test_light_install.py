@@ -189,3 +189,6 @@ def test_light_install_ships_each_model_folder_with_its_card(light_install):
         for name in ("config.toml", "card.json", "model.onnx"):
             assert (shipped / folder / name).read_bytes() == (ROOT / "model" / folder / name).read_bytes(), (folder, name)
         assert not (shipped / folder / "model.keras").exists()
+        for name in ("scope.json", "scope.onnx"):  # the scope detector and its network, where the folder has them
+            if (ROOT / "model" / folder / name).is_file():
+                assert (shipped / folder / name).read_bytes() == (ROOT / "model" / folder / name).read_bytes(), (folder, name)

@@ -30,7 +30,9 @@ def _scratch_models(tmp_path):
 def test_each_model_has_one_folder_with_its_config_weights_export_and_card():
     for name in configs.NAMES:
         folder = MODEL_DIR / configs.model_dir(name).relative_to(config.MODEL_DIR)
-        assert {path.name for path in folder.iterdir()} == {"config.toml", "model.keras", "model.onnx", "card.json"}, name
+        found = {path.name for path in folder.iterdir()}
+        assert found - {"scope.json", "scope.onnx"} == {"config.toml", "model.keras", "model.onnx", "card.json"}, name
+        assert ("scope.onnx" in found) <= ("scope.json" in found), name  # a scope network only beside its scope.json
         assert (folder.parent == MODEL_DIR) == (roles.role(name) != "study record"), name
         assert specs.SPECS[name].file == configs.model_file(name) == configs.model_dir(name) / "model.keras"
     assert config.MODEL_PATH == configs.model_file("single-source")

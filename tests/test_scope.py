@@ -232,16 +232,20 @@ def test_an_unusable_scope_file_stops_the_run_naming_it(tmp_path, scope_model, c
 
 
 def test_risk_falls_as_the_scans_most_out_of_scope_are_left_unanswered():
-    from braintumor.evaluation.coverage import risk_coverage, warned_split
+    from braintumor.evaluation.analysis import warning_summary
+    from braintumor.evaluation.coverage import risk_coverage
 
     labels = np.array([1, 0, 1, 0])
     probability = np.array([0.9, 0.1, 0.2, 0.8])  # the last two are wrong at 0.5
     coverage, risk = risk_coverage(labels, probability, 0.5, scope_score=[0.1, 0.2, 0.9, 0.8])
     np.testing.assert_allclose(coverage, [0.25, 0.5, 0.75, 1.0])
     np.testing.assert_allclose(risk, [0.0, 0.0, 1 / 3, 0.5])
-    split = warned_split(labels, probability, 0.5, warned=[False, False, True, True])
-    assert split["unwarned"] == {"n": 2, "share": 0.5, "roc_auc": 1.0, "accuracy": 1.0}
-    assert split["warned"]["accuracy"] == 0.0 and split["warned"]["roc_auc"] == 0.0
+    summary = warning_summary(labels, probability, 0.5, warned=[False, False, True, True])
+    assert summary["n"] == 4 and summary["warned_share"] == 0.5
+    assert summary["unwarned_roc_auc"] == 1.0 and summary["by_warning"]["unwarned"]["accuracy"] == 1.0
+    assert summary["warned_roc_auc"] == 0.0 and summary["by_warning"]["warned"]["accuracy"] == 0.0
+    one_class = warning_summary(labels, probability, 0.5, warned=[True, False, True, True])  # unwarned: one healthy scan
+    assert one_class["warned_roc_auc"] == 0.5 and one_class["unwarned_roc_auc"] is None
 
 
 def test_the_risk_coverage_figure_is_titled_and_labelled():
@@ -261,11 +265,12 @@ def test_the_card_describes_the_detector_its_folder_holds(tmp_path):
     study.write_detector(_detector(threshold=0.62), tmp_path)
     records = {"scope_study.json": {"pick": {"outcome": "intensity", "b_unwarned_share": 0.2, "b_unwarned_roc_auc": 0.86},
                                     "fitted": [{"variant": "intensity", "validation_warned": {"brain-tumor": 0.03}}]}}
-    section = cards._scope_check("reference", tmp_path, records)
+    section = cards._scope_check(cards._scope_file("reference", tmp_path), records)
     assert section["variant"] == "intensity" and section["threshold"] == 0.62 and section["rule"] == "scope_check"
     assert section["b_unwarned_roc_auc"] == 0.86 and section["validation_warned"] == {"brain-tumor": 0.03}
     assert len(section["sha256"]) == 64
-    assert cards._scope_check("reference", tmp_path / "elsewhere", records) is None  # no scope.json: no section
+    assert cards._scope_file("reference", tmp_path / "elsewhere") is None  # no scope.json: no section
+    assert cards._scope_check(None, records) is None
 
 
 def test_the_readme_says_what_the_detector_does_and_how_often_it_fired_from_the_record():
@@ -277,7 +282,9 @@ def test_the_readme_says_what_the_detector_does_and_how_often_it_fired_from_the_
               "scores": {"outside": {"warned_share": 0.6, "unwarned_roc_auc": 0.9}, "lgg_test": {"warned_share": 0.03,
                                                                                              "unwarned_roc_auc": None}}}
     text = str(macro(record))
-    assert "0.61" in text and "39.0%" in text and "12.0%" in text and "0.871" in text and "C 60.0% warned" in text
-    assert "LGG test 3.0% warned" in text
+    assert "0.61 or more warns" in text and "rule `scope_check`" in text and "do not trust this score" in text
+    assert "Warned, confirmed once: C 60.0%, LGG test 3.0%; B 88.0% (read for the pick)." in text and "C 0.900, B 0.871" in text
+    second = str(macro({**record, "decision": "scope_sequence_cnn"}))
+    assert "`scope.onnx`" in second and "rule `scope_sequence_cnn`" in second
     fallback = str(macro({**record, "pick": {"outcome": rule.NO_DETECTOR, "reason": "no variant qualified: fallback"}}))
-    assert fallback.startswith("No scope detector ships") and "cheap cues alone" in fallback
+    assert fallback.startswith("No scope detector ships") and "cheap cues alone" in fallback and "B 88.0%" not in fallback

@@ -178,12 +178,12 @@ def sequence_inputs(images, side: int, extraction: str) -> np.ndarray:
     window fall out). A scan with no such pixel gives zeros."""
     from PIL import Image
 
-    from .brain_extraction import extract_brain
-
     greys = grey_stack(np.asarray(images))
     if greys.ndim != 3:
         raise ValueError(f"expected scans shaped (N, H, W[, 1]), got {np.shape(images)}")
     if extraction != "none":
+        from .brain_extraction import extract_brain
+
         greys = extract_brain(greys.astype(np.uint8)[..., np.newaxis], extraction)[..., 0]
     out = np.zeros((len(greys), side, side, 1), np.float32)
     for index, (grey, mask) in enumerate(zip(greys, head_mask(greys))):
@@ -222,15 +222,17 @@ def scores_of_features(features: np.ndarray, detector: dict) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(logit, -500, 500)))
 
 
-def scope_scores(images, detector: dict, network=None, batch_size: int = 128) -> np.ndarray:
+def scope_scores(images, detector: dict, network=None, extracted=None, batch_size: int = 128) -> np.ndarray:
     """Per raw grey scan, the probability (0..1) that it lies outside the models' scope. A "cnn"
     detector needs its `network` (the ONNX export beside scope.json, or the Keras model: anything
-    whose `predict_on_batch` maps `sequence_inputs` to (N, 1) probabilities)."""
+    whose `predict_on_batch` maps `sequence_inputs` to (N, 1) probabilities); `extracted`: the same
+    scans after the detector's brain extraction, where the caller has made them already."""
     if detector.get("kind") != "cnn":
         return scores_of_features(scope_features(images, detector["variant"]), detector)
     if network is None:
         raise ValueError(f"the {detector['variant']} detector needs its network ({detector['network']})")
-    inputs = sequence_inputs(images, detector["side"], detector["extraction"])
+    done = extracted is not None and detector["extraction"] != "none"
+    inputs = sequence_inputs(extracted if done else images, detector["side"], "none" if done else detector["extraction"])
     if len(inputs) == 0:
         return np.zeros(0)
     return np.concatenate([np.asarray(network.predict_on_batch(inputs[k:k + batch_size]), dtype=float).reshape(-1)

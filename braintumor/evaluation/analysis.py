@@ -78,6 +78,15 @@ def figures_by_warning(labels, probability, threshold: float, warned, figures=No
     return out
 
 
+def warning_summary(labels, probability, threshold: float, warned) -> dict:
+    """One set as a scope study confirms it: {"n", "warned_share", "unwarned_roc_auc",
+    "warned_roc_auc" (None where that part holds one class), "by_warning": `figures_by_warning`}."""
+    split = figures_by_warning(labels, probability, threshold, warned)
+    warned = np.asarray(warned, bool)
+    return {"n": int(len(warned)), "warned_share": float(warned.mean()) if len(warned) else 0.0,
+            **{f"{part}_roc_auc": split[part].get("roc_auc") for part in ("unwarned", "warned")}, "by_warning": split}
+
+
 def misclassified_table(names, y_true, probability, threshold: float) -> list[dict]:
     """Every misclassified scan with its tumour probability, the most confident errors first."""
     y_true = np.asarray(y_true).astype(int)

@@ -3,14 +3,13 @@
 The scope detector (`data.scope`) gives every scan an out-of-scope score. Answering the scans in
 the order of that score, most in-scope first, a good detector makes the error fall as the share
 answered (the coverage) falls: the risk-coverage curve (Geifman and El-Yaniv, NeurIPS 2017).
-`warned_split` gives the model's ROC AUC on the warned and on the unwarned scans of a set.
+`default_warnings` and `warned_scans` decide the warnings as `predict` does, from a model folder;
+`analysis.figures_by_warning` gives the model's figures on the warned and on the unwarned scans.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from .metrics import binary_metrics
 
 
 def risk_coverage(labels, probability, threshold: float, scope_score) -> tuple[np.ndarray, np.ndarray]:
@@ -23,16 +22,53 @@ def risk_coverage(labels, probability, threshold: float, scope_score) -> tuple[n
     return answered / len(labels), np.cumsum(wrong[order]) / answered
 
 
-def warned_split(labels, probability, threshold: float, warned) -> dict:
-    """The model's figures on a set's unwarned and warned scans ({"unwarned", "warned"}: n, share,
-    ROC AUC (None with one class), accuracy at `threshold`)."""
-    labels, probability, warned = np.asarray(labels).astype(int), np.asarray(probability, dtype=float), np.asarray(warned, bool)
-    out = {}
-    for name, keep in (("unwarned", ~warned), ("warned", warned)):
-        part = {"n": int(keep.sum()), "share": float(keep.mean()) if len(keep) else 0.0, "roc_auc": None, "accuracy": None}
-        if keep.any():
-            scored = binary_metrics(labels[keep], probability[keep], threshold, with_ci=False)
-            auc = scored["roc_auc"]
-            part.update(roc_auc=None if np.isnan(auc) else float(auc), accuracy=float(scored["accuracy"]))
-        out[name] = part
-    return out
+def default_warnings(folder) -> dict:
+    """What `predict` warns with for the model in `folder` (a model folder): {"cues": its card's
+    input-check rule or None, "detector": its scope.json's detector or None (kind "cues": None),
+    "network": a "cnn" detector's ONNX network, opened, or None}."""
+    import json
+    from pathlib import Path
+
+    from ..data.input_check import check_rule
+    from ..data.scope import check_detector
+
+    folder = Path(folder)
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    cues = check_rule(card["input_check"]) if card.get("input_check") else None
+    scope_file = folder / "scope.json"
+    written = json.loads(scope_file.read_text(encoding="utf-8")) if scope_file.is_file() else None
+    if written is None or written.get("kind") == "cues":
+        return {"cues": cues, "detector": None, "network": None}
+    detector = check_detector(written)
+    network = None
+    if detector.get("kind") == "cnn":
+        from ..models.onnx_runtime import OnnxModel
+
+        network = OnnxModel(folder / detector["network"])
+    return {"cues": cues, "detector": detector, "network": network}
+
+
+def warned_scans(images, warnings: dict, extracted=None, extracted_with: str = "none") -> dict:
+    """Per raw scan, as `predict` decides: {"cue" (bool), "scope_score" (float, or None without a
+    detector), "warned" (bool: a cue, or the score at or above the detector's threshold)};
+    `extracted`: the same scans after the brain extraction `extracted_with`, used where it is the
+    detector's own (so that no scan is extracted twice)."""
+    from ..data.input_check import input_warnings
+    from ..data.scope import scope_scores
+
+    n = len(images)
+    cue = (np.array([warning is not None for warning in input_warnings(images, warnings["cues"])])
+           if warnings["cues"] else np.zeros(n, bool))
+    detector = warnings["detector"]
+    if detector is None:
+        return {"cue": cue, "scope_score": None, "warned": cue}
+    same = extracted is not None and extracted_with == detector.get("extraction")
+    score = scope_scores(images, detector, warnings["network"], extracted if same else None)
+    return {"cue": cue, "scope_score": score, "warned": cue | (score >= detector["threshold"])}
+
+
+def coverage_order(warned: dict) -> np.ndarray:
+    """The order `risk_coverage` answers scans in: the detector's score, every cue-warned scan after
+    every other (a cue warning is as out of scope as a score can be); the cues alone, without one."""
+    score = warned["scope_score"] if warned["scope_score"] is not None else np.zeros(len(warned["cue"]))
+    return np.where(warned["cue"], 1.0 + np.asarray(score, dtype=float), np.asarray(score, dtype=float))

@@ -66,6 +66,7 @@ class ChosenModel:
     notes: tuple[str, ...] = ()
     preprocessing: str = NO_EXTRACTION  # the card's brain extraction, run on the scans before the network
     scope: dict | None = None  # the scope detector kept beside the model (`scope_detector`); None: none
+    scope_network: object = None  # a "cnn" scope detector's network (its ONNX export, opened); None otherwise
 
 
 def choose_model(choice: str | None, threshold: float | None = None, runtime: str | None = None,
@@ -76,7 +77,7 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
     path, name = resolve_model(choice)
     card = _read_card(path)  # once: the threshold, the input check and the preprocessing
     preprocessing = brain_extraction(path, card)  # a bad value stops the run before a model is loaded
-    scope = scope_detector(path)  # so does an unusable scope.json
+    scope, scope_network = scope_detector(path)  # so does an unusable scope.json
     notes = []
     if threshold is None:
         threshold, note = default_threshold(path, card)
@@ -89,7 +90,7 @@ def choose_model(choice: str | None, threshold: float | None = None, runtime: st
     notes.extend(runtime_notes)
     return ChosenModel(name=name, path=Path(path), threshold=float(threshold), input_rule=rule, runtime=runtime,
                        scorer=scorer, notes=tuple(note for note in notes if note), preprocessing=preprocessing,
-                       scope=scope)
+                       scope=scope, scope_network=scope_network)
 
 
 def resolve_model(choice: str | None) -> tuple[Path, str]:
@@ -136,19 +137,44 @@ def shipped_file(relative: Path) -> Path:
 SCOPE_FILE = "scope.json"
 
 
-def scope_detector(model_path: Path) -> dict | None:
-    """The scope detector beside the model (`scope.json`, `data.scope`), checked whole; None
-    when the folder has none. An unreadable or unusable file stops the run, naming it and the fix."""
+def scope_detector(model_path: Path) -> tuple[dict | None, object]:
+    """(the scope detector beside the model, its network): `scope.json` (`data.scope`), checked
+    whole, and for a "cnn" detector its ONNX network opened and its shape checked; (None, None)
+    when the folder has none, or when its scope.json keeps the cheap cues alone (kind "cues", the
+    fallback of rule scope_sequence_cnn: the card carries those cues). An unreadable or unusable
+    file stops the run, naming it and the fix."""
     path = Path(model_path).parent / SCOPE_FILE
     if not path.is_file():
-        return None
+        return None, None
     from ..data.scope import check_detector
 
     try:
-        return check_detector(json.loads(path.read_text(encoding="utf-8")))
+        detector = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(detector, dict) and detector.get("kind") == "cues":
+            return None, None
+        detector = check_detector(detector)
+        if detector.get("kind") != "cnn":
+            return detector, None
+        return detector, _scope_network(path.parent / detector["network"], detector["side"])
     except (OSError, ValueError) as error:
         raise PredictError(f"the scope detector '{path}' is unusable ({error}); restore it from the repository "
                            f"(git checkout -- {path.name} in its folder) or delete it to run without it") from None
+
+
+def _scope_network(path: Path, side: int):
+    """A "cnn" detector's ONNX network, opened: (None, side, side, 1) scans to (None, 1); ValueError otherwise."""
+    from ..models.onnx_runtime import OnnxModel, OnnxModelError
+
+    if not path.is_file():
+        raise ValueError(f"its network '{path.name}' is missing")
+    try:
+        network = OnnxModel(path)
+    except OnnxModelError as error:
+        raise ValueError(str(error)) from None
+    if network.input_shape[1:] != (side, side, 1) or network.output_shape[1:] != (1,):
+        raise ValueError(f"its network '{path.name}' maps {network.input_shape} to {network.output_shape}; "
+                         f"expected (None, {side}, {side}, 1) to (None, 1)")
+    return network
 
 
 def _card(model_path: Path, card=_UNREAD) -> dict:

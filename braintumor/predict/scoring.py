@@ -263,7 +263,8 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
             for result, warning in zip(chunk, input_warnings(grey, model.input_rule)):
                 result.warning = warning
         if getattr(model, "scope", None) is not None:
-            _add_scope(chunk, grey, model.scope)
+            extracted = batch[..., 0].astype(np.uint8) if model.scope.get("extraction") == method != "none" else None
+            _add_scope(chunk, grey, model.scope, getattr(model, "scope_network", None), extracted)
         if overlay_names is not None:
             _write_overlays(model.scorer, batch, chunk, overlay_names)
         if progress is not None:
@@ -274,12 +275,13 @@ def _score(model, units: list[_Unit], batch_size: int, overlay_names, progress=N
         yield from unit.lines
 
 
-def _add_scope(results: list[Result], grey: np.ndarray, detector: dict) -> None:
-    """Each result's out-of-scope score (`data.scope`, on the scans as read), and the scope
-    warning beside any cue warning where the score reaches the detector's threshold."""
+def _add_scope(results: list[Result], grey: np.ndarray, detector: dict, network=None, extracted=None) -> None:
+    """Each result's out-of-scope score (`data.scope`, on the scans as read; `network`: a "cnn"
+    detector's ONNX network; `extracted`: the scans after its extraction, when the model's own),
+    and the scope warning beside any cue warning where the score reaches the detector's threshold."""
     from ..data.scope import scope_scores, scope_warnings
 
-    scores = scope_scores(grey, detector)
+    scores = scope_scores(grey, detector, network, extracted)
     for result, score, warning in zip(results, scores, scope_warnings(scores, detector["threshold"])):
         result.scope_score = float(score)
         if warning is not None:

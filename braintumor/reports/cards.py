@@ -4,7 +4,8 @@ reader needs to trust it.
 
 * `threshold` and `threshold_rule`: the operating threshold and the decision that set it on the
   validation rows;
-* `input_check`: the input-check rule (`data.input_check.fit_input_check`'s bounds);
+* `input_check`: the input-check rule (`data.input_check.fit_input_check`'s bounds; where the
+  folder's scope.json keeps cues re-set by the scope study, `fit_input_check_by_source`'s);
 * `preprocessing`: `{"brain_extraction": method}`, what runs on the scans before the network
   (`data.brain_extraction`), copied from the folder's `config.toml` (absent there: "none");
 * `weights_sha256` (the weights' digest, `studies.base.weights_digest`) and `files` (each
@@ -110,24 +111,31 @@ def _weights_sha256(folder: Path, keras_sha256: str, earlier: dict, recorded: st
     return weights_digest(load_model(folder / configs.KERAS_FILE))
 
 
-def _scope_check(name: str, folder: Path, records: dict) -> dict | None:
-    """Model `name`'s card's `scope_check`: None unless its folder (`folder`, or the committed
-    one) holds the scope detector."""
+def _scope_file(name: str, folder: Path) -> dict | None:
+    """Model `name`'s scope.json (in `folder`, or the committed folder), parsed, with its path; None without one."""
     from ..studies.scope.rows import DETECTOR_FILE
 
     path = next((candidate for candidate in (folder / DETECTOR_FILE, config.REPO_ROOT / configs.model_dir(name) / DETECTOR_FILE)
                  if candidate.is_file()), None)
-    if path is None:
+    return None if path is None else {**json.loads(path.read_text(encoding="utf-8")), "_path": path}
+
+
+def _scope_check(scope: dict | None, records: dict) -> dict | None:
+    """The card's `scope_check`: None unless the folder's scope.json (`scope`, `_scope_file`)
+    holds a detector (not the cheap cues alone); what its study measured comes from its record."""
+    if scope is None or scope.get("kind") == "cues":
         return None
-    detector = json.loads(path.read_text(encoding="utf-8"))
-    study = records.get("scope_study.json") or {}
+    record = Path(scope.get("record") or "model/scope_study.json").name
+    study = records.get(record) or {}
     pick = study.get("pick") or {}
-    fitted = next((entry for entry in study.get("fitted", []) if entry.get("variant") == detector.get("variant")), {})
-    return {"file": DETECTOR_FILE, "sha256": file_sha256(path), "variant": detector.get("variant"),
-            "threshold": detector.get("threshold"), "rule": detector.get("decision"),
+    fitted = next((entry for entry in study.get("fitted", []) if entry.get("variant") == scope.get("variant")), {})
+    network = {"network": scope["network"], "network_sha256": file_sha256(scope["_path"].parent / scope["network"])} \
+        if scope.get("kind") == "cnn" and (scope["_path"].parent / scope["network"]).is_file() else {}
+    return {"file": scope["_path"].name, "sha256": file_sha256(scope["_path"]), "variant": scope.get("variant"),
+            **network, "threshold": scope.get("threshold"), "rule": scope.get("decision"),
             "validation_warned": fitted.get("validation_warned"),
             "b_unwarned_share": pick.get("b_unwarned_share"), "b_unwarned_roc_auc": pick.get("b_unwarned_roc_auc"),
-            "record": "model/scope_study.json"}
+            "record": f"model/{record}"}
 
 
 def card(name: str, metrics: dict, records: dict, folder: Path, earlier: dict | None = None) -> dict | None:
@@ -144,15 +152,18 @@ def card(name: str, metrics: dict, records: dict, folder: Path, earlier: dict | 
              if (folder / file).is_file()}
     recorded = (entry.get("scores") or {}).get("weights_sha256") if name == "new-scans" else None
     looks = for_records(records)
+    scope = _scope_file(name, folder)
+    # a scope study that re-set the cheap cues (rule scope_sequence_cnn) keeps them in scope.json: they replace the training's
+    input_check = scope["input_check"] if scope and "input_check" in scope else entry.get("input_check")
     return {
         "name": name, "role": roles.role(name), "for_scans": written["role"]["for_scans"],
         "threshold": float(entry["threshold"]), "threshold_rule": written["rules"]["threshold"],
-        "input_check": entry.get("input_check"),
+        "input_check": input_check,
         "preprocessing": {"brain_extraction": written.get("preprocessing", {}).get("brain_extraction", "none")},
         "weights_sha256": _weights_sha256(folder, files[configs.KERAS_FILE], earlier or {}, recorded),
         "files": files,
         "trained_on": _trained_on(name, metrics, records),
-        **({"scope_check": scope} if (scope := _scope_check(name, folder, records)) else {}),
+        **({"scope_check": checked} if (checked := _scope_check(scope, records)) else {}),
         "scores": _scores(name, metrics, records),
         "looks": {"test rows": len(looks.TEST_ROW_LOOKS), "outside scans": len(looks.OUTSIDE_LOOKS)},
         "rendered_from": "model/metrics.json and the study records in model/ (braintumor.reports.cards)",
@@ -163,7 +174,7 @@ def read_records(out: Path) -> dict:
     """The records a card reads (file name -> parsed JSON): the study records and the peer
     comparison under `out`/model/ where this run wrote them, else the committed ones."""
     found = {}
-    for name in (*RECORDS.values(), "peer_comparison.json", "scope_study.json"):
+    for name in (*RECORDS.values(), "peer_comparison.json", "scope_study.json", "scope_cnn_study.json"):
         for folder in (out / config.MODEL_DIR, config.REPO_ROOT / config.MODEL_DIR):
             if (folder / name).is_file():
                 found[name] = json.loads((folder / name).read_text(encoding="utf-8"))

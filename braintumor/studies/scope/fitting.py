@@ -82,12 +82,3 @@ def write_detector(detector: dict | None, folder: Path | None = None) -> Path:
     text = json.dumps({**detector, "decision": "scope_check", "record": str(RECORD)}, indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
-
-
-def confirm_figures(probability, labels, warned) -> dict:
-    """One confirming set: the warned share, and the default's ROC AUC on the unwarned and the warned scans."""
-    warned = np.asarray(warned, dtype=bool)
-    unwarned = rule.b_figures(labels, probability, warned)
-    on_warned = rule.b_figures(labels, probability, ~warned)
-    return {"n": int(len(warned)), "warned_share": float(warned.mean()), "unwarned_roc_auc": unwarned["roc_auc"],
-            "warned_roc_auc": on_warned["roc_auc"], "unwarned": unwarned["unwarned"]}

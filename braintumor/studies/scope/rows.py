@@ -21,7 +21,7 @@ from .. import base
 from ..held_out import score_once
 from ..site import HELD_OUT_SITES
 from . import rule
-from .fitting import confirm_figures, detector_of, fit, fitted_variant, loso_row, write_detector  # noqa: F401
+from .fitting import detector_of, fit, fitted_variant, loso_row, write_detector  # noqa: F401
 from .sets import ALL, DETECTOR_FILE, RECORD, cue_rule, cue_warned, default_probability, load_data, model_folder  # noqa: F401
 
 
@@ -94,10 +94,12 @@ def _confirm(args) -> int:
     from ...data.lgg_t1 import find_lgg_t1_dir, load_lgg_t1
     from ...data.scope import check_detector, scope_scores
     from ...data.sources import brain_tumor_source, lgg_source
+    from ...evaluation.analysis import warning_summary
 
     path = Path(args.model_dir or model_folder()) / DETECTOR_FILE
     detector = check_detector(json.loads(path.read_text())) if path.is_file() else None
     cues = cue_rule()
+    threshold = json.loads((path.parent / "card.json").read_text(encoding="utf-8"))["threshold"]
 
     def score() -> dict:
         t1 = load_lgg_t1(find_lgg_t1_dir())
@@ -117,7 +119,7 @@ def _confirm(args) -> int:
             warned = cue_warned(images, cues)
             if detector is not None:
                 warned = warned | (scope_scores(images, detector) >= detector["threshold"])
-            scores[name] = confirm_figures(default_probability(images), part["labels"], warned)
+            scores[name] = warning_summary(part["labels"], default_probability(images), threshold, warned)
         return {"scores": scores}
 
     scored = score_once(args.record, score, "the outside scans C and the test rows, once, after the scope pick",

@@ -6,8 +6,9 @@
     python -m braintumor study scope-cnn confirm   # once, after the pick: C and the test rows
 
 `inputs`: what the study reads, described once; `network`: the detector network and its
-training; `steps`: the rule's steps and the command line. The detector's input and scoring live
+training; `steps`: the rule's steps; `cli`: the command line. The detector's input and scoring live
 in `data.scope`, which `predict` runs.
 """
 
-from .steps import main, scope_cnn_pick  # noqa: F401
+from .cli import main  # noqa: F401
+from .steps import scope_cnn_pick  # noqa: F401

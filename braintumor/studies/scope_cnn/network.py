@@ -75,6 +75,9 @@ def export(model, path: Path) -> Path:
 
     from ...files import atomic_write
 
+    side = model.input_shape[1]
+    model.predict_on_batch(np.zeros((1, side, side, 1), np.float32))  # Keras exports only a model that has been called
+
     def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*np.object.*", category=FutureWarning)
