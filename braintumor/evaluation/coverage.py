@@ -30,21 +30,12 @@ def default_warnings(folder) -> dict:
     from pathlib import Path
 
     from ..data.input_check import check_rule
-    from ..data.scope import check_detector
+    from ..models.onnx_runtime import load_scope_detector
 
     folder = Path(folder)
     card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
     cues = check_rule(card["input_check"]) if card.get("input_check") else None
-    scope_file = folder / "scope.json"
-    written = json.loads(scope_file.read_text(encoding="utf-8")) if scope_file.is_file() else None
-    if written is None or written.get("kind") == "cues":
-        return {"cues": cues, "detector": None, "network": None}
-    detector = check_detector(written)
-    network = None
-    if detector.get("kind") == "cnn":
-        from ..models.onnx_runtime import OnnxModel
-
-        network = OnnxModel(folder / detector["network"])
+    detector, network = load_scope_detector(folder)
     return {"cues": cues, "detector": detector, "network": network}
 
 

@@ -105,3 +105,40 @@ def load_onnx_model(path: str | os.PathLike) -> OnnxModel:
         raise OnnxModelError(f"ONNX model '{path}' maps {model.input_shape} to {model.output_shape}; expected "
                              f"{INPUT_SHAPE} grey scans to {OUTPUT_SHAPE} probabilities")
     return model
+
+
+#: A model folder's scope detector (`data.scope`): the file, and a "cnn" detector's network beside it.
+SCOPE_FILE = "scope.json"
+
+
+def load_scope_detector(folder: str | os.PathLike) -> tuple[dict | None, OnnxModel | None]:
+    """(the scope detector in model folder `folder`, its network): `scope.json` checked whole
+    (`data.scope.check_detector`) and, for a "cnn" detector, its ONNX network opened with its shape
+    checked, (None, side, side, 1) scans to (None, 1); (None, None) when the folder has no
+    scope.json, or one that keeps the cheap cues alone (kind "cues": the card carries them).
+    ValueError (or OSError) says why an unreadable or unusable file cannot serve: `predict` and
+    the error analysis read the folder through this one function."""
+    import json
+
+    from ..data.scope import check_detector
+
+    path = Path(folder) / SCOPE_FILE
+    if not path.is_file():
+        return None, None
+    detector = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(detector, dict) and detector.get("kind") == "cues":
+        return None, None
+    detector = check_detector(detector)
+    if detector.get("kind") != "cnn":
+        return detector, None
+    network_path, side = path.parent / detector["network"], detector["side"]
+    if not network_path.is_file():
+        raise ValueError(f"its network '{network_path.name}' is missing")
+    try:
+        network = OnnxModel(network_path)
+    except OnnxModelError as error:
+        raise ValueError(str(error)) from None
+    if network.input_shape[1:] != (side, side, 1) or network.output_shape[1:] != (1,):
+        raise ValueError(f"its network '{network_path.name}' maps {network.input_shape} to {network.output_shape}; "
+                         f"expected (None, {side}, {side}, 1) to (None, 1)")
+    return detector, network

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .. import config
 from ..models import configs
+from ..models.onnx_runtime import SCOPE_FILE  # the scope detector's file in a model folder
 from .records import PredictError
 
 DEFAULT_THRESHOLD = 0.5
@@ -133,48 +134,18 @@ def shipped_file(relative: Path) -> Path:
     raise PredictError(f"{NOT_FOUND} (looked for '{in_repository}', '{relative}' and '{installed}')")
 
 
-#: The scope detector's file in a model folder (`studies.scope` writes it for predict's default).
-SCOPE_FILE = "scope.json"
-
-
 def scope_detector(model_path: Path) -> tuple[dict | None, object]:
-    """(the scope detector beside the model, its network): `scope.json` (`data.scope`), checked
-    whole, and for a "cnn" detector its ONNX network opened and its shape checked; (None, None)
-    when the folder has none, or when its scope.json keeps the cheap cues alone (kind "cues", the
-    fallback of rule scope_sequence_cnn: the card carries those cues). An unreadable or unusable
+    """(the scope detector beside the model, its network), `models.onnx_runtime.load_scope_detector`:
+    (None, None) when the folder has none or keeps the cheap cues alone. An unreadable or unusable
     file stops the run, naming it and the fix."""
-    path = Path(model_path).parent / SCOPE_FILE
-    if not path.is_file():
-        return None, None
-    from ..data.scope import check_detector
+    from ..models.onnx_runtime import load_scope_detector
 
+    path = Path(model_path).parent / SCOPE_FILE
     try:
-        detector = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(detector, dict) and detector.get("kind") == "cues":
-            return None, None
-        detector = check_detector(detector)
-        if detector.get("kind") != "cnn":
-            return detector, None
-        return detector, _scope_network(path.parent / detector["network"], detector["side"])
+        return load_scope_detector(path.parent)
     except (OSError, ValueError) as error:
         raise PredictError(f"the scope detector '{path}' is unusable ({error}); restore it from the repository "
                            f"(git checkout -- {path.name} in its folder) or delete it to run without it") from None
-
-
-def _scope_network(path: Path, side: int):
-    """A "cnn" detector's ONNX network, opened: (None, side, side, 1) scans to (None, 1); ValueError otherwise."""
-    from ..models.onnx_runtime import OnnxModel, OnnxModelError
-
-    if not path.is_file():
-        raise ValueError(f"its network '{path.name}' is missing")
-    try:
-        network = OnnxModel(path)
-    except OnnxModelError as error:
-        raise ValueError(str(error)) from None
-    if network.input_shape[1:] != (side, side, 1) or network.output_shape[1:] != (1,):
-        raise ValueError(f"its network '{path.name}' maps {network.input_shape} to {network.output_shape}; "
-                         f"expected (None, {side}, {side}, 1) to (None, 1)")
-    return network
 
 
 def _card(model_path: Path, card=_UNREAD) -> dict:

@@ -33,6 +33,7 @@ from .. import config
 from ..files import atomic_write
 from ..models import configs, roles, specs
 from ..models.onnx_runtime import file_sha256
+from .disclosure import PEER_RECORD, SCOPE_RECORD
 
 #: How a card names the sets a record keys its scores by (the documents' short names).
 SET_NAMES = {"brain_tumor_test": "A test", "brain-tumor_test": "A test",
@@ -174,7 +175,7 @@ def read_records(out: Path) -> dict:
     """The records a card reads (file name -> parsed JSON): the study records and the peer
     comparison under `out`/model/ where this run wrote them, else the committed ones."""
     found = {}
-    for name in (*RECORDS.values(), "peer_comparison.json", "scope_study.json", "scope_cnn_study.json"):
+    for name in (*RECORDS.values(), PEER_RECORD, "scope_study.json", SCOPE_RECORD):
         for folder in (out / config.MODEL_DIR, config.REPO_ROOT / config.MODEL_DIR):
             if (folder / name).is_file():
                 found[name] = json.loads((folder / name).read_text(encoding="utf-8"))

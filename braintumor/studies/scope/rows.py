@@ -14,15 +14,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ... import config
 from .. import base
 from ..held_out import score_once
 from ..site import HELD_OUT_SITES
 from . import rule
 from .fitting import detector_of, fit, fitted_variant, loso_row, write_detector  # noqa: F401
-from .sets import ALL, DETECTOR_FILE, RECORD, cue_rule, cue_warned, default_probability, load_data, model_folder  # noqa: F401
+from .sets import ALL, CONFIRM_SETS, DETECTOR_FILE, RECORD, confirm_scores, cue_rule, cue_warned, default_probability, load_data, model_folder  # noqa: F401
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -90,40 +88,8 @@ def _confirm(args) -> int:
     record = base.read_record(args.record)
     if "pick" not in record:
         raise SystemExit(f"{args.record}: no pick yet; run `python -m braintumor study scope pick` first")
-    from ...data.external import find_external_dir, load_external
-    from ...data.lgg_t1 import find_lgg_t1_dir, load_lgg_t1
-    from ...data.scope import check_detector, scope_scores
-    from ...data.sources import brain_tumor_source, lgg_source
-    from ...evaluation.analysis import warning_summary
-
-    path = Path(args.model_dir or model_folder()) / DETECTOR_FILE
-    detector = check_detector(json.loads(path.read_text())) if path.is_file() else None
-    cues = cue_rule()
-    threshold = json.loads((path.parent / "card.json").read_text(encoding="utf-8"))["threshold"]
-
-    def score() -> dict:
-        t1 = load_lgg_t1(find_lgg_t1_dir())
-        outside_dir = find_external_dir()
-        if outside_dir is None:
-            raise SystemExit("set BRAIN_TUMOR_EXTERNAL: confirm reads every set at once")
-        outside = load_external(outside_dir)
-        a, lgg = brain_tumor_source().part("test"), lgg_source().part("test")
-        t1_test = {sequence: {"images": t1.images[(t1.split == "test") & (t1.sequence == sequence)],
-                              "labels": t1.labels[(t1.split == "test") & (t1.sequence == sequence)]}
-                   for sequence in ("t1pre", "t1post")}
-        sets = {"brain-tumor_test": a, "lgg_test": lgg, "outside": {"images": outside.images, "labels": outside.labels},
-                "lgg-t1pre_test": t1_test["t1pre"], "lgg-t1post_test": t1_test["t1post"]}
-        scores = {}
-        for name, part in sets.items():
-            images = np.asarray(part["images"])
-            warned = cue_warned(images, cues)
-            if detector is not None:
-                warned = warned | (scope_scores(images, detector) >= detector["threshold"])
-            scores[name] = warning_summary(part["labels"], default_probability(images), threshold, warned)
-        return {"scores": scores}
-
-    scored = score_once(args.record, score, "the outside scans C and the test rows, once, after the scope pick",
-                        ["brain-tumor_test", "lgg_test", "outside", "lgg-t1pre_test", "lgg-t1post_test"])
+    scored = score_once(args.record, lambda: confirm_scores(args.model_dir),
+                        "the outside scans C and the test rows, once, after the scope pick", CONFIRM_SETS)
     for name, figures in scored["scores"].items():
         print(f"{name}: {figures['warned_share']:.1%} warned; unwarned ROC AUC {figures['unwarned_roc_auc']}")
     return 0

@@ -88,3 +88,38 @@ def default_probability(images) -> np.ndarray:
     runtime = load_onnx_model(model_folder() / configs.ONNX_FILE)
     scans = prepared(np.asarray(images), preprocessing_of(MODEL)).astype(np.float32)
     return np.concatenate([runtime.predict_on_batch(scans[k:k + 128])[:, 1] for k in range(0, len(scans), 128)])
+
+
+#: The sets a scope study's one confirmation reads (each a counted look).
+CONFIRM_SETS = ["brain-tumor_test", "lgg_test", "outside", "lgg-t1pre_test", "lgg-t1post_test"]
+
+
+def confirm_scores(folder: Path | None = None) -> dict:
+    """A scope study's one confirmation: {"scores": {set: `analysis.warning_summary`}} for the
+    outside scans C, A's and LGG's test rows and the LGG T1 test rows, each warned as `predict`
+    warns with the model in `folder` (default: the default's; its card's cues and its scope.json,
+    `evaluation.coverage.default_warnings`) and scored by its ONNX export at its card's threshold."""
+    from ...data.external import find_external_dir, load_external
+    from ...data.lgg_t1 import find_lgg_t1_dir, load_lgg_t1
+    from ...data.sources import brain_tumor_source, lgg_source
+    from ...evaluation.analysis import warning_summary
+    from ...evaluation.coverage import default_warnings, warned_scans
+
+    folder = Path(folder or model_folder())
+    warnings = default_warnings(folder)
+    threshold = json.loads((folder / configs.CARD_FILE).read_text(encoding="utf-8"))["threshold"]
+    outside_dir = find_external_dir()
+    if outside_dir is None:
+        raise SystemExit("set BRAIN_TUMOR_EXTERNAL: confirm reads every set at once")
+    outside, t1 = load_external(outside_dir), load_lgg_t1(find_lgg_t1_dir())
+    sets = {"brain-tumor_test": brain_tumor_source().part("test"), "lgg_test": lgg_source().part("test"),
+            "outside": {"images": outside.images, "labels": outside.labels}}
+    for sequence in ("t1pre", "t1post"):
+        rows = (t1.split == "test") & (t1.sequence == sequence)
+        sets[f"lgg-{sequence}_test"] = {"images": t1.images[rows], "labels": t1.labels[rows]}
+    scores = {}
+    for name, part in sets.items():
+        images = np.asarray(part["images"])
+        warned = warned_scans(images, warnings)["warned"]
+        scores[name] = warning_summary(part["labels"], default_probability(images), threshold, warned)
+    return {"scores": scores}

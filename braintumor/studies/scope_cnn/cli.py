@@ -15,16 +15,14 @@ import sys
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from ... import config
 from .. import base
 from ..held_out import score_once
 from ..scope.rule import b_figures
-from ..scope.sets import DETECTOR_FILE, cue_warned, default_probability, model_folder
+from ..scope.sets import CONFIRM_SETS, confirm_scores, cue_warned, default_probability
 from ..site import HELD_OUT_SITES
 from . import inputs as study_inputs
-from .steps import (FIELDS, NETWORK_FILE, RECORD, VARIANTS, detector_of, fitted_variant, loso_row, loso_summary,
+from .steps import (FIELDS, RECORD, VARIANTS, detector_of, fitted_variant, loso_row, loso_summary,
                     reset_cues, scope_cnn_pick, write_pick)
 
 
@@ -88,43 +86,11 @@ def main(argv=None) -> int:
 def _confirm(args) -> int:
     """Once, after the pick: the outside scans C, A's and LGG's test rows and the T1 test rows,
     scored as `predict` scores them (the re-set cues, the ONNX detector, the default's ONNX)."""
-    from ...data.external import find_external_dir, load_external
-    from ...data.lgg_t1 import find_lgg_t1_dir, load_lgg_t1
-    from ...data.scope import scope_scores
-    from ...data.sources import brain_tumor_source, lgg_source
-    from ...evaluation.analysis import warning_summary
-    from ...models.onnx_runtime import OnnxModel
-
     record = base.read_record(args.record)
     if "pick" not in record:
         raise SystemExit(f"{args.record}: no pick yet; run `python -m braintumor study scope-cnn pick` first")
-    folder = Path(args.model_dir or model_folder())
-    written = json.loads((folder / DETECTOR_FILE).read_text(encoding="utf-8"))
-    cues = written["input_check"]
-    runner = OnnxModel(folder / NETWORK_FILE) if written.get("kind") == "cnn" else None
-    threshold = json.loads((folder / "card.json").read_text(encoding="utf-8"))["threshold"]
-
-    def score() -> dict:
-        outside_dir = find_external_dir()
-        if outside_dir is None:
-            raise SystemExit("set BRAIN_TUMOR_EXTERNAL: confirm reads every set at once")
-        outside, t1 = load_external(outside_dir), load_lgg_t1(find_lgg_t1_dir())
-        a, lgg = brain_tumor_source().part("test"), lgg_source().part("test")
-        sets = {"brain-tumor_test": a, "lgg_test": lgg, "outside": {"images": outside.images, "labels": outside.labels}}
-        for sequence in ("t1pre", "t1post"):
-            rows = (t1.split == "test") & (t1.sequence == sequence)
-            sets[f"lgg-{sequence}_test"] = {"images": t1.images[rows], "labels": t1.labels[rows]}
-        scores = {}
-        for name, part in sets.items():
-            images = np.asarray(part["images"])
-            warned = cue_warned(images, cues)
-            if runner is not None:
-                warned = warned | (scope_scores(images, written, runner) >= written["threshold"])
-            scores[name] = warning_summary(part["labels"], default_probability(images), threshold, warned)
-        return {"scores": scores}
-
-    scored = score_once(args.record, score, "the outside scans C and the test rows, once, after the scope-cnn pick",
-                        ["brain-tumor_test", "lgg_test", "outside", "lgg-t1pre_test", "lgg-t1post_test"])
+    scored = score_once(args.record, lambda: confirm_scores(args.model_dir),
+                        "the outside scans C and the test rows, once, after the scope-cnn pick", CONFIRM_SETS)
     for name, figures in scored["scores"].items():
         print(f"{name}: {json.dumps(figures)}")
     return 0

@@ -39,17 +39,17 @@ def _raw(schedule: str) -> dict:
             for name, (images, split, site, label) in sets.items()}
 
 
-def variant_inputs(images: np.ndarray, extracted: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """{variant: its inputs} for raw scans; `extracted`: the same scans after classical-v1, when
-    already made (each variant with an extraction reads them as they are, which gives the same
-    inputs as extracting again)."""
+def variant_inputs(images: np.ndarray, extracted: np.ndarray | None = None, variants=tuple(SEQUENCE_INPUTS)) -> dict[str, np.ndarray]:
+    """{variant: its inputs} for raw scans, for each of `variants` (default: all); `extracted`: the
+    same scans after classical-v1, when already made (each variant with an extraction reads them as
+    they are, which gives the same inputs as extracting again)."""
     from ...data.brain_extraction import extract_brain
     from ...data.scope import sequence_inputs
 
-    if extracted is None and any(method != "none" for _, method in SEQUENCE_INPUTS.values()):
+    if extracted is None and any(SEQUENCE_INPUTS[variant][1] != "none" for variant in variants):
         extracted = extract_brain(np.asarray(images, dtype=np.uint8), "classical-v1")
-    return {variant: sequence_inputs(extracted if method != "none" else images, side, "none")
-            for variant, (side, method) in SEQUENCE_INPUTS.items()}
+    return {variant: sequence_inputs(extracted if SEQUENCE_INPUTS[variant][1] != "none" else images,
+                                     SEQUENCE_INPUTS[variant][0], "none") for variant in variants}
 
 
 def load(schedule: str = "full") -> dict:

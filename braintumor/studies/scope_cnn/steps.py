@@ -99,7 +99,7 @@ def fitted_variant(data: dict, variant: str, summary: dict, cues: dict, b: dict 
 
 def scores_on(images, variant: str, model, extracted=None) -> np.ndarray:
     """The Keras detector's out-of-scope probabilities for raw scans."""
-    return network.probability(model, study_inputs.variant_inputs(images, extracted)[variant])
+    return network.probability(model, study_inputs.variant_inputs(images, extracted, (variant,))[variant])
 
 
 def detector_of(variant: str, threshold: float) -> dict:
